@@ -1,0 +1,16 @@
+# SPDX-License-Identifier: Apache-2.0
+# One WEIR_SANITIZE option: "address,undefined" for the memory/UB build, "thread" for the race build.
+# Applied to every target of the build (the runtime must be whole-program).
+if(WEIR_SANITIZE)
+  string(REPLACE "," ";" _weir_san_list "${WEIR_SANITIZE}")
+  foreach(_san IN LISTS _weir_san_list)
+    if(NOT _san MATCHES "^(address|undefined|thread)$")
+      message(FATAL_ERROR "WEIR_SANITIZE: unknown sanitizer '${_san}' (address, undefined, thread)")
+    endif()
+  endforeach()
+  # -fno-sanitize-recover: a UB report fails the test instead of scrolling past.
+  add_compile_options(-fsanitize=${WEIR_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${WEIR_SANITIZE})
+  # Boost.Asio: keep its internals in step with TSan's model of std::atomic.
+  add_compile_definitions(WEIR_SANITIZE_BUILD=1)
+endif()

@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "modules/module_loader.h"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace weir::kernel {
+
+std::filesystem::path ModuleLoader::file_for(const std::filesystem::path& dir, const std::string& name) {
+  return dir / (name + ".so");
+}
+
+Result<LoadedModule> ModuleLoader::load(const std::filesystem::path& path) {
+  std::string where = "module " + path.string();
+  std::error_code exists_error;
+  if (!std::filesystem::exists(path, exists_error))
+    return error(Errc::not_found, "{}: no such file", where);
+  boost::dll::shared_library library;
+  boost::dll::fs::error_code ec;
+  // rtld_now: an unresolved symbol fails here, with the linker's message, not later mid-stream.
+  library.load(boost::dll::fs::path(path.string()), ec,
+               boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+  if (ec) {
+    // Boost.DLL clears dlerror(); ask the dynamic linker once more for its own words.
+    std::string reason = ec.message();
+    if (void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL)) ::dlclose(handle);
+    else if (const char* text = ::dlerror()) reason = text;
+    return error(Errc::config, "{}: cannot load: {}", where, reason);
+  }
+  if (!library.has("weir_module_v1"))
+    return error(Errc::config, "{}: no entry point weir_module_v1 (not a Weir module, or built for another API)",
+                 where);
+  using Entry = const ModuleDescriptor*() noexcept;
+  auto& entry = library.get<Entry>("weir_module_v1");
+  const ModuleDescriptor* descriptor = entry();
+  if (!descriptor) return error(Errc::config, "{}: weir_module_v1 returned no descriptor", where);
+  if (descriptor->abi_version != kModuleAbiVersion)
+    return error(Errc::config, "{}: built for module API version {}, this server has version {}", where,
+                 descriptor->abi_version, kModuleAbiVersion);
+  if (!descriptor->abi_signature || std::strcmp(descriptor->abi_signature, WEIR_ABI_SIGNATURE) != 0)
+    return error(Errc::config, "{}: ABI signature '{}' differs from the server's '{}' (rebuild the module)", where,
+                 descriptor->abi_signature ? descriptor->abi_signature : "(none)", WEIR_ABI_SIGNATURE);
+  if (!descriptor->name || !descriptor->register_module)
+    return error(Errc::config, "{}: descriptor lacks a name or a registration function", where);
+  libraries_.push_back(std::move(library));
+  return LoadedModule{path, descriptor};
+}
+
+std::filesystem::path default_module_dir() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    auto beside = exe.parent_path().parent_path() / "lib" / "weir" / "modules";
+    if (std::filesystem::is_directory(beside, ec)) return beside;
+  }
+  return WEIR_INSTALL_MODULE_DIR;
+}
+
+}  // namespace weir::kernel

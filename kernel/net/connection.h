@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// ConnectionImpl: a TCP socket served by one poll group, with its sender.
+//
+// Reading: wait for readability, then recv() into the group's receive page until EAGAIN (or a
+// per-turn budget, for fairness), handing each slice to the handler.
+// Sending: send() queues slices (shared pages) and marks the sender dirty; at the end of the loop
+// turn (or after the coalescing interval) flush() writes the queue with sendmsg() and as many
+// iovecs as the kernel takes. A partial write waits for writability.
+//
+//   queue: [slice][slice][slice]...      head_offset_: bytes of the first slice already written
+//   state: ready < soft_bytes <= overloaded < hard_bytes (a unit that would pass it is refused)
+
+#include <boost/asio/ip/tcp.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "poll_group/poll_group.h"
+#include "weir/connection.h"
+#include "weir/owner.h"
+
+namespace weir::kernel {
+
+/// A FIFO of slices with no allocation while empty (an idle player costs nothing here).
+class SliceQueue {
+ public:
+  bool empty() const noexcept { return head_ == items_.size(); }
+  std::size_t size() const noexcept { return items_.size() - head_; }
+  PageSlice& front() noexcept { return items_[head_]; }
+  const PageSlice& at(std::size_t i) const noexcept { return items_[head_ + i]; }
+  void push_back(const PageSlice& slice) { items_.push_back(slice); }
+  void pop_front() noexcept {
+    items_[head_].page.reset();
+    if (++head_ == items_.size()) clear();
+  }
+  void clear() noexcept {
+    items_.clear();
+    head_ = 0;
+    // A burst may have grown the array; give the memory back once it drains.
+    if (items_.capacity() > 256) items_.shrink_to_fit();
+  }
+  void compact() {
+    if (head_ > 64 && head_ * 2 > items_.size()) {
+      items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+  }
+
+ private:
+  std::vector<PageSlice> items_;
+  std::size_t head_ = 0;
+};
+
+class ConnectionImpl final : public Connection, public std::enable_shared_from_this<ConnectionImpl> {
+ public:
+  ConnectionImpl(PollGroupImpl& group, boost::asio::ip::tcp::socket socket, std::string listener);
+  ~ConnectionImpl();
+
+  /// Hands the connection to its handler and starts reading. Owner thread.
+  void start(std::unique_ptr<ConnectionHandler> handler);
+  /// Writes what is queued. Called at the end of a turn or when the socket becomes writable.
+  void flush() noexcept;
+  /// Shutdown: one last attempt to write what is queued, then close.
+  void close_gracefully(const Status& reason) noexcept;
+
+  // Connection
+  ConnectionId id() const noexcept override { return id_; }
+  PollGroup& group() noexcept override { return group_; }
+  const std::string& peer_address() const noexcept override { return peer_; }
+  const std::string& local_address() const noexcept override { return local_; }
+  SenderState send(std::span<const PageSlice> slices) noexcept override;
+  SenderState send_copy(std::span<const std::uint8_t> bytes) noexcept override;
+  SenderState sender_state() const noexcept override { return state_; }
+  SenderStats sender_stats() const noexcept override;
+  void set_sender_limits(SenderLimits limits) noexcept override;
+  void set_coalescing(std::chrono::milliseconds interval) noexcept override;
+  void pause_reading() noexcept override;
+  void resume_reading() noexcept override;
+  void close(Status reason) noexcept override;
+  void close_after_flush() noexcept override;
+  bool is_open() const noexcept override { return open_; }
+  std::uint64_t bytes_received() const noexcept override { return bytes_received_; }
+  Clock::time_point connected_at() const noexcept override { return connected_at_; }
+
+ private:
+  void wait_readable() noexcept;
+  void on_readable() noexcept;
+  void wait_writable() noexcept;
+  void mark_dirty() noexcept;
+  void update_state() noexcept;
+  void notify_state_later() noexcept;
+
+  ThreadOwner owner_;
+  PollGroupImpl& group_;
+  boost::asio::ip::tcp::socket socket_;
+  const ConnectionId id_;
+  const std::string listener_;
+  std::string peer_;
+  std::string local_;
+  std::unique_ptr<ConnectionHandler> handler_;
+  const Clock::time_point connected_at_;
+
+  SliceQueue queue_;
+  std::uint32_t head_offset_ = 0;
+  SenderLimits limits_;
+  std::chrono::milliseconds coalescing_{0};
+  SenderState state_ = SenderState::ready;
+  SenderState notified_state_ = SenderState::ready;
+  SenderStats stats_;
+  std::uint64_t bytes_received_ = 0;
+
+  bool open_ = true;
+  bool reading_paused_ = false;
+  bool read_waiting_ = false;
+  bool write_waiting_ = false;
+  bool dirty_ = false;
+  bool close_after_flush_ = false;
+  bool state_notice_pending_ = false;
+  std::unique_ptr<Timer> retry_read_;  // set while the page pool is exhausted
+};
+
+}  // namespace weir::kernel

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// PollGroupImpl: one thread, one io_context (run by that thread alone, hence the UNSAFE_IO hint).
+//
+// Cross-thread tasks:
+//   group A, during a turn:  post(B, t1), post(B, t2)  -> outbox[B] = t2 -> t1   (newest first)
+//   end of A's turn:         outbox[B] pushed onto B's inbox with one CAS; if B's inbox was empty,
+//                            one asio::post wakes B
+//   B:                       takes the whole inbox with one exchange, reverses it, runs in order
+// So tasks from one group to another keep their order, and a turn's tasks cost one wake-up.
+//
+// End of turn: work gathered while handling this turn's events leaves in one batch, run by a
+// handler posted behind the events already queued: streams publish their frames, senders write,
+// released pages go home, outboxes are delivered.
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <memory>
+#include <queue>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "pages/page_pool.h"
+#include "weir/owner.h"
+#include "weir/poll_group.h"
+#include "weir/connection.h"
+#include "weir/sender.h"
+
+namespace weir::kernel {
+
+class Groups;
+class ConnectionImpl;
+class StreamsImpl;
+class StatsImpl;
+class WorkerPool;
+
+/// Settings every group shares, from the [server], [pages] and [sender] sections.
+struct GroupSettings {
+  std::uint32_t page_size = 64 * 1024;
+  std::uint64_t max_pages = 8192;  // per group: 512 MiB of 64 KiB pages
+  SenderLimits sender_limits;
+  std::chrono::milliseconds coalescing{0};
+};
+
+/// Something that wants a call at the end of the turn in which it asked for one.
+class TurnHook {
+ public:
+  virtual void on_end_of_turn() noexcept = 0;
+
+ protected:
+  ~TurnHook() = default;
+};
+
+class PollGroupImpl final : public PollGroup {
+ public:
+  PollGroupImpl(GroupId id, Groups& groups, const GroupSettings& settings, WorkerPool& workers,
+                LogSink& log);
+  ~PollGroupImpl();
+  PollGroupImpl(const PollGroupImpl&) = delete;
+  PollGroupImpl& operator=(const PollGroupImpl&) = delete;
+
+  /// The group whose thread is calling, or null on other threads.
+  static PollGroupImpl* current() noexcept;
+
+  // PollGroup
+  GroupId id() const noexcept override { return id_; }
+  GroupId group_count() const noexcept override;
+  void post(GroupId to, std::unique_ptr<Task> task) noexcept override;
+  void defer(std::function<void()> fn) noexcept override;
+  std::unique_ptr<Timer> after(std::chrono::milliseconds delay, std::function<void()> fn) noexcept override;
+  void run_blocking(std::function<Status()> job, std::function<void(Status)> done) noexcept override;
+  PagePool& pages() noexcept override { return pool_; }
+  Streams& streams() noexcept override;
+  Stats& stats() noexcept override;
+  Clock::time_point now() const noexcept override { return Clock::now(); }
+
+  boost::asio::io_context& io() noexcept { return io_; }
+  const GroupSettings& settings() const noexcept { return settings_; }
+  PagePoolImpl& pool() noexcept { return pool_; }
+  StreamsImpl& streams_impl() noexcept { return *streams_; }
+  StatsImpl& stats_impl() noexcept { return *stats_; }
+  Logger& logger() noexcept { return logger_; }
+  LogSink& log_sink() noexcept { return log_; }
+
+  /// Starts the thread; `on_start` runs on it before it serves anything.
+  void start(std::function<void(PollGroupImpl&)> on_start);
+  /// Runs `fn` on the thread and then leaves the loop once it is idle. Any thread.
+  void stop(std::function<void(PollGroupImpl&)> on_stop);
+  void join();
+  /// After join(), on the main thread: runs what is still queued so every page goes home.
+  bool drain_after_stop();
+
+  /// Pushes a chain of tasks (newest first, `oldest` last) onto this group's inbox. Any thread.
+  void enqueue(Task* newest, Task* oldest) noexcept;
+
+  // End-of-turn work, owner thread.
+  void request_end_of_turn(TurnHook& hook) noexcept;
+  void forget_turn_hook(TurnHook& hook) noexcept;
+  void mark_sender_dirty(std::shared_ptr<ConnectionImpl> connection) noexcept;
+  void schedule_flush(std::shared_ptr<ConnectionImpl> connection, Clock::time_point at) noexcept;
+  void return_page_later(GroupId home, Page* page) noexcept;
+  void return_page_from_outside(Page* page) noexcept;  // any thread that is not a poll group
+
+  // Connections, owner thread.
+  void adopt_connection(std::shared_ptr<ConnectionImpl> connection);
+  void retire_connection(ConnectionId id) noexcept;
+  void close_all_connections(const Status& reason) noexcept;
+  std::size_t connection_count() const noexcept { return connections_.size(); }
+  /// Connections handed to this group and not yet retired. Any thread: the acceptor adds one
+  /// when it hands a socket over (so a burst of accepts spreads at once), retiring subtracts it.
+  std::uint64_t load() const noexcept { return load_.load(std::memory_order_relaxed); }
+  void add_load() noexcept { load_.fetch_add(1, std::memory_order_relaxed); }
+  void count_overloaded(int delta) noexcept { overloaded_ += delta; }
+  std::uint64_t overloaded_senders() const noexcept { return overloaded_; }
+
+  /// The group's receive page: `min_bytes` or more free bytes to recv() into (null when the pool
+  /// is exhausted). commit_receive() seals the first `n` of them as a slice.
+  std::byte* receive_space(std::uint32_t min_bytes, std::uint32_t& available) noexcept;
+  PageSlice commit_receive(std::uint32_t n) noexcept;
+  /// Small framing bytes (headers, control messages), packed many per page.
+  PageWriter& framing() noexcept { return framing_; }
+
+ private:
+  struct Outbox {
+    Task* newest = nullptr;
+    Task* oldest = nullptr;
+  };
+  void schedule_end_of_turn() noexcept;
+  void end_of_turn() noexcept;
+  void drain_inbox() noexcept;
+  void flush_outboxes() noexcept;
+  void arm_flush_timer() noexcept;
+  void run_due_flushes() noexcept;
+
+  ThreadOwner owner_;
+  const GroupId id_;
+  Groups& groups_;
+  const GroupSettings settings_;
+  WorkerPool& workers_;
+  LogSink& log_;
+  Logger logger_;
+  boost::asio::io_context io_;
+  std::thread thread_;
+
+  std::atomic<Task*> inbox_{nullptr};
+  std::vector<Outbox> outboxes_;
+  std::vector<std::vector<Page*>> return_bins_;  // pages of other groups released here this turn
+  bool end_of_turn_scheduled_ = false;
+  std::vector<TurnHook*> turn_hooks_;
+  std::vector<std::shared_ptr<ConnectionImpl>> dirty_senders_;
+
+  struct DelayedFlush {
+    Clock::time_point at;
+    std::weak_ptr<ConnectionImpl> connection;
+    bool operator>(const DelayedFlush& o) const noexcept { return at > o.at; }
+  };
+  std::priority_queue<DelayedFlush, std::vector<DelayedFlush>, std::greater<>> delayed_flushes_;
+  boost::asio::steady_timer flush_timer_;
+  Clock::time_point flush_timer_at_ = Clock::time_point::max();
+
+  PagePoolImpl pool_;
+  PageRef receive_page_;
+  std::uint32_t receive_used_ = 0;
+  PageWriter framing_;
+  std::unique_ptr<StreamsImpl> streams_;
+  std::unique_ptr<StatsImpl> stats_;
+
+  std::unordered_map<ConnectionId, std::shared_ptr<ConnectionImpl>> connections_;
+  std::atomic<std::uint64_t> load_{0};
+  std::int64_t overloaded_ = 0;
+};
+
+/// All poll groups, and posting from threads that are not poll groups.
+class Groups {
+ public:
+  Groups(const GroupSettings& settings, GroupId count, WorkerPool& workers, LogSink& log);
+  ~Groups();
+  GroupId count() const noexcept { return static_cast<GroupId>(groups_.size()); }
+  PollGroupImpl& operator[](GroupId id) noexcept { return *groups_[id]; }
+  /// Posts from any thread: batched when called on a poll group, direct otherwise.
+  void post(GroupId to, std::unique_ptr<Task> task) noexcept;
+  /// The group with the fewest open connections (ties: lowest id). Any thread.
+  GroupId least_loaded() const noexcept;
+  void start(std::function<void(PollGroupImpl&)> on_start);
+  void stop(std::function<void(PollGroupImpl&)> on_stop);
+  void join();
+
+ private:
+  std::vector<std::unique_ptr<PollGroupImpl>> groups_;
+};
+
+/// A task that runs a function: for replies (run_blocking) and tests. Cross-group messages of
+/// components are named structs instead.
+class FunctionTask final : public Task {
+ public:
+  explicit FunctionTask(std::function<void()> fn) : fn_(std::move(fn)) {}
+  void run() noexcept override { fn_(); }
+
+ private:
+  std::function<void()> fn_;
+};
+
+}  // namespace weir::kernel

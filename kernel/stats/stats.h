@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// Statistics. Names are registered on the main thread before the groups start (StatsRegistry,
+// read-only afterwards); values live per group in plain arrays (StatsImpl), and collect() gathers
+// them with one message to each group and one reply from each.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "weir/poll_group.h"
+#include "weir/stats.h"
+
+namespace weir::kernel {
+
+class PollGroupImpl;
+
+class StatsRegistry {
+ public:
+  StatsRegistry();
+  /// Main thread, before start.
+  CounterId add_counter(std::string name, std::string help);
+  void add_gauge(std::string name, std::string help, std::function<double(PollGroup&)> read);
+  /// Counters per listener: opened/closed connections.
+  void add_listener(const std::string& listener);
+
+  struct Entry {
+    std::string name;
+    std::string help;
+  };
+  struct Gauge {
+    std::string name;
+    std::string help;
+    std::function<double(PollGroup&)> read;
+  };
+  const std::vector<Entry>& counters() const noexcept { return counters_; }
+  const std::vector<Gauge>& gauges() const noexcept { return gauges_; }
+  struct ListenerCounters {
+    CounterId opened;
+    CounterId closed;
+  };
+  const ListenerCounters* listener(const std::string& name) const;
+
+  // The kernel's own counters.
+  CounterId bytes_in, bytes_out, write_calls, refused_sends, receive_stalls;
+
+ private:
+  std::vector<Entry> counters_;
+  std::vector<Gauge> gauges_;
+  std::map<std::string, ListenerCounters> listeners_;
+};
+
+/// One group's values. Thread: that group.
+class StatsImpl final : public Stats {
+ public:
+  explicit StatsImpl(PollGroupImpl& group);
+  /// Sizes the value array; called on the group's thread at start, after registration ended.
+  void attach(const StatsRegistry& registry);
+
+  void collect(std::function<void(StatsSnapshot)> done) noexcept override;
+
+  void add_bytes_in(std::uint64_t n) noexcept { add(registry_->bytes_in, n); }
+  void add_bytes_out(std::uint64_t n, std::uint64_t calls) noexcept {
+    add(registry_->bytes_out, n);
+    add(registry_->write_calls, calls);
+  }
+  void count_refused_send() noexcept { add(registry_->refused_sends); }
+  void count_receive_stall() noexcept { add(registry_->receive_stalls); }
+  void connection_opened(const std::string& listener) noexcept;
+  void connection_closed(const std::string& listener) noexcept;
+
+  /// This group's part of a snapshot (values, then gauges in registry order).
+  std::vector<double> local_values();
+  const StatsRegistry& registry() const noexcept { return *registry_; }
+
+ private:
+  PollGroupImpl& group_;
+  const StatsRegistry* registry_ = nullptr;
+  std::vector<std::uint64_t> storage_;
+};
+
+}  // namespace weir::kernel

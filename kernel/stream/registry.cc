@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "stream/registry.h"
+
+namespace weir::kernel {
+
+StreamRegistry::Entry* StreamRegistry::by_id(StreamId id) {
+  auto key = keys_.find(id);
+  if (key == keys_.end()) return nullptr;
+  return &by_key_.at(key->second);
+}
+
+void StreamRegistry::erase_if_unused(Entry& entry) {
+  if (entry.publisher) return;
+  for (std::uint32_t tap : entry.taps)
+    if (tap) return;
+  keys_.erase(entry.id);
+  by_key_.erase(entry.key);  // invalidates `entry`
+}
+
+Result<StreamRegistry::Claim> StreamRegistry::claim(const StreamKey& key, GroupId group) {
+  std::lock_guard lock(mutex_);
+  std::string text = key.to_string();
+  auto [it, inserted] = by_key_.try_emplace(text);
+  Entry& entry = it->second;
+  if (inserted) {
+    entry.id = next_id_++;
+    entry.key = text;
+    entry.taps.assign(groups_, 0);
+    keys_.emplace(entry.id, text);
+  }
+  if (entry.publisher) return error(Errc::exists, "stream {} is already being published", text);
+  entry.publisher = group;
+  Claim claim{entry.id, next_epoch_++, {}};
+  for (GroupId g = 0; g < groups_; ++g)
+    if (entry.taps[g]) claim.tap_groups.push_back(g);
+  return claim;
+}
+
+void StreamRegistry::release(StreamId id) {
+  std::lock_guard lock(mutex_);
+  if (Entry* entry = by_id(id)) {
+    entry->publisher.reset();
+    erase_if_unused(*entry);
+  }
+}
+
+StreamRegistry::TapInfo StreamRegistry::add_tap(const StreamKey& key, GroupId group) {
+  std::lock_guard lock(mutex_);
+  std::string text = key.to_string();
+  auto [it, inserted] = by_key_.try_emplace(text);
+  Entry& entry = it->second;
+  if (inserted) {
+    entry.id = next_id_++;
+    entry.key = text;
+    entry.taps.assign(groups_, 0);
+    keys_.emplace(entry.id, text);
+  }
+  entry.taps[group] = 1;
+  return TapInfo{entry.id, entry.publisher};
+}
+
+std::optional<GroupId> StreamRegistry::remove_tap(StreamId id, GroupId group) {
+  std::lock_guard lock(mutex_);
+  Entry* entry = by_id(id);
+  if (!entry) return std::nullopt;
+  entry->taps[group] = 0;
+  std::optional<GroupId> publisher = entry->publisher;
+  erase_if_unused(*entry);
+  return publisher;
+}
+
+void StreamRegistry::count_subscribers(StreamId id, std::int64_t delta) {
+  std::lock_guard lock(mutex_);
+  if (Entry* entry = by_id(id)) entry->subscribers = static_cast<std::uint64_t>(static_cast<std::int64_t>(entry->subscribers) + delta);
+}
+
+std::uint64_t StreamRegistry::subscribers(StreamId id) const {
+  std::lock_guard lock(mutex_);
+  auto key = keys_.find(id);
+  return key == keys_.end() ? 0 : by_key_.at(key->second).subscribers;
+}
+
+bool StreamRegistry::is_published(const StreamKey& key) const {
+  std::lock_guard lock(mutex_);
+  auto it = by_key_.find(key.to_string());
+  return it != by_key_.end() && it->second.publisher.has_value();
+}
+
+}  // namespace weir::kernel

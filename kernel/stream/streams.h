@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// StreamsImpl: one poll group's side of the stream registry.
+//
+//   publisher's group P                                 subscriber group S
+//   PublicationImpl: pending frames, GopCache,          Tap (one per stream per group):
+//     tap groups {P, S, ...}                              GopCache, local subscribers
+//   end of turn: batch = shared vector of frames  --FramesPublished-->  each subscriber.on_frames
+//                (P's own tap is served directly)
+//   TapAdded (S->P): P answers StreamStarted{snapshot of its cache} before any later batch.
+//
+// A tap ignores batches until it has its StreamStarted, so a late joiner never sees half a GOP
+// before the snapshot. When the publisher goes, taps keep their subscribers for the grace period;
+// a publisher that comes back in time resumes to them without an event.
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "stream/gop_cache.h"
+#include "stream/registry.h"
+#include "poll_group/poll_group.h"
+#include "weir/owner.h"
+#include "weir/stream.h"
+
+namespace weir::kernel {
+
+class PublicationImpl;
+class Tap;
+
+/// Settings from the [streams] section.
+struct StreamSettings {
+  std::chrono::milliseconds publisher_grace{5000};
+};
+
+using FrameBatch = std::shared_ptr<const std::vector<MediaFrame>>;
+
+class StreamsImpl final : public Streams {
+ public:
+  explicit StreamsImpl(PollGroupImpl& group);
+  ~StreamsImpl();
+  /// Connects every group's StreamsImpl to the shared registry (before the groups start).
+  void attach(StreamRegistry& registry, const StreamSettings& settings);
+
+  Result<std::unique_ptr<Publication>> publish(const StreamKey& key, PublishOptions options) noexcept override;
+  Result<std::unique_ptr<Subscription>> subscribe(const StreamKey& key, StreamSubscriber& subscriber,
+                                                  SubscribeOptions options) noexcept override;
+  bool is_published(const StreamKey& key) const noexcept override;
+
+  // Message handlers (this group's thread).
+  void on_tap_added(StreamId id, GroupId tap_group);
+  void on_tap_removed(StreamId id, GroupId tap_group);
+  void on_stream_started(StreamId id, std::uint64_t epoch, std::vector<MediaFrame> snapshot);
+  void on_frames(StreamId id, std::uint64_t epoch, const FrameBatch& batch);
+  void on_stream_stopped(StreamId id, std::uint64_t epoch);
+  void unsubscribe(StreamId id, StreamSubscriber& subscriber);
+  Tap* find_tap(StreamId id);
+
+  void forget_publication(StreamId id) { publications_.erase(id); }
+  void release_tap_if_unused(StreamId id);
+  PollGroupImpl& group() noexcept { return group_; }
+  StreamRegistry& registry() noexcept { return *registry_; }
+  const StreamSettings& settings() const noexcept { return settings_; }
+
+ private:
+  ThreadOwner owner_;
+  PollGroupImpl& group_;
+  StreamRegistry* registry_ = nullptr;
+  StreamSettings settings_;
+  std::unordered_map<StreamId, PublicationImpl*> publications_;
+  std::unordered_map<StreamId, std::unique_ptr<Tap>> taps_;
+  std::unordered_map<std::string, StreamId> tap_ids_;
+};
+
+}  // namespace weir::kernel

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+/// \file
+/// Streams: a publisher pushes media frames under (app, name); subscribers on any poll group
+/// receive them. The stream lives on its publisher's group; each other group with subscribers gets
+/// one message per batch of frames (not one per subscriber) and fans out locally.
+///
+///   group P (publisher)                       group S (subscribers)
+///   Publication::push(frame) --> pending        Tap: cache + local subscribers
+///        end of turn: one FramesPublished ----->  on_frames(batch) to each subscriber
+///
+/// Late joiners get the sequence headers, the metadata and the current GOP from the cache first.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "weir/media.h"
+#include "weir/pages.h"
+#include "weir/poll_group.h"
+#include "weir/status.h"
+
+namespace weir {
+
+/// One media frame, codec-agnostic. The payload is the frame as the FLV/RTMP tag body carries it
+/// (the codec header byte(s) then codec data from `codec_data_offset`): the one internal format,
+/// so RTMP and FLV output need no re-framing. Copying a frame shares its pages.
+struct MediaFrame {
+  std::int64_t dts_ms = 0;          ///< decode timestamp, milliseconds, publisher's timeline
+  std::int32_t composition_ms = 0;  ///< pts - dts
+  MediaKind kind = MediaKind::data;
+  Codec codec = Codec::unknown;
+  FrameFlags flags;
+  std::uint16_t codec_data_offset = 0;  ///< where codec data starts inside payload
+  PageChain payload;
+};
+
+/// (application, stream name): "live" + "cam1".
+struct StreamKey {
+  std::string app;
+  std::string name;
+  std::string to_string() const { return app + "/" + name; }
+  friend bool operator==(const StreamKey&, const StreamKey&) = default;
+};
+
+/// What happened to the stream a subscriber watches. Delivered on the subscriber's group.
+enum class StreamEvent : std::uint8_t {
+  published,    ///< a publisher started (or restarted after a gap): new headers follow
+  unpublished,  ///< the publisher left and did not come back within the grace period
+};
+
+/// Receives frames and events of one stream. Thread: the subscriber's poll group. The
+/// subscription must be destroyed before the subscriber.
+class StreamSubscriber {
+ public:
+  /// A batch of frames in decode order. The first batch after subscribing (or after `published`)
+  /// replays the cache: headers, metadata, then the GOP from its key frame. The span is borrowed
+  /// for the call; copy the frames (cheap: page references) to keep them.
+  virtual void on_frames(std::span<const MediaFrame> frames) noexcept = 0;
+  virtual void on_stream_event(StreamEvent event) noexcept = 0;
+
+ protected:
+  ~StreamSubscriber() = default;
+};
+
+/// A publisher's handle. Thread: the publisher's poll group. Destroying it unpublishes.
+class Publication {
+ public:
+  virtual ~Publication() = default;
+  /// Adds a frame; it leaves to subscribers at the end of this loop turn with the others.
+  virtual void push(MediaFrame frame) noexcept = 0;
+  virtual const StreamKey& key() const noexcept = 0;
+  /// Subscribers on all groups, as last counted (updated as they come and go).
+  virtual std::uint64_t subscriber_count() const noexcept = 0;
+};
+
+/// A subscriber's handle. Thread: the subscriber's poll group. Destroying it detaches.
+class Subscription {
+ public:
+  virtual ~Subscription() = default;
+  virtual const StreamKey& key() const noexcept = 0;
+  virtual bool is_published() const noexcept = 0;
+};
+
+struct PublishOptions {
+  bool gop_cache = true;  ///< keep headers + the current GOP for late joiners
+};
+
+struct SubscribeOptions {
+  /// If nobody publishes the key: false fails with Errc::not_found; true waits for a publisher.
+  bool wait_for_publisher = false;
+};
+
+/// The stream registry seen from one poll group. Thread: that group.
+class Streams {
+ public:
+  /// Starts publishing `key` from this group; Errc::exists when another publisher has it.
+  virtual Result<std::unique_ptr<Publication>> publish(const StreamKey& key,
+                                                        PublishOptions options) noexcept = 0;
+  /// Subscribes `subscriber` (which must outlive the returned handle) to `key`.
+  virtual Result<std::unique_ptr<Subscription>> subscribe(const StreamKey& key,
+                                                          StreamSubscriber& subscriber,
+                                                          SubscribeOptions options) noexcept = 0;
+  virtual bool is_published(const StreamKey& key) const noexcept = 0;
+
+ protected:
+  ~Streams() = default;
+};
+
+}  // namespace weir
