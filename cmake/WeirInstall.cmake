@@ -2,6 +2,11 @@
 # The SDK: module_api headers and a CMake package, so that find_package(Weir) gives a third party
 # weir::module_api and weir_add_module() to build a module out of tree.
 include(CMakePackageConfigHelpers)
+if(CMAKE_BUILD_TYPE MATCHES "^(Release|RelWithDebInfo|MinSizeRel)$")
+  set(WEIR_NDEBUG ON)
+else()
+  set(WEIR_NDEBUG OFF)
+endif()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/module_api/include/weir DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS weir_module_api EXPORT WeirTargets)
 install(EXPORT WeirTargets NAMESPACE weir:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/Weir)
