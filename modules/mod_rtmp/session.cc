@@ -1,0 +1,516 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "session.h"
+
+#include <algorithm>
+
+#include "formats/amf/amf0.h"
+#include "formats/flv/media_tag.h"
+#include "formats/rtmp/aggregate_reader.h"
+#include "player.h"
+
+namespace weir::rtmp {
+namespace amf = formats::amf;
+namespace wire = formats::rtmp;
+
+namespace {
+
+constexpr std::uint32_t kCommandChunkStream = 3;
+
+formats::rtmp::ChunkReaderOptions reader_options(const RtmpConfig& config) {
+  formats::rtmp::ChunkReaderOptions options;
+  options.max_message_bytes = config.max_message_bytes;
+  return options;
+}
+
+std::string string_arg(const std::vector<amf::Value>& args, std::size_t i) {
+  return i < args.size() ? std::string(args[i].as_string()) : std::string();
+}
+
+}  // namespace
+
+std::string_view strip_query(std::string_view name) noexcept {
+  auto q = name.find('?');
+  return q == std::string_view::npos ? name : name.substr(0, q);
+}
+
+RtmpSession::RtmpSession(Connection& connection, RtmpWorker& worker, Logger logger)
+    : connection_(connection),
+      worker_(worker),
+      logger_(std::move(logger)),
+      handshake_(std::make_unique<formats::rtmp::ServerHandshake>()),
+      reader_(*this, reader_options(worker.config())) {
+  worker_.group().stats().add(worker_.counters().connections);
+  handshake_timer_ = worker_.group().after(worker_.config().handshake_timeout, [this] {
+    fail(error(Errc::timeout, "no RTMP handshake within {} ms", worker_.config().handshake_timeout.count()));
+  });
+}
+
+RtmpSession::~RtmpSession() = default;
+
+void RtmpSession::fail(Status reason) {
+  worker_.group().stats().add(worker_.counters().protocol_errors);
+  connection_.close(std::move(reason));
+}
+
+Status RtmpSession::on_data(const PageSlice& data) noexcept {
+  std::span<const std::uint8_t> bytes(data.data(), data.length);
+  received_ += bytes.size();
+  if (handshake_) {
+    auto used = handshake_->feed(bytes);
+    if (!used) return used.error().with_context(format("conn={} rtmp handshake", connection_.id()));
+    auto out = handshake_->pending_output();
+    if (!out.empty()) {
+      connection_.send_copy(out);
+      handshake_->mark_sent(out.size());
+    }
+    bytes = bytes.subspan(*used);
+    if (!handshake_->is_done()) return ok();
+    logger_.debug("conn={} handshake done ({})", connection_.id(), wire::handshake_kind_name(handshake_->kind()));
+    handshake_.reset();  // 4.6 KiB: an idle player must not keep it
+    handshake_timer_.reset();
+    schedule_ping();
+  }
+  if (!bytes.empty()) {
+    Status status = reader_.feed(bytes);
+    if (!status) return status.with_context(format("conn={} peer={} rtmp", connection_.id(), connection_.peer_address()));
+  }
+  if (peer_window_ && received_ - acknowledged_ >= peer_window_) {
+    acknowledged_ = received_;
+    send_control(wire::kMessageAcknowledgement, wire::encode_acknowledgement(static_cast<std::uint32_t>(received_)));
+  }
+  return ok();
+}
+
+void RtmpSession::on_sender_state(SenderState) noexcept {
+  // Players read the sender's state before each frame (it is the truth; this event is a hint).
+}
+
+void RtmpSession::on_close(const Status&) noexcept {
+  ping_timer_.reset();
+  handshake_timer_.reset();
+  // We may be inside a player's on_frames (it closed us): destroy players after this call stack.
+  auto players = std::make_shared<std::vector<std::unique_ptr<Player>>>(std::move(players_));
+  players_.clear();
+  worker_.group().defer([players] {});
+  publishing_.clear();  // unpublishes: the stream's players wait out the grace period
+}
+
+void RtmpSession::schedule_ping() {
+  ping_timer_ = worker_.group().after(worker_.config().ping_interval, [this] {
+    if (received_ != received_at_last_ping_) {
+      ping_outstanding_ = false;
+    } else if (ping_outstanding_) {
+      connection_.close(error(Errc::timeout, "peer silent for {} ms and did not answer a ping",
+                              2 * worker_.config().ping_interval.count()));
+      return;
+    } else {
+      ping_outstanding_ = true;
+      send_user_control(wire::UserControlEvent::ping_request,
+                        static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                       Clock::now().time_since_epoch())
+                                                       .count()));
+    }
+    received_at_last_ping_ = received_;
+    schedule_ping();
+  });
+}
+
+// ---- message storage (ChunkSink) ----
+
+RtmpSession::Incoming* RtmpSession::incoming(std::uint32_t chunk_stream_id) {
+  for (Incoming& in : incoming_)
+    if (in.chunk_stream_id == chunk_stream_id) return &in;
+  incoming_.push_back(Incoming{chunk_stream_id, {}, {}, false});
+  return &incoming_.back();
+}
+
+std::span<std::uint8_t> RtmpSession::begin_message(const wire::MessageHeader& header) noexcept {
+  Incoming& in = *incoming(header.chunk_stream_id);
+  in.slice = PageSlice{};
+  in.in_page = false;
+  bool is_media = header.type_id == wire::kMessageAudio || header.type_id == wire::kMessageVideo ||
+                  header.type_id == wire::kMessageDataAmf0;
+  // Media that fits a page is assembled straight into a page of the group's pool: the payload's
+  // only copy. Larger messages (big key frames) go through a vector, then into pages.
+  if (is_media && header.length > 0 && header.length <= worker_.group().pages().page_size()) {
+    if (std::byte* at = worker_.ingest().reserve(header.length, in.slice)) {
+      in.in_page = true;
+      return {reinterpret_cast<std::uint8_t*>(at), header.length};
+    }
+    return {};  // the pool is exhausted: refusing the message closes this publisher, nobody else
+  }
+  in.bytes.resize(header.length);
+  return in.bytes;
+}
+
+Status RtmpSession::end_message(const wire::MessageHeader& header, std::span<std::uint8_t> payload) noexcept {
+  Incoming& in = *incoming(header.chunk_stream_id);
+  PageSlice slice = std::move(in.slice);
+  Status status = on_message(header, payload, in.in_page ? &slice : nullptr);
+  in.in_page = false;
+  if (in.bytes.capacity() > (256u << 10)) std::vector<std::uint8_t>().swap(in.bytes);  // after a big key frame
+  return status;
+}
+
+void RtmpSession::abort_message(const wire::MessageHeader& header) noexcept {
+  Incoming& in = *incoming(header.chunk_stream_id);
+  in.slice = PageSlice{};
+  in.in_page = false;
+}
+
+// ---- dispatch ----
+
+Status RtmpSession::on_message(const wire::MessageHeader& header, std::span<const std::uint8_t> payload,
+                               const PageSlice* slice) {
+  switch (header.type_id) {
+    case wire::kMessageSetChunkSize:
+    case wire::kMessageAbort:
+    case wire::kMessageAcknowledgement:
+    case wire::kMessageWindowAckSize:
+    case wire::kMessageSetPeerBandwidth:
+    case wire::kMessageUserControl:
+      return on_control(header, payload);
+    case wire::kMessageCommandAmf0:
+      return on_command(header, payload);
+    case wire::kMessageCommandAmf3:  // a format byte (0), then AMF0 with AVM+ switches
+      if (payload.empty()) return ok();
+      return on_command(header, payload.subspan(1));
+    case wire::kMessageDataAmf0:
+      return on_data_message(header, payload);
+    case wire::kMessageDataAmf3:
+      if (payload.empty()) return ok();
+      return on_data_message(header, payload.subspan(1));
+    case wire::kMessageAudio:
+    case wire::kMessageVideo:
+      return on_media(header, payload, slice);
+    case wire::kMessageAggregate: {
+      wire::AggregateReader aggregate(header, payload);
+      while (auto sub = aggregate.next()) WEIR_TRY(on_message(sub->header, sub->payload, nullptr));
+      return aggregate.status().with_context("aggregate message");
+    }
+    case wire::kMessageSharedObjectAmf0:
+    case wire::kMessageSharedObjectAmf3:
+      logger_.debug("conn={} shared object message ignored (shared objects come with Lua)", connection_.id());
+      return ok();
+    default:
+      logger_.debug("conn={} message type {} ignored", connection_.id(), static_cast<int>(header.type_id));
+      return ok();
+  }
+}
+
+Status RtmpSession::on_control(const wire::MessageHeader& header, std::span<const std::uint8_t> payload) {
+  switch (header.type_id) {
+    case wire::kMessageSetChunkSize:
+    case wire::kMessageAbort:
+      return wire::apply_chunk_control(reader_, header, payload);
+    case wire::kMessageAcknowledgement:
+      return wire::decode_acknowledgement(payload).status();
+    case wire::kMessageWindowAckSize: {
+      auto window = wire::decode_window_ack_size(payload);
+      if (!window) return window.error();
+      peer_window_ = *window;
+      return ok();
+    }
+    case wire::kMessageSetPeerBandwidth:
+      return wire::decode_set_peer_bandwidth(payload).status();
+    case wire::kMessageUserControl: {
+      auto event = wire::decode_user_control(payload);
+      if (!event) return event.error();
+      if (event->event == wire::UserControlEvent::ping_request)
+        send_user_control(wire::UserControlEvent::ping_response, event->value);
+      else if (event->event == wire::UserControlEvent::ping_response)
+        ping_outstanding_ = false;
+      return ok();
+    }
+    default:
+      return ok();
+  }
+}
+
+Status RtmpSession::on_command(const wire::MessageHeader& header, std::span<const std::uint8_t> payload) {
+  amf::Amf0Reader reader(payload);
+  auto values = reader.read_all();
+  if (!values) return values.error().with_context("command");
+  if (values->size() < 2 || !(*values)[0].is_string())
+    return error(Errc::malformed, "command without a name and transaction id");
+  std::string name((*values)[0].as_string());
+  double transaction = (*values)[1].as_number();
+  amf::Value command = values->size() > 2 ? (*values)[2] : amf::Value::null();
+  std::vector<amf::Value> args(values->size() > 3 ? values->begin() + 3 : values->end(), values->end());
+  logger_.debug("conn={} command {} txn={} stream={}", connection_.id(), name, transaction, header.stream_id);
+
+  if (name == "connect") return on_connect(transaction, command);
+  if (!connected_) return error(Errc::malformed, "command '{}' before connect", name);
+  if (name == "createStream") return on_create_stream(transaction);
+  if (name == "publish") return on_publish(transaction, header.stream_id, args);
+  if (name == "play") return on_play(transaction, header.stream_id, args);
+  if (name == "releaseStream" || name == "FCSubscribe" || name == "_checkbw") {
+    if (transaction > 0) send_result(transaction, amf::Value::null(), amf::Value());
+    return ok();
+  }
+  if (name == "FCPublish") {
+    std::string stream(strip_query(string_arg(args, 0)));
+    send_command(0, {amf::Value("onFCPublish"), amf::Value(0.0), amf::Value::null(),
+                     amf::Value::object({{"code", amf::Value("NetStream.Publish.Start")},
+                                         {"description", amf::Value(stream)}})});
+    if (transaction > 0) send_result(transaction, amf::Value::null(), amf::Value());
+    return ok();
+  }
+  if (name == "FCUnpublish") {
+    std::string stream(strip_query(string_arg(args, 0)));
+    send_command(0, {amf::Value("onFCUnpublish"), amf::Value(0.0), amf::Value::null(),
+                     amf::Value::object({{"code", amf::Value("NetStream.Unpublish.Success")},
+                                         {"description", amf::Value(stream)}})});
+    if (transaction > 0) send_result(transaction, amf::Value::null(), amf::Value());
+    return ok();
+  }
+  if (name == "getStreamLength") {  // live streams have no length
+    send_result(transaction, amf::Value::null(), amf::Value(0.0));
+    return ok();
+  }
+  if (name == "closeStream" || name == "deleteStream") {
+    std::uint32_t id = name == "deleteStream" && !args.empty() ? static_cast<std::uint32_t>(args[0].as_number())
+                                                             : header.stream_id;
+    close_stream(id);
+    return ok();
+  }
+  if (name == "pause" || name == "receiveAudio" || name == "receiveVideo" || name == "seek") {
+    for (auto& player : players_) {
+      if (player->stream_id() != header.stream_id) continue;
+      if (name == "pause") player->pause(!args.empty() && args[0].as_boolean(), args.size() > 1 ? args[1].as_number() : 0);
+      else if (name == "receiveAudio") player->receive_audio(args.empty() || args[0].as_boolean(true));
+      else if (name == "receiveVideo") player->receive_video(args.empty() || args[0].as_boolean(true));
+      else player->seek(args.empty() ? 0 : args[0].as_number());
+    }
+    return ok();
+  }
+  // Methods of server-side applications (NetConnection.call) arrive with Lua; until then, say so.
+  if (transaction > 0)
+    send_command(0, {amf::Value("_error"), amf::Value(transaction), amf::Value::null(),
+                     amf::Value::object({{"level", amf::Value("error")},
+                                         {"code", amf::Value("NetConnection.Call.Failed")},
+                                         {"description", amf::Value("Method not found (" + name + ")")}})});
+  return ok();
+}
+
+Status RtmpSession::on_connect(double transaction, const amf::Value& command) {
+  if (connected_) return error(Errc::malformed, "second connect on one connection");
+  std::string app(command.find("app") ? command.find("app")->as_string() : std::string_view());
+  app = std::string(strip_query(app));
+  while (!app.empty() && app.back() == '/') app.pop_back();
+  if (app.empty()) return error(Errc::malformed, "connect without an app");
+  app_ = app;
+  if (const amf::Value* url = command.find("tcUrl")) tc_url_ = url->as_string();
+  if (const amf::Value* version = command.find("flashVer")) flash_version_ = version->as_string();
+  if (const amf::Value* encoding = command.find("objectEncoding")) object_encoding_ = encoding->as_number();
+  connected_ = true;
+  const RtmpConfig& config = worker_.config();
+  send_control(wire::kMessageWindowAckSize, wire::encode_window_ack_size(config.ack_window));
+  send_control(wire::kMessageSetPeerBandwidth,
+               wire::encode_set_peer_bandwidth({config.ack_window, wire::BandwidthLimit::dynamic}));
+  send_control(wire::kMessageSetChunkSize, wire::encode_set_chunk_size(config.out_chunk_size));
+  writer_.set_chunk_size(config.out_chunk_size);
+  send_result(transaction,
+              amf::Value::object({{"fmsVer", amf::Value("FMS/3,5,7,7009")},
+                                  {"capabilities", amf::Value(31.0)},
+                                  {"mode", amf::Value(1.0)}}),
+              amf::Value::object({{"level", amf::Value("status")},
+                                  {"code", amf::Value("NetConnection.Connect.Success")},
+                                  {"description", amf::Value("Connection succeeded.")},
+                                  {"objectEncoding", amf::Value(object_encoding_)}}));
+  logger_.info("conn={} peer={} connect app={} flashVer='{}'", connection_.id(), connection_.peer_address(), app_,
+               flash_version_);
+  return ok();
+}
+
+Status RtmpSession::on_create_stream(double transaction) {
+  std::uint32_t id = next_stream_id_++;
+  send_result(transaction, amf::Value::null(), amf::Value(static_cast<double>(id)));
+  return ok();
+}
+
+Status RtmpSession::on_publish(double, std::uint32_t stream_id, const std::vector<amf::Value>& args) {
+  std::string name(strip_query(string_arg(args, 0)));
+  std::string type = args.size() > 1 ? std::string(args[1].as_string()) : "live";
+  if (name.empty()) {
+    send_status(stream_id, "error", "NetStream.Publish.BadName", "No stream name");
+    return ok();
+  }
+  if (publishing(stream_id)) {
+    send_status(stream_id, "error", "NetStream.Publish.BadName", "Already publishing on this stream");
+    return ok();
+  }
+  if (type == "record" || type == "append")
+    logger_.warn("conn={} publish {}/{} type={}: recording needs mod_file; publishing live only", connection_.id(),
+                 app_, name, type);
+  StreamKey key{app_, name};
+  auto publication = worker_.group().streams().publish(key, PublishOptions{worker_.config().gop_cache});
+  if (!publication) {
+    logger_.info("conn={} publish {} refused: {}", connection_.id(), key.to_string(), publication.error().message());
+    send_status(stream_id, "error", "NetStream.Publish.BadName", publication.error().message());
+    return ok();
+  }
+  publishing_.push_back(Publishing{stream_id, key, std::move(*publication), 0, 0});
+  worker_.group().stats().add(worker_.counters().publishes);
+  send_user_control(wire::UserControlEvent::stream_begin, stream_id);
+  send_status(stream_id, "status", "NetStream.Publish.Start", key.to_string() + " is now published.");
+  logger_.info("conn={} peer={} publishing {}", connection_.id(), connection_.peer_address(), key.to_string());
+  return ok();
+}
+
+Status RtmpSession::on_play(double, std::uint32_t stream_id, const std::vector<amf::Value>& args) {
+  std::string name(strip_query(string_arg(args, 0)));
+  if (name.empty()) {
+    send_status(stream_id, "error", "NetStream.Play.StreamNotFound", "No stream name");
+    return ok();
+  }
+  close_stream(stream_id);  // a second play on a stream replaces the first
+  StreamKey key{app_, name};
+  auto player = std::make_unique<Player>(*this, stream_id, key);
+  bool wait = worker_.config().play_waits_for_publisher;
+  Status status = player->start(wait);
+  if (!status) {
+    send_status(stream_id, "error", "NetStream.Play.StreamNotFound", key.to_string() + " is not published");
+    logger_.info("conn={} play {}: not found", connection_.id(), key.to_string());
+    return ok();
+  }
+  worker_.group().stats().add(worker_.counters().plays);
+  logger_.info("conn={} peer={} playing {}", connection_.id(), connection_.peer_address(), key.to_string());
+  players_.push_back(std::move(player));
+  return ok();
+}
+
+void RtmpSession::close_stream(std::uint32_t stream_id) {
+  std::erase_if(publishing_, [&](const Publishing& p) {
+    if (p.stream_id != stream_id) return false;
+    logger_.info("conn={} unpublished {}", connection_.id(), p.key.to_string());
+    return true;
+  });
+  for (auto it = players_.begin(); it != players_.end();) {
+    if ((*it)->stream_id() == stream_id) {
+      // Commands run outside stream deliveries, so the player can go at once.
+      it = players_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+RtmpSession::Publishing* RtmpSession::publishing(std::uint32_t stream_id) {
+  for (Publishing& p : publishing_)
+    if (p.stream_id == stream_id) return &p;
+  return nullptr;
+}
+
+Status RtmpSession::on_data_message(const wire::MessageHeader& header, std::span<const std::uint8_t> payload) {
+  Publishing* p = publishing(header.stream_id);
+  if (!p) return ok();  // data from a non-publisher (e.g. a player's onBWCheck) is not for anyone
+  amf::Amf0Reader reader(payload);
+  auto values = reader.read_all();
+  if (!values) {
+    logger_.warn("conn={} data message dropped: {}", connection_.id(), values.error().message());
+    return ok();
+  }
+  std::span<const amf::Value> items(*values);
+  if (!items.empty() && items[0].as_string() == "@setDataFrame") items = items.subspan(1);
+  if (items.empty()) return ok();
+  bool is_metadata = items[0].as_string() == "onMetaData";
+  // Re-encoded without @setDataFrame: what players expect to receive.
+  scratch_.clear();
+  amf::Amf0Writer writer(scratch_);
+  for (const amf::Value& v : items) WEIR_TRY(writer.write(v));
+  MediaFrame frame;
+  frame.dts_ms = header.timestamp;
+  frame.kind = MediaKind::data;
+  frame.codec = Codec::amf0;
+  frame.flags.is_metadata = is_metadata;
+  if (!worker_.ingest().append(std::span<const std::uint8_t>(scratch_), frame.payload))
+    return error(Errc::limit, "page pool exhausted");
+  p->publication->push(std::move(frame));
+  return ok();
+}
+
+Status RtmpSession::on_media(const wire::MessageHeader& header, std::span<const std::uint8_t> payload,
+                             const PageSlice* slice) {
+  Publishing* p = publishing(header.stream_id);
+  if (!p || payload.empty()) return ok();
+  auto info = header.type_id == wire::kMessageAudio ? formats::flv::parse_audio_tag(payload)
+                                                    : formats::flv::parse_video_tag(payload);
+  if (!info) {
+    // One bad frame costs that frame, not the stream.
+    worker_.group().stats().add(worker_.counters().protocol_errors);
+    logger_.warn("conn={} {} frame dropped: {}", connection_.id(), p->key.to_string(), info.error().message());
+    return ok();
+  }
+  // 32-bit RTMP time, unwrapped (a stream may run past 49 days).
+  std::int64_t dts = static_cast<std::int64_t>(header.timestamp) + p->wrap_offset;
+  if (dts + (std::int64_t{1} << 31) < p->last_dts) {
+    p->wrap_offset += std::int64_t{1} << 32;
+    dts += std::int64_t{1} << 32;
+  }
+  p->last_dts = dts;
+  MediaFrame frame;
+  frame.dts_ms = dts;
+  frame.composition_ms = info->composition_time_ms;
+  frame.kind = info->kind;
+  frame.codec = info->codec;
+  frame.flags = info->flags;
+  frame.codec_data_offset = static_cast<std::uint16_t>(std::min<std::size_t>(info->payload_offset, 0xFFFF));
+  if (slice) frame.payload.append(*slice);
+  else if (!worker_.ingest().append(payload, frame.payload))
+    return error(Errc::limit, "page pool exhausted while ingesting a {} byte frame", payload.size());
+  worker_.group().stats().add(worker_.counters().frames_in);
+  p->publication->push(std::move(frame));
+  return ok();
+}
+
+// ---- sending ----
+
+void RtmpSession::send_message(std::uint32_t chunk_stream_id, std::uint8_t type_id, std::uint32_t stream_id,
+                               std::span<const std::uint8_t> payload) {
+  std::vector<std::uint8_t> out;
+  wire::MessageHeader header{chunk_stream_id, 0, static_cast<std::uint32_t>(payload.size()), type_id, stream_id};
+  writer_.append(out, header, payload);
+  connection_.send_copy(out);
+}
+
+void RtmpSession::send_control(std::uint8_t type_id, const wire::ControlPayload& payload) {
+  std::vector<std::uint8_t> out;
+  writer_.append(out, wire::control_header(type_id, payload), payload.span());
+  connection_.send_copy(out);
+}
+
+void RtmpSession::send_user_control(wire::UserControlEvent event, std::uint32_t value) {
+  send_control(wire::kMessageUserControl, wire::encode_user_control(wire::UserControl{event, value, 0}));
+}
+
+void RtmpSession::send_command(std::uint32_t stream_id, const std::vector<amf::Value>& values) {
+  scratch_.clear();
+  amf::Amf0Writer writer(scratch_);
+  if (!writer.write_all(values)) return;
+  send_message(kCommandChunkStream, wire::kMessageCommandAmf0, stream_id, scratch_);
+}
+
+void RtmpSession::send_data(std::uint32_t stream_id, const std::vector<amf::Value>& values) {
+  scratch_.clear();
+  amf::Amf0Writer writer(scratch_);
+  if (!writer.write_all(values)) return;
+  send_message(kCommandChunkStream, wire::kMessageDataAmf0, stream_id, scratch_);
+}
+
+void RtmpSession::send_result(double transaction, const amf::Value& properties, const amf::Value& info) {
+  std::vector<amf::Value> values{amf::Value("_result"), amf::Value(transaction), properties};
+  if (!info.is_undefined()) values.push_back(info);
+  else values.push_back(amf::Value::null());
+  send_command(0, values);
+}
+
+void RtmpSession::send_status(std::uint32_t stream_id, std::string_view level, std::string_view code,
+                              std::string_view description) {
+  send_command(stream_id, {amf::Value("onStatus"), amf::Value(0.0), amf::Value::null(),
+                           amf::Value::object({{"level", amf::Value(level)},
+                                               {"code", amf::Value(code)},
+                                               {"description", amf::Value(description)}})});
+}
+
+}  // namespace weir::rtmp

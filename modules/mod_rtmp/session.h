@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// RtmpSession: one RTMP connection, on its poll group.
+//
+//   bytes --> ServerHandshake --> ChunkReader --sink--> message storage --> on_message()
+//              (plain/digest)     (4 header formats,     (audio/video in pages:     control, commands,
+//                                  extended timestamps)   the one copy on ingest)    media -> Publication
+//   players: Player (player.h) subscribes to a stream and frames media straight into the sender.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "formats/amf/value.h"
+#include "formats/rtmp/chunk_reader.h"
+#include "formats/rtmp/chunk_writer.h"
+#include "formats/rtmp/control.h"
+#include "formats/rtmp/handshake.h"
+#include "weir/connection.h"
+#include "weir/log.h"
+#include "weir/stream.h"
+#include "worker.h"
+
+namespace weir::rtmp {
+
+class Player;
+
+class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkSink {
+ public:
+  RtmpSession(Connection& connection, RtmpWorker& worker, Logger logger);
+  ~RtmpSession() override;
+
+  // ConnectionHandler
+  Status on_data(const PageSlice& data) noexcept override;
+  void on_sender_state(SenderState state) noexcept override;
+  void on_close(const Status& reason) noexcept override;
+
+  // ChunkSink
+  std::span<std::uint8_t> begin_message(const formats::rtmp::MessageHeader& header) noexcept override;
+  Status end_message(const formats::rtmp::MessageHeader& header, std::span<std::uint8_t> payload) noexcept override;
+  void abort_message(const formats::rtmp::MessageHeader& header) noexcept override;
+
+  // For players.
+  Connection& connection() noexcept { return connection_; }
+  RtmpWorker& worker() noexcept { return worker_; }
+  const Logger& logger() const noexcept { return logger_; }
+  void send_status(std::uint32_t stream_id, std::string_view level, std::string_view code,
+                   std::string_view description);
+  void send_user_control(formats::rtmp::UserControlEvent event, std::uint32_t value);
+  /// Closes the connection (players call it when they fall past the hard limit).
+  void fail(Status reason);
+
+ private:
+  struct Incoming {  // a message being assembled on one chunk stream
+    std::uint32_t chunk_stream_id = 0;
+    PageSlice slice;                  // audio/video/data that fits a page: assembled in place
+    std::vector<std::uint8_t> bytes;  // everything else
+    bool in_page = false;
+  };
+  struct Publishing {
+    std::uint32_t stream_id = 0;
+    StreamKey key;
+    std::unique_ptr<Publication> publication;
+    std::int64_t last_dts = 0;
+    std::int64_t wrap_offset = 0;
+  };
+
+  Incoming* incoming(std::uint32_t chunk_stream_id);
+  Status on_message(const formats::rtmp::MessageHeader& header, std::span<const std::uint8_t> payload,
+                    const PageSlice* slice);
+  Status on_control(const formats::rtmp::MessageHeader& header, std::span<const std::uint8_t> payload);
+  Status on_command(const formats::rtmp::MessageHeader& header, std::span<const std::uint8_t> payload);
+  Status on_data_message(const formats::rtmp::MessageHeader& header, std::span<const std::uint8_t> payload);
+  Status on_media(const formats::rtmp::MessageHeader& header, std::span<const std::uint8_t> payload,
+                  const PageSlice* slice);
+
+  Status on_connect(double transaction, const formats::amf::Value& command);
+  Status on_create_stream(double transaction);
+  Status on_publish(double transaction, std::uint32_t stream_id, const std::vector<formats::amf::Value>& args);
+  Status on_play(double transaction, std::uint32_t stream_id, const std::vector<formats::amf::Value>& args);
+  void close_stream(std::uint32_t stream_id);
+
+  void send_command(std::uint32_t stream_id, const std::vector<formats::amf::Value>& values);
+  void send_result(double transaction, const formats::amf::Value& properties, const formats::amf::Value& info);
+  void send_data(std::uint32_t stream_id, const std::vector<formats::amf::Value>& values);
+  void send_control(std::uint8_t type_id, const formats::rtmp::ControlPayload& payload);
+  void send_message(std::uint32_t chunk_stream_id, std::uint8_t type_id, std::uint32_t stream_id,
+                    std::span<const std::uint8_t> payload);
+  Publishing* publishing(std::uint32_t stream_id);
+  void schedule_ping();
+
+  Connection& connection_;
+  RtmpWorker& worker_;
+  Logger logger_;
+  std::unique_ptr<formats::rtmp::ServerHandshake> handshake_;  // until the handshake is done
+  formats::rtmp::ChunkReader reader_;
+  formats::rtmp::ChunkWriter writer_;  // commands and control; media framing is the players'
+  std::vector<std::uint8_t> scratch_;
+  std::vector<Incoming> incoming_;
+
+  bool connected_ = false;
+  std::string app_;
+  std::string tc_url_;
+  std::string flash_version_;
+  double object_encoding_ = 0;
+  std::uint32_t next_stream_id_ = 1;
+  std::vector<Publishing> publishing_;
+  std::vector<std::unique_ptr<Player>> players_;
+
+  std::uint64_t received_ = 0;
+  std::uint64_t acknowledged_ = 0;
+  std::uint32_t peer_window_ = 0;  // the peer's Window Acknowledgement Size: we ack each window
+  std::uint64_t received_at_last_ping_ = 0;
+  bool ping_outstanding_ = false;
+  std::unique_ptr<Timer> ping_timer_;
+  std::unique_ptr<Timer> handshake_timer_;
+};
+
+/// Splits "name?query" and returns the name (query arguments are for Lua hooks, later).
+std::string_view strip_query(std::string_view name) noexcept;
+
+}  // namespace weir::rtmp

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// RtmpWorker: mod_rtmp's state on one poll group. Owns what sessions of that group share: the
+// page writer that ingests publishers' payloads, and the framing cache that lets every player of
+// the group send the same chunk headers for a frame (built once, shared as page slices).
+
+#include <array>
+#include <cstdint>
+#include <span>
+
+#include "rtmp_config.h"
+#include "weir/pages.h"
+#include "weir/poll_group.h"
+#include "weir/stats.h"
+#include "weir/stream.h"
+
+namespace weir::rtmp {
+
+/// Counters mod_rtmp registers (ids into each group's Stats).
+struct RtmpCounters {
+  CounterId connections = 0;
+  CounterId publishes = 0;
+  CounterId plays = 0;
+  CounterId frames_in = 0;
+  CounterId frames_out = 0;
+  CounterId frames_dropped = 0;
+  CounterId slow_players_closed = 0;
+  CounterId protocol_errors = 0;
+};
+
+/// A frame's chunk framing as one player built it, kept so that the next players whose framing is
+/// byte-identical send these slices instead of writing their own headers.
+///   chain: [first header][payload piece][continuation header][payload piece]...
+struct SharedFraming {
+  const Page* page = nullptr;  // identity of the frame: its payload's first slice
+  std::uint32_t offset = 0;
+  std::uint8_t header_size = 0;
+  std::array<std::uint8_t, 18> header{};
+  std::uint8_t continuation_size = 0;
+  std::array<std::uint8_t, 7> continuation{};
+  PageChain chain;
+};
+
+class RtmpWorker {
+ public:
+  RtmpWorker(PollGroup& group, const RtmpConfig* config, const RtmpCounters* counters);
+
+  PollGroup& group() noexcept { return group_; }
+  const RtmpConfig& config() const noexcept { return *config_; }
+  const RtmpCounters& counters() const noexcept { return *counters_; }
+  PageWriter& ingest() noexcept { return ingest_; }
+  PageWriter& framing() noexcept { return framing_; }
+
+  /// The shared framing of the frame whose payload starts at (page, offset) with these headers,
+  /// or null. Only byte-identical headers match, so sharing can never change what a player gets.
+  const SharedFraming* find_framing(const MediaFrame& frame, std::span<const std::uint8_t> header,
+                                    std::span<const std::uint8_t> continuation) const noexcept;
+  /// Remembers a framing a player just built (evicting the oldest of a small ring).
+  void remember_framing(SharedFraming framing);
+
+ private:
+  PollGroup& group_;
+  const RtmpConfig* config_;
+  const RtmpCounters* counters_;
+  PageWriter ingest_;
+  PageWriter framing_;
+  // A batch rarely holds more than a few frames, and players walk them in the same order: a
+  // small ring scanned newest first finds the entry in one or two steps.
+  static constexpr std::size_t kRing = 32;
+  std::array<SharedFraming, kRing> ring_;
+  std::size_t next_ = 0;
+};
+
+}  // namespace weir::rtmp
