@@ -31,7 +31,8 @@ std::string endpoint_text(const boost::asio::ip::tcp::endpoint& endpoint) {
 
 }  // namespace
 
-ConnectionImpl::ConnectionImpl(PollGroupImpl& group, boost::asio::ip::tcp::socket socket, std::string listener)
+ConnectionImpl::ConnectionImpl(PollGroupImpl& group, boost::asio::ip::tcp::socket socket, std::string listener,
+                               const TlsContext* tls)
     : group_(group),
       socket_(std::move(socket)),
       id_(g_next_connection_id.fetch_add(1, std::memory_order_relaxed)),
@@ -48,6 +49,7 @@ ConnectionImpl::ConnectionImpl(PollGroupImpl& group, boost::asio::ip::tcp::socke
   // Our own batching decides when bytes leave; Nagle would only add delay (nginx-rtmp's ~90 ms
   // to NetStream.Play.Start comes from Nagle with delayed ACKs).
   socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+  if (tls) tls_ = std::make_unique<TlsSession>(*tls);
 }
 
 ConnectionImpl::~ConnectionImpl() = default;
@@ -78,6 +80,29 @@ void ConnectionImpl::on_readable() noexcept {
   owner_.check();
   std::size_t budget = kReadBudgetPerTurn;
   const int fd = socket_.native_handle();
+  if (tls_) {
+    std::uint8_t ciphertext[16384];
+    while (open_ && !reading_paused_) {
+      ssize_t n = ::recv(fd, ciphertext, sizeof ciphertext, MSG_DONTWAIT);
+      if (n > 0) {
+        bytes_received_ += static_cast<std::uint64_t>(n);
+        group_.stats_impl().add_bytes_in(static_cast<std::uint64_t>(n));
+        if (!on_tls_bytes({ciphertext, static_cast<std::size_t>(n)})) return;
+        if (static_cast<std::size_t>(n) < sizeof ciphertext) break;
+        continue;
+      }
+      if (n == 0) {
+        close(Status(Errc::closed, "peer closed the connection"));
+        return;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      close(error(Errc::io, "recv: {}", std::strerror(errno)));
+      return;
+    }
+    wait_readable();
+    return;
+  }
   while (open_ && !reading_paused_) {
     std::uint32_t room = 0;
     std::byte* into = group_.receive_space(kMinReceiveRoom, room);
@@ -123,6 +148,73 @@ void ConnectionImpl::on_readable() noexcept {
   wait_readable();
 }
 
+bool ConnectionImpl::on_tls_bytes(std::span<const std::uint8_t> ciphertext) noexcept {
+  tls_->receive(ciphertext);
+  bool was_done = tls_->is_handshake_done();
+  for (;;) {
+    std::uint32_t room = 0;
+    std::byte* into = group_.receive_space(kMinReceiveRoom, room);
+    if (!into) {
+      close(Status(Errc::limit, "page pool exhausted during TLS read"));
+      return false;
+    }
+    auto n = tls_->read({into, room});
+    if (!n) {
+      close(n.error().with_context("tls"));
+      return false;
+    }
+    if (*n == 0) break;
+    Status status = handler_->on_data(group_.commit_receive(static_cast<std::uint32_t>(*n)));
+    if (!status) {
+      close(std::move(status));
+      return false;
+    }
+    if (!open_) return false;
+  }
+  // Handshake records (or data queued before the handshake finished) must leave now.
+  tls_->take_output(cipher_out_);
+  if (!was_done && tls_->is_handshake_done()) group_.logger().debug("conn={} TLS handshake done", id_);
+  if (cipher_sent_ < cipher_out_.size() || !queue_.empty()) mark_dirty();
+  return true;
+}
+
+void ConnectionImpl::encrypt_queue() noexcept {
+  // Encrypt ahead at most this much, so a slow TLS client pins plaintext pages, not ciphertext.
+  constexpr std::size_t kCipherAhead = 256 * 1024;
+  if (!tls_->is_handshake_done()) return;
+  while (!queue_.empty() && cipher_out_.size() - cipher_sent_ < kCipherAhead) {
+    PageSlice& front = queue_.front();
+    std::span<const std::uint8_t> plain(front.data() + head_offset_, front.length - head_offset_);
+    if (Status status = tls_->write(plain); !status) {
+      close(std::move(status));
+      return;
+    }
+    stats_.queued_bytes -= plain.size();
+    head_offset_ = 0;
+    queue_.pop_front();
+  }
+  tls_->take_output(cipher_out_);
+}
+
+ssize_t ConnectionImpl::write_vectors(const struct iovec* iov, int count) noexcept {
+  msghdr message{};
+  message.msg_iov = const_cast<iovec*>(iov);
+  message.msg_iovlen = static_cast<std::size_t>(count);
+  for (;;) {
+    ssize_t n = ::sendmsg(socket_.native_handle(), &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ++stats_.write_calls;
+    if (n >= 0) {
+      stats_.bytes_sent_total += static_cast<std::size_t>(n);
+      group_.stats_impl().add_bytes_out(static_cast<std::size_t>(n), 1);
+      return n;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) wait_writable();
+    else close(error(Errc::io, "send: {}", std::strerror(errno)));
+    return -1;
+  }
+}
+
 SenderState ConnectionImpl::send(std::span<const PageSlice> slices) noexcept {
   owner_.check();
   if (!open_) return SenderState::hard_barrier;
@@ -143,6 +235,12 @@ SenderState ConnectionImpl::send(std::span<const PageSlice> slices) noexcept {
   stats_.queued_bytes += total;
   stats_.bytes_queued_total += total;
   mark_dirty();
+  // hard_barrier says "this unit was refused": a unit accepted after a refused one ends the barrier,
+  // or the caller would take it for refused and send it again.
+  if (state_ == SenderState::hard_barrier) {
+    state_ = SenderState::overloaded;  // still counted as not ready
+    notify_state_later();
+  }
   update_state();
   return state_;
 }
@@ -170,9 +268,27 @@ void ConnectionImpl::flush() noexcept {
   owner_.check();
   dirty_ = false;
   if (!open_ || write_waiting_) return;
-  const int fd = socket_.native_handle();
   iovec iov[kMaxIov];
-  while (!queue_.empty()) {
+  if (tls_) {
+    for (;;) {
+      encrypt_queue();
+      if (!open_ || cipher_sent_ == cipher_out_.size()) break;
+      iov[0].iov_base = cipher_out_.data() + cipher_sent_;
+      iov[0].iov_len = cipher_out_.size() - cipher_sent_;
+      ssize_t n = write_vectors(iov, 1);
+      if (n < 0) return;
+      cipher_sent_ += static_cast<std::size_t>(n);
+      if (cipher_sent_ == cipher_out_.size()) {
+        cipher_out_.clear();
+        cipher_sent_ = 0;
+        if (cipher_out_.capacity() > (1u << 20)) cipher_out_.shrink_to_fit();
+      } else {
+        wait_writable();
+        break;
+      }
+    }
+  }
+  while (!tls_ && !queue_.empty()) {
     int count = 0;
     std::size_t requested = 0;
     for (std::size_t i = 0; i < queue_.size() && count < kMaxIov; ++i, ++count) {
@@ -182,24 +298,10 @@ void ConnectionImpl::flush() noexcept {
       iov[count].iov_len = slice.length - skip;
       requested += slice.length - skip;
     }
-    msghdr message{};
-    message.msg_iov = iov;
-    message.msg_iovlen = static_cast<std::size_t>(count);
-    ssize_t n = ::sendmsg(fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
-    ++stats_.write_calls;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        wait_writable();
-        break;
-      }
-      close(error(Errc::io, "send: {}", std::strerror(errno)));
-      return;
-    }
+    ssize_t n = write_vectors(iov, count);
+    if (n < 0) return;
     std::size_t sent = static_cast<std::size_t>(n);
-    stats_.bytes_sent_total += sent;
     stats_.queued_bytes -= sent;
-    group_.stats_impl().add_bytes_out(sent, 1);
     while (sent > 0) {
       PageSlice& front = queue_.front();
       std::size_t left = front.length - head_offset_;
@@ -219,7 +321,7 @@ void ConnectionImpl::flush() noexcept {
   }
   queue_.compact();
   update_state();
-  if (queue_.empty() && close_after_flush_) close(ok());
+  if (queue_.empty() && cipher_sent_ == cipher_out_.size() && close_after_flush_) close(ok());
 }
 
 void ConnectionImpl::wait_writable() noexcept {

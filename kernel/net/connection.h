@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "net/tls.h"
 #include "poll_group/poll_group.h"
 #include "weir/connection.h"
 #include "weir/owner.h"
@@ -54,7 +55,9 @@ class SliceQueue {
 
 class ConnectionImpl final : public Connection, public std::enable_shared_from_this<ConnectionImpl> {
  public:
-  ConnectionImpl(PollGroupImpl& group, boost::asio::ip::tcp::socket socket, std::string listener);
+  /// `tls`: the listener's TLS context, or null for plain TCP.
+  ConnectionImpl(PollGroupImpl& group, boost::asio::ip::tcp::socket socket, std::string listener,
+                 const TlsContext* tls = nullptr);
   ~ConnectionImpl();
 
   /// Hands the connection to its handler and starts reading. Owner thread.
@@ -86,6 +89,12 @@ class ConnectionImpl final : public Connection, public std::enable_shared_from_t
  private:
   void wait_readable() noexcept;
   void on_readable() noexcept;
+  /// TLS: ciphertext in, plaintext to the handler. False when the connection closed.
+  bool on_tls_bytes(std::span<const std::uint8_t> ciphertext) noexcept;
+  /// TLS: encrypts queued plaintext (up to a bound) into cipher_out_.
+  void encrypt_queue() noexcept;
+  /// Writes `iov` with sendmsg; returns bytes written, or -1 with the connection waiting or closed.
+  ssize_t write_vectors(const struct iovec* iov, int count) noexcept;
   void wait_writable() noexcept;
   void mark_dirty() noexcept;
   void update_state() noexcept;
@@ -118,6 +127,9 @@ class ConnectionImpl final : public Connection, public std::enable_shared_from_t
   bool close_after_flush_ = false;
   bool state_notice_pending_ = false;
   std::unique_ptr<Timer> retry_read_;  // set while the page pool is exhausted
+  std::unique_ptr<TlsSession> tls_;
+  std::vector<std::uint8_t> cipher_out_;  // encrypted, not yet written
+  std::size_t cipher_sent_ = 0;
 };
 
 }  // namespace weir::kernel

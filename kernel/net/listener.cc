@@ -14,8 +14,9 @@ namespace {
 
 // A socket accepted on the main thread, adopted by its poll group.
 struct NewConnection final : Task {
-  NewConnection(int fd, bool is_v6, std::string listener, std::shared_ptr<Acceptor> acceptor)
-      : fd(fd), is_v6(is_v6), listener(std::move(listener)), acceptor(std::move(acceptor)) {}
+  NewConnection(int fd, bool is_v6, std::string listener, std::shared_ptr<Acceptor> acceptor,
+                std::shared_ptr<TlsContext> tls)
+      : fd(fd), is_v6(is_v6), listener(std::move(listener)), acceptor(std::move(acceptor)), tls(std::move(tls)) {}
   ~NewConnection() override {
     if (fd >= 0) ::close(fd);
   }
@@ -26,7 +27,7 @@ struct NewConnection final : Task {
     socket.assign(is_v6 ? boost::asio::ip::tcp::v6() : boost::asio::ip::tcp::v4(), fd, ec);
     if (ec) return;
     fd = -1;  // the socket owns it now
-    auto connection = std::make_shared<ConnectionImpl>(group, std::move(socket), listener);
+    auto connection = std::make_shared<ConnectionImpl>(group, std::move(socket), listener, tls.get());
     group.adopt_connection(connection);
     std::unique_ptr<ConnectionHandler> handler = acceptor->accept(*connection);
     if (!handler) {
@@ -39,6 +40,7 @@ struct NewConnection final : Task {
   bool is_v6;
   std::string listener;
   std::shared_ptr<Acceptor> acceptor;
+  std::shared_ptr<TlsContext> tls;  // immutable, shared by the listener's connections
 };
 
 }  // namespace
@@ -62,13 +64,13 @@ Result<boost::asio::ip::tcp::endpoint> parse_endpoint(const std::string& text) {
 }
 
 Listener::Listener(boost::asio::ip::tcp::acceptor acceptor, ListenerSpec spec, std::shared_ptr<Acceptor> handler,
-                   Groups& groups, Logger logger)
+                   Groups& groups, Logger logger, std::shared_ptr<TlsContext> tls)
     : acceptor_(std::move(acceptor)), spec_(std::move(spec)), handler_(std::move(handler)), groups_(groups),
-      logger_(std::move(logger)) {}
+      logger_(std::move(logger)), tls_(std::move(tls)) {}
 
 Result<std::unique_ptr<Listener>> Listener::open(boost::asio::io_context& io, const ListenerSpec& spec,
                                                  std::shared_ptr<Acceptor> acceptor, Groups& groups,
-                                                 Logger logger) {
+                                                 Logger logger, std::shared_ptr<TlsContext> tls) {
   auto endpoint = parse_endpoint(spec.address);
   if (!endpoint) return endpoint.error().with_context("listener " + spec.name);
   boost::asio::ip::tcp::acceptor socket(io);
@@ -79,7 +81,8 @@ Result<std::unique_ptr<Listener>> Listener::open(boost::asio::io_context& io, co
   if (!ec) socket.listen(4096, ec);
   if (!ec) socket.non_blocking(true, ec);
   if (ec) return error(Errc::io, "listener {} on {}: {}", spec.name, spec.address, ec.message());
-  return std::unique_ptr<Listener>(new Listener(std::move(socket), spec, std::move(acceptor), groups, std::move(logger)));
+  return std::unique_ptr<Listener>(
+      new Listener(std::move(socket), spec, std::move(acceptor), groups, std::move(logger), std::move(tls)));
 }
 
 std::string Listener::bound_address() const {
@@ -91,7 +94,7 @@ std::string Listener::bound_address() const {
 }
 
 void Listener::start() {
-  logger_.info("listening on {} ({})", bound_address(), spec_.name);
+  logger_.info("listening on {} ({}{})", bound_address(), spec_.name, tls_ ? ", TLS" : "");
   wait_for_clients();
 }
 
@@ -127,7 +130,7 @@ void Listener::accept_ready() {
     }
     GroupId target = groups_.least_loaded();
     groups_[target].add_load();
-    groups_.post(target, std::make_unique<NewConnection>(fd, is_v6, spec_.name, handler_));
+    groups_.post(target, std::make_unique<NewConnection>(fd, is_v6, spec_.name, handler_, tls_));
   }
 }
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "net/tls.h"
 #include "poll_group/poll_group.h"
 #include "weir/connection.h"
 
@@ -20,7 +21,7 @@ class Listener {
   /// Binds and listens now (a taken port is an error at startup, naming the address).
   static Result<std::unique_ptr<Listener>> open(boost::asio::io_context& io, const ListenerSpec& spec,
                                                 std::shared_ptr<Acceptor> acceptor, Groups& groups,
-                                                Logger logger);
+                                                Logger logger, std::shared_ptr<TlsContext> tls = nullptr);
   void start();
   void close();
   const std::string& name() const noexcept { return spec_.name; }
@@ -29,7 +30,7 @@ class Listener {
 
  private:
   Listener(boost::asio::ip::tcp::acceptor acceptor, ListenerSpec spec, std::shared_ptr<Acceptor> handler,
-           Groups& groups, Logger logger);
+           Groups& groups, Logger logger, std::shared_ptr<TlsContext> tls);
   void wait_for_clients();
   void accept_ready();
 
@@ -38,6 +39,7 @@ class Listener {
   std::shared_ptr<Acceptor> handler_;
   Groups& groups_;
   Logger logger_;
+  std::shared_ptr<TlsContext> tls_;
   bool closed_ = false;
 };
 

@@ -146,6 +146,7 @@ void PollGroupImpl::enqueue(Task* newest, Task* oldest) noexcept {
 
 void PollGroupImpl::drain_inbox() noexcept {
   Task* list = inbox_.exchange(nullptr, std::memory_order_acquire);
+  if (list) ++inbox_batches_;
   Task* ordered = nullptr;
   while (list) {  // newest first -> oldest first
     Task* next = TaskList::next(*list);

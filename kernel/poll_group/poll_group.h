@@ -95,6 +95,9 @@ class PollGroupImpl final : public PollGroup {
 
   /// Pushes a chain of tasks (newest first, `oldest` last) onto this group's inbox. Any thread.
   void enqueue(Task* newest, Task* oldest) noexcept;
+  /// How many times the inbox was taken with tasks in it (one wake-up each). Owner thread; tests
+  /// use it to see that one turn's tasks arrive together.
+  std::uint64_t inbox_batches() const noexcept { return inbox_batches_; }
 
   // End-of-turn work, owner thread.
   void request_end_of_turn(TurnHook& hook) noexcept;
@@ -146,6 +149,7 @@ class PollGroupImpl final : public PollGroup {
   std::thread thread_;
 
   std::atomic<Task*> inbox_{nullptr};
+  std::uint64_t inbox_batches_ = 0;
   std::vector<Outbox> outboxes_;
   std::vector<std::vector<Page*>> return_bins_;  // pages of other groups released here this turn
   bool end_of_turn_scheduled_ = false;

@@ -24,12 +24,16 @@ class RegistrarImpl final : public Registrar {
   GroupId group_count() const noexcept override { return server_.threads_; }
 
   Status listen(const ListenerSpec& spec, std::shared_ptr<Acceptor> acceptor) noexcept override {
-    if (spec.use_tls)
-      return error(Errc::unsupported, "listener {}: TLS listeners are not available in this build yet", spec.name);
+    std::shared_ptr<TlsContext> tls;
+    if (spec.use_tls) {
+      auto context = TlsContext::create(spec.tls);
+      if (!context) return context.error().with_context("listener " + spec.name);
+      tls = std::move(*context);
+    }
     if (server_.bound_address(spec.name))
       return error(Errc::exists, "listener {}: a listener with this name exists", spec.name);
     auto listener = Listener::open(server_.main_io_, spec, std::move(acceptor), *server_.groups_,
-                                   Logger(&server_.log_, "kernel.listener"));
+                                   Logger(&server_.log_, "kernel.listener"), std::move(tls));
     if (!listener) return listener.error();
     server_.stats_registry_.add_listener(spec.name);
     server_.listeners_.push_back(std::move(*listener));

@@ -38,7 +38,12 @@ Status register_module(Registrar& registrar) {
   g_counters.slow_players_closed = registrar.counter("weir_rtmp_slow_players_closed_total", "Players disconnected at the hard limit");
   g_counters.protocol_errors = registrar.counter("weir_rtmp_protocol_errors_total", "Connections or frames refused as malformed");
   g_workers.install(registrar, &g_config, &g_counters);
-  return registrar.listen(ListenerSpec{"rtmp", g_config.listen, false, {}}, std::make_shared<RtmpAcceptor>());
+  auto acceptor = std::make_shared<RtmpAcceptor>();
+  WEIR_TRY(registrar.listen(ListenerSpec{"rtmp", g_config.listen, false, {}}, acceptor));
+  if (g_config.tls_listen.empty()) return ok();
+  return registrar.listen(
+      ListenerSpec{"rtmps", g_config.tls_listen, true, TlsOptions{g_config.tls_certificate, g_config.tls_private_key}},
+      acceptor);
 }
 
 }  // namespace

@@ -10,6 +10,15 @@ Result<RtmpConfig> RtmpConfig::parse(const ConfigView& view) {
   auto listen = view.get_string("listen", c.listen);
   if (!listen) return listen.error();
   c.listen = *listen;
+  auto tls_listen = view.get_string("tls_listen", "");
+  auto certificate = view.get_string("tls_certificate", "");
+  auto key = view.get_string("tls_private_key", "");
+  if (!tls_listen || !certificate || !key) return Status(Errc::config, "tls keys");
+  c.tls_listen = *tls_listen;
+  c.tls_certificate = *certificate;
+  c.tls_private_key = *key;
+  if (!c.tls_listen.empty() && c.tls_certificate.empty())
+    return view.invalid("tls_certificate", "tls_listen is set: RTMPS needs a certificate (PEM)");
   auto chunk = view.get_int("chunk_size", c.out_chunk_size, 128, 0x7FFFFFFF);
   if (!chunk) return chunk.error();
   c.out_chunk_size = static_cast<std::uint32_t>(*chunk);

@@ -13,6 +13,10 @@ namespace weir::rtmp {
 
 struct RtmpConfig {
   std::string listen = "0.0.0.0:1935";
+  /// RTMPS: a second listener speaking RTMP inside TLS (empty: none).
+  std::string tls_listen;
+  std::string tls_certificate;
+  std::string tls_private_key;
   /// Chunk size we send with (Set Chunk Size right after connect): large chunks mean few chunk
   /// headers and few iovecs per frame.
   std::uint32_t out_chunk_size = 60000;

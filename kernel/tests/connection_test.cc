@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: Apache-2.0
+// Connections and senders over real loopback TCP: a kernel::Listener on real poll groups, a probe
+// handler that echoes, and blocking test clients.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "test_net.h"
+
+namespace weir::kernel {
+namespace {
+
+using testing::ConnectionProbe;
+using testing::TestClient;
+using testing::TestGroupsOptions;
+using testing::TestListener;
+using testing::wait_until;
+
+TestGroupsOptions groups_of(GroupId count) {
+  TestGroupsOptions options;
+  options.count = count;
+  return options;
+}
+
+// A page of `size` bytes where byte i is (i * 7 + seed) % 251: a shifted or reordered run shows.
+PageSlice pattern_page(PagePool& pool, std::uint32_t size, std::uint8_t seed) {
+  PageRef page = pool.allocate();
+  for (std::uint32_t i = 0; i < size; ++i) page.get()->data()[i] = static_cast<std::byte>((i * 7 + seed) % 251);
+  return PageSlice{page, 0, size};
+}
+
+std::string pattern_text(std::uint32_t size, std::uint8_t seed) {
+  std::string text(size, '\0');
+  for (std::uint32_t i = 0; i < size; ++i) text[i] = static_cast<char>((i * 7 + seed) % 251);
+  return text;
+}
+
+std::vector<SenderState> state_events(TestListener& server, const std::shared_ptr<ConnectionProbe>& probe) {
+  return server.groups().run(probe->group, [&] { return probe->state_events; });
+}
+
+TEST(Connection, EchoesOverLoopback) {
+  TestListener server(groups_of(2));
+  TestClient client(server.address());
+  ASSERT_TRUE(client.connected());
+  EXPECT_TRUE(client.echoes("hello, weir"));
+  auto probe = server.probe(0);
+  auto [peer, local, received] = server.on_connection(probe, [](Connection& c, ConnectionProbe&) {
+    return std::tuple{c.peer_address(), c.local_address(), c.bytes_received()};
+  });
+  EXPECT_EQ(peer.rfind("127.0.0.1:", 0), 0u);
+  EXPECT_EQ(local, server.address());
+  EXPECT_EQ(received, 11u);
+}
+
+TEST(Connection, NewConnectionsSpreadOverTheGroups) {
+  TestListener server(groups_of(2));
+  std::vector<std::unique_ptr<TestClient>> clients;
+  std::set<GroupId> used;
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(std::make_unique<TestClient>(server.address()));
+    used.insert(server.probe(static_cast<std::size_t>(i))->group);  // accepted before the next connects
+  }
+  EXPECT_EQ(used, (std::set<GroupId>{0, 1}));
+  for (auto& client : clients) EXPECT_TRUE(client->echoes("ping"));
+}
+
+TEST(Sender, SendReportsOverloadedFromTheSoftLimitAndRefusesAUnitPastTheHardLimit) {
+  TestListener server(groups_of(1));
+  TestClient client(server.address());
+  auto probe = server.probe(0);
+  auto [states, at_hard, after] = server.on_connection(probe, [](Connection& c, ConnectionProbe&) {
+    c.set_sender_limits(SenderLimits{1000, 3000});
+    PageSlice page = pattern_page(c.group().pages(), 4000, 1);
+    std::vector<SenderState> s;
+    s.push_back(c.send(page.sub(0, 999)));     // 999 queued: below the soft limit
+    s.push_back(c.send(page.sub(999, 1)));     // 1000: at the soft limit
+    s.push_back(c.send(page.sub(1000, 2000)));  // 3000: at the hard limit, still accepted
+    SenderStats hard = c.sender_stats();
+    s.push_back(c.send(page.sub(3000, 1)));    // 3001 would pass it: refused
+    return std::tuple{s, hard, c.sender_stats()};
+  });
+  EXPECT_EQ(states, (std::vector<SenderState>{SenderState::ready, SenderState::overloaded, SenderState::overloaded,
+                                              SenderState::hard_barrier}));
+  EXPECT_EQ(at_hard.queued_bytes, 3000u);
+  EXPECT_EQ(after.queued_bytes, 3000u);  // the refused byte was not queued
+  EXPECT_EQ(after.refused_sends, 1u);
+  EXPECT_EQ(after.state, SenderState::hard_barrier);
+  // What was accepted leaves at the end of the turn, the refused byte does not.
+  auto bytes = client.read_exact(3000);
+  ASSERT_TRUE(bytes);
+  EXPECT_EQ(*bytes, pattern_text(3000, 1));
+  EXPECT_TRUE(wait_until([&] {
+    return server.on_connection(probe, [](Connection& c, ConnectionProbe&) { return c.sender_state(); }) ==
+           SenderState::ready;
+  }));
+  EXPECT_EQ(client.read_some(1, std::chrono::milliseconds(0)), "");
+}
+
+TEST(Sender, AUnitIsQueuedWhollyOrNotAtAll) {
+  TestListener server(groups_of(1));
+  TestClient client(server.address());
+  auto probe = server.probe(0);
+  auto [state, stats] = server.on_connection(probe, [](Connection& c, ConnectionProbe&) {
+    c.set_sender_limits(SenderLimits{100, 200});
+    PageSlice page = pattern_page(c.group().pages(), 300, 2);
+    std::vector<PageSlice> unit{page.sub(0, 150), page.sub(150, 100)};  // 250: past the hard limit
+    SenderState s = c.send(std::span<const PageSlice>(unit));
+    return std::pair{s, c.sender_stats()};
+  });
+  EXPECT_EQ(state, SenderState::hard_barrier);
+  EXPECT_EQ(stats.queued_bytes, 0u);
+  EXPECT_EQ(stats.bytes_queued_total, 0u);
+}
+
+TEST(Sender, AUnitThatFitsAfterARefusedOneIsQueuedAndNotReportedRefused) {
+  TestListener server(groups_of(1));
+  TestClient client(server.address());
+  auto probe = server.probe(0);
+  auto [states, stats] = server.on_connection(probe, [](Connection& c, ConnectionProbe&) {
+    c.set_sender_limits(SenderLimits{1000, 3000});
+    PageSlice page = pattern_page(c.group().pages(), 4000, 3);
+    std::vector<SenderState> s;
+    s.push_back(c.send(page.sub(0, 2500)));     // overloaded
+    s.push_back(c.send(page.sub(2500, 1000)));  // would make 3500: refused
+    s.push_back(c.send(page.sub(2500, 400)));   // 2900: fits, queued
+    return std::pair{s, c.sender_stats()};
+  });
+  EXPECT_EQ(states, (std::vector<SenderState>{SenderState::overloaded, SenderState::hard_barrier,
+                                              SenderState::overloaded}));
+  EXPECT_EQ(stats.queued_bytes, 2900u);
+  EXPECT_EQ(stats.refused_sends, 1u);
+  EXPECT_EQ(stats.state, SenderState::overloaded);
+  auto bytes = client.read_exact(2900);
+  ASSERT_TRUE(bytes);
+  EXPECT_EQ(*bytes, pattern_text(2900, 3));
+}
+
+// Sends the probe's page again and again while the sender is ready, every millisecond, until the
+// handler hears it is overloaded (ProbeHandler stops the pump then).
+void pump(Connection& c, ConnectionProbe& probe) {
+  while (c.sender_state() == SenderState::ready && probe.pumped_sends < 8192) {
+    c.send(probe.pump_slice);
+    ++probe.pumped_sends;
+    probe.max_queued_bytes = std::max(probe.max_queued_bytes, c.sender_stats().queued_bytes);
+  }
+  probe.pump = c.group().after(std::chrono::milliseconds(1), [&c, &probe] { pump(c, probe); });
+}
+
+TEST(Sender, PeerThatStopsReadingOverloadsOnlyItsOwnConnectionAndRecovers) {
+  constexpr std::uint64_t kSoft = 256 << 10, kHard = 1 << 20;
+  constexpr std::uint32_t kPage = 64 << 10;
+  TestListener server(groups_of(1));  // one group: the stuck connection shares the thread
+  TestClient slow(server.address(), 16 << 10);
+  auto slow_probe = server.probe(0);
+  TestClient other(server.address());
+  auto other_probe = server.probe(1);
+  ASSERT_EQ(slow_probe->group, other_probe->group);
+
+  server.on_connection(slow_probe, [&](Connection& c, ConnectionProbe& p) {
+    c.set_sender_limits(SenderLimits{kSoft, kHard});
+    p.pump_slice = pattern_page(c.group().pages(), kPage, 5);
+    pump(c, p);
+  });
+  // The slow client reads nothing: socket buffers fill, then the queue reaches the soft limit and
+  // the state event arrives.
+  ASSERT_TRUE(wait_until([&] {
+    auto events = state_events(server, slow_probe);
+    return !events.empty() && events.back() == SenderState::overloaded;
+  }));
+  auto [pumped, max_queued, stats] = server.groups().run(slow_probe->group, [&] {
+    return std::tuple{slow_probe->pumped_sends, slow_probe->max_queued_bytes, slow_probe->connection->sender_stats()};
+  });
+  EXPECT_LT(pumped, 8192u) << "the sender never filled up";
+  EXPECT_LE(max_queued, kHard);
+  EXPECT_GE(stats.queued_bytes, kSoft);
+  EXPECT_EQ(stats.state, SenderState::overloaded);
+
+  // The group still serves the other connection.
+  EXPECT_TRUE(other.echoes("still here"));
+
+  // The slow peer reads again: everything arrives, in order, and the sender is ready again.
+  const std::string page = pattern_text(kPage, 5);
+  std::uint64_t expected = pumped * kPage, got = 0;
+  bool intact = true;
+  while (got < expected) {
+    std::string part = slow.read_some(1 << 16);
+    ASSERT_FALSE(part.empty()) << "after " << got << " of " << expected << " bytes";
+    for (char ch : part) intact &= ch == page[got++ % kPage];
+  }
+  EXPECT_TRUE(intact);
+  EXPECT_EQ(got, expected);
+  ASSERT_TRUE(wait_until([&] {
+    auto events = state_events(server, slow_probe);
+    return !events.empty() && events.back() == SenderState::ready;
+  }));
+  auto events = state_events(server, slow_probe);
+  EXPECT_EQ(events, (std::vector<SenderState>{SenderState::overloaded, SenderState::ready}));
+  EXPECT_EQ(state_events(server, other_probe), std::vector<SenderState>{});
+}
+
+TEST(Sender, ManySmallSendsInOneTurnLeaveInFewWrites) {
+  constexpr int kMessages = 1000;
+  TestListener server(groups_of(1));
+  TestClient client(server.address());
+  auto probe = server.probe(0);
+  std::string expected;
+  for (int i = 0; i < kMessages; ++i) {
+    char line[16];
+    std::snprintf(line, sizeof line, "msg %06d\n", i);
+    expected += line;
+  }
+  std::uint64_t calls_before = server.on_connection(probe, [&](Connection& c, ConnectionProbe&) {
+    std::uint64_t before = c.sender_stats().write_calls;
+    for (int i = 0; i < kMessages; ++i) {
+      std::string_view line(expected.data() + i * 11, 11);
+      c.send_copy(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(line.data()), line.size()));
+    }
+    return before;
+  });
+  auto bytes = client.read_exact(expected.size());
+  ASSERT_TRUE(bytes);
+  EXPECT_EQ(*bytes, expected);
+  SenderStats stats = server.on_connection(probe, [](Connection& c, ConnectionProbe&) { return c.sender_stats(); });
+  std::uint64_t writes = stats.write_calls - calls_before;
+  EXPECT_GE(writes, 1u);
+  EXPECT_LE(writes, 3u) << kMessages << " sends took " << writes << " write calls";
+  EXPECT_EQ(stats.bytes_sent_total, expected.size());
+}
+
+TEST(Sender, SharedSlicesOfOnePageLeaveInOrder) {
+  TestListener server(groups_of(1));
+  TestClient client(server.address());
+  auto probe = server.probe(0);
+  server.on_connection(probe, [](Connection& c, ConnectionProbe&) {
+    PageSlice page = pattern_page(c.group().pages(), 1000, 9);
+    for (std::uint32_t at = 0; at < 1000; at += 10) c.send(page.sub(at, 10));
+  });
+  auto bytes = client.read_exact(1000);
+  ASSERT_TRUE(bytes);
+  EXPECT_EQ(*bytes, pattern_text(1000, 9));
+}
+
+TEST(Connection, CloseAfterFlushDeliversEverythingThenCloses) {
+  constexpr std::uint32_t kPage = 64 << 10;
+  constexpr int kPages = 40;  // 2.5 MiB: more than one write's worth
+  TestListener server(groups_of(1));
+  TestClient client(server.address(), 32 << 10);
+  auto probe = server.probe(0);
+  server.on_connection(probe, [&](Connection& c, ConnectionProbe&) {
+    c.set_sender_limits(SenderLimits{8 << 20, 16 << 20});
+    for (int i = 0; i < kPages; ++i) c.send(pattern_page(c.group().pages(), kPage, static_cast<std::uint8_t>(i)));
+    c.close_after_flush();
+    return c.is_open();
+  });
+  auto all = client.read_to_close();
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), static_cast<std::size_t>(kPage) * kPages);
+  for (int i = 0; i < kPages; ++i)
+    ASSERT_EQ(all->compare(static_cast<std::size_t>(i) * kPage, kPage, pattern_text(kPage, static_cast<std::uint8_t>(i))), 0)
+        << "page " << i;
+  ASSERT_TRUE(wait_until([&] {
+    return server.groups().run(probe->group, [&] { return probe->closed_with.has_value(); });
+  }));
+  Status reason = server.groups().run(probe->group, [&] { return *probe->closed_with; });
+  EXPECT_TRUE(reason.is_ok()) << reason.message();
+}
+
+TEST(Connection, CloseAfterFlushWithNothingQueuedClosesAtOnce) {
+  TestListener server(groups_of(1));
+  TestClient client(server.address());
+  auto probe = server.probe(0);
+  bool open = server.on_connection(probe, [](Connection& c, ConnectionProbe&) {
+    c.close_after_flush();
+    return c.is_open();
+  });
+  EXPECT_FALSE(open);
+  EXPECT_EQ(client.read_to_close(), std::optional<std::string>(""));
+}
+
+TEST(Connection, HandlerErrorClosesOnlyThatConnection) {
+  TestListener server(groups_of(1));
+  TestClient bad(server.address());
+  auto bad_probe = server.probe(0);
+  TestClient good(server.address());
+  server.probe(1);
+  ASSERT_TRUE(bad.send_all("abc!"));
+  EXPECT_EQ(bad.read_to_close(), std::optional<std::string>(""));
+  ASSERT_TRUE(wait_until([&] {
+    return server.groups().run(bad_probe->group, [&] { return bad_probe->closed_with.has_value(); });
+  }));
+  Status reason = server.groups().run(bad_probe->group, [&] { return *bad_probe->closed_with; });
+  EXPECT_EQ(reason.code(), Errc::malformed);
+  EXPECT_EQ(reason.message(), "probe: '!' at byte 3");
+  EXPECT_TRUE(good.echoes("unaffected"));
+}
+
+TEST(Connection, PeerClosingIsReportedOnceAsClosed) {
+  TestListener server(groups_of(1));
+  auto client = std::make_unique<TestClient>(server.address());
+  auto probe = server.probe(0);
+  EXPECT_TRUE(client->echoes("x"));
+  client.reset();
+  ASSERT_TRUE(wait_until([&] {
+    return server.groups().run(probe->group, [&] { return probe->closed_with.has_value(); });
+  }));
+  Status reason = server.groups().run(probe->group, [&] { return *probe->closed_with; });
+  EXPECT_EQ(reason.code(), Errc::closed);
+  EXPECT_EQ(server.groups().run(probe->group, [&] { return server.groups()[probe->group].connection_count(); }), 0u);
+}
+
+TEST(Connection, CloseDropsWhatIsQueued) {
+  TestListener server(groups_of(1));
+  TestClient client(server.address());
+  auto probe = server.probe(0);
+  server.on_connection(probe, [](Connection& c, ConnectionProbe&) {
+    c.send(pattern_page(c.group().pages(), 1000, 4));
+    c.close(error(Errc::denied, "test: go away"));
+  });
+  EXPECT_EQ(client.read_to_close(), std::optional<std::string>(""));
+  Status reason = server.groups().run(probe->group, [&] { return probe->closed_with.value_or(Status()); });
+  EXPECT_EQ(reason.code(), Errc::denied);
+}
+
+TEST(Connection, PausedReadingDeliversNothingUntilResumed) {
+  TestListener server(groups_of(1));
+  TestClient client(server.address());
+  auto probe = server.probe(0);
+  EXPECT_TRUE(client.echoes("one"));
+  server.on_connection(probe, [](Connection& c, ConnectionProbe&) { c.pause_reading(); });
+  ASSERT_TRUE(client.send_all("two"));
+  // Nothing may arrive while paused (the wait is only how long we look).
+  EXPECT_EQ(client.read_some(16, std::chrono::milliseconds(100)), "");
+  EXPECT_TRUE(client.timed_out());
+  EXPECT_EQ(server.groups().run(probe->group, [&] { return probe->received; }), "one");
+  server.on_connection(probe, [](Connection& c, ConnectionProbe&) { c.resume_reading(); });
+  auto back = client.read_exact(3);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, "two");
+}
+
+TEST(Connection, ShutdownClosesOpenConnections) {
+  auto server = std::make_unique<TestListener>(groups_of(2));
+  TestClient a(server->address());
+  TestClient b(server->address());
+  server->probe(1);
+  EXPECT_TRUE(a.echoes("a"));
+  EXPECT_TRUE(b.echoes("b"));
+  server.reset();
+  EXPECT_EQ(a.read_to_close(), std::optional<std::string>(""));
+  EXPECT_EQ(b.read_to_close(), std::optional<std::string>(""));
+}
+
+}  // namespace
+}  // namespace weir::kernel

@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: Apache-2.0
+// Streams across real poll groups: fan-out in order, the GOP cache for late joiners, publish
+// conflicts, waiting subscribers, and the publisher grace period.
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "test_groups.h"
+
+namespace weir::kernel {
+namespace {
+
+using testing::TestGroups;
+using testing::TestGroupsOptions;
+using testing::wait_until;
+
+const StreamKey kKey{"live", "cam1"};
+
+TestGroupsOptions with_grace(std::chrono::milliseconds grace, GroupId count = 2) {
+  TestGroupsOptions options;
+  options.count = count;
+  options.streams.publisher_grace = grace;
+  return options;
+}
+
+// What one subscriber saw, in order: "published", "unpublished", or a frame's payload text.
+// Lives on its group; the test reads it there.
+class Recorder final : public StreamSubscriber {
+ public:
+  void on_frames(std::span<const MediaFrame> frames) noexcept override {
+    batches.emplace_back();
+    for (const MediaFrame& frame : frames) {
+      auto bytes = frame.payload.to_vector();
+      std::string label(bytes.begin(), bytes.end());
+      log.push_back(label);
+      frame_labels.push_back(label);
+      batches.back().push_back(label);
+    }
+    if (leave_after_first_batch) subscription.reset();
+  }
+  void on_stream_event(StreamEvent event) noexcept override {
+    log.push_back(event == StreamEvent::published ? "published" : "unpublished");
+    if (event == StreamEvent::unpublished) unpublished_at = Clock::now();
+  }
+  std::size_t count(const std::string& entry) const { return static_cast<std::size_t>(std::count(log.begin(), log.end(), entry)); }
+
+  std::unique_ptr<Subscription> subscription;  // destroyed before the recorder
+  std::vector<std::string> log;
+  std::vector<std::string> frame_labels;
+  std::vector<std::vector<std::string>> batches;
+  Clock::time_point unpublished_at{};
+  bool leave_after_first_batch = false;
+};
+
+// A publisher and the writer for its payloads. Lives on its group.
+struct Publisher {
+  explicit Publisher(PollGroupImpl& group) : group(group), writer(group.pages()) {}
+  Status start(const StreamKey& key = kKey) {
+    auto result = group.streams().publish(key, PublishOptions{});
+    if (!result) return result.error();
+    publication = std::move(*result);
+    return ok();
+  }
+  void push(const std::string& label, MediaKind kind, FrameFlags flags = {}) {
+    MediaFrame frame;
+    frame.dts_ms = dts++;
+    frame.kind = kind;
+    frame.codec = kind == MediaKind::video ? Codec::h264 : kind == MediaKind::audio ? Codec::aac : Codec::amf0;
+    frame.flags = flags;
+    writer.append(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(label.data()), label.size()),
+                  frame.payload);
+    publication->push(std::move(frame));
+  }
+  void video(const std::string& label, bool key = false) { push(label, MediaKind::video, FrameFlags{key, false, false}); }
+  void audio(const std::string& label) { push(label, MediaKind::audio); }
+
+  PollGroupImpl& group;
+  PageWriter writer;
+  std::unique_ptr<Publication> publication;
+  std::int64_t dts = 0;
+};
+
+// Owns recorders and publishers on their groups and tears them down there.
+class StreamTest {
+ public:
+  explicit StreamTest(TestGroupsOptions options) : groups(std::move(options)) {}
+  ~StreamTest() {
+    for (auto& [g, recorder] : recorders)
+      groups.run(g, [&r = recorder] {
+        if (r) r->subscription.reset();
+        r.reset();
+      });
+    for (auto& [g, publisher] : publishers) groups.run(g, [&p = publisher] { p.reset(); });
+    groups.run_until_idle();
+  }
+
+  Publisher& publisher_on(GroupId g) {
+    publishers.emplace_back(g, groups.run(g, [&] { return std::make_unique<Publisher>(groups[g]); }));
+    return *publishers.back().second;
+  }
+  /// A recorder subscribed on group `g`; the subscribe result is returned for checking.
+  std::pair<Recorder*, Status> subscribe_on(GroupId g, SubscribeOptions options = {}, const StreamKey& key = kKey) {
+    return groups.run(g, [&] {
+      auto recorder = std::make_unique<Recorder>();
+      auto subscription = groups[g].streams().subscribe(key, *recorder, options);
+      Status status = subscription ? ok() : subscription.error();
+      if (subscription) recorder->subscription = std::move(*subscription);
+      Recorder* raw = recorder.get();
+      recorders.emplace_back(g, std::move(recorder));
+      return std::pair{raw, status};
+    });
+  }
+  template <class Fn>
+  auto on(GroupId g, Fn&& fn) {
+    return groups.run(g, std::forward<Fn>(fn));
+  }
+  std::vector<std::string> log_of(GroupId g, Recorder* r) { return groups.run(g, [r] { return r->log; }); }
+  std::vector<std::string> frames_of(GroupId g, Recorder* r) { return groups.run(g, [r] { return r->frame_labels; }); }
+  bool wait_frames(GroupId g, Recorder* r, std::size_t n) {
+    return wait_until([&] { return frames_of(g, r).size() >= n; });
+  }
+
+  TestGroups groups;
+  std::vector<std::pair<GroupId, std::unique_ptr<Recorder>>> recorders;
+  std::vector<std::pair<GroupId, std::unique_ptr<Publisher>>> publishers;
+};
+
+TEST(Streams, SubscribersOnThePublishersGroupAndAnotherGetTheSameFramesInOrder) {
+  StreamTest t(with_grace(std::chrono::milliseconds(5000)));
+  Publisher& publisher = t.publisher_on(0);
+  ASSERT_TRUE(t.on(0, [&] { return publisher.start(); }));
+  auto [local, s0] = t.subscribe_on(0);
+  auto [remote, s1] = t.subscribe_on(1);
+  ASSERT_TRUE(s0) << s0.message();
+  ASSERT_TRUE(s1) << s1.message();
+  EXPECT_EQ(t.on(0, [&] { return publisher.publication->subscriber_count(); }), 2u);
+  t.groups.run_until_idle();  // the remote tap is known to the publisher
+  std::vector<std::string> expected;
+  for (int turn = 0; turn < 20; ++turn) {
+    std::vector<std::string> labels;
+    for (int i = 0; i < 10; ++i) labels.push_back("a" + std::to_string(turn * 10 + i));
+    expected.insert(expected.end(), labels.begin(), labels.end());
+    t.on(0, [&] {
+      for (const auto& label : labels) publisher.audio(label);
+    });
+  }
+  ASSERT_TRUE(t.wait_frames(0, local, expected.size()));
+  ASSERT_TRUE(t.wait_frames(1, remote, expected.size()));
+  EXPECT_EQ(t.frames_of(0, local), expected);
+  EXPECT_EQ(t.frames_of(1, remote), expected);
+  // One message per turn per group, not one per frame: 20 turns gave at most 20 batches.
+  EXPECT_LE(t.on(1, [r = remote] { return r->batches.size(); }), 20u);
+}
+
+TEST(Streams, LateJoinerGetsHeadersThenMetadataThenTheGopFromTheLastKeyFrame) {
+  StreamTest t(with_grace(std::chrono::milliseconds(5000)));
+  Publisher& publisher = t.publisher_on(0);
+  ASSERT_TRUE(t.on(0, [&] { return publisher.start(); }));
+  t.on(0, [&] {
+    publisher.push("avc-header", MediaKind::video, FrameFlags{false, true, false});
+    publisher.push("aac-header", MediaKind::audio, FrameFlags{false, true, false});
+    publisher.push("onMetaData", MediaKind::data, FrameFlags{false, false, true});
+    publisher.video("K1", true);
+    publisher.video("P1");
+    publisher.audio("A1");
+  });
+  t.on(0, [&] {
+    publisher.video("K2", true);
+    publisher.video("P2");
+    publisher.audio("A2");
+    publisher.video("P3");
+  });
+  const std::vector<std::string> start{"avc-header", "aac-header", "onMetaData", "K2", "P2", "A2", "P3"};
+  for (GroupId g : {GroupId{1}, GroupId{0}}) {
+    auto [late, status] = t.subscribe_on(g);
+    ASSERT_TRUE(status) << status.message();
+    ASSERT_TRUE(t.wait_frames(g, late, start.size())) << "group " << g;
+    EXPECT_EQ(t.on(g, [r = late] { return r->batches.front(); }), start) << "group " << g;
+  }
+  t.groups.run_until_idle();
+  t.on(0, [&] { publisher.video("P4"); });
+  for (auto& [g, recorder] : t.recorders) {
+    ASSERT_TRUE(t.wait_frames(g, recorder.get(), start.size() + 1));
+    auto frames = t.frames_of(g, recorder.get());
+    std::vector<std::string> expected = start;
+    expected.push_back("P4");
+    EXPECT_EQ(frames, expected) << "group " << g;
+  }
+}
+
+TEST(Streams, SecondPublisherOfTheSameKeyIsRefused) {
+  StreamTest t(with_grace(std::chrono::milliseconds(5000)));
+  Publisher& first = t.publisher_on(0);
+  Publisher& second = t.publisher_on(1);
+  Publisher& third = t.publisher_on(0);
+  ASSERT_TRUE(t.on(0, [&] { return first.start(); }));
+  Status other_group = t.on(1, [&] { return second.start(); });
+  EXPECT_EQ(other_group.code(), Errc::exists);
+  EXPECT_EQ(other_group.message(), "stream live/cam1 is already being published");
+  EXPECT_EQ(t.on(0, [&] { return third.start(); }).code(), Errc::exists);
+  EXPECT_TRUE(t.on(1, [&] { return t.groups[1].streams().is_published(kKey); }));
+  // Once the first goes, the name is free.
+  t.on(0, [&] { first.publication.reset(); });
+  EXPECT_FALSE(t.on(1, [&] { return t.groups[1].streams().is_published(kKey); }));
+  EXPECT_TRUE(t.on(1, [&] { return second.start(); }));
+}
+
+TEST(Streams, SubscribingToAMissingStreamFailsUnlessWaiting) {
+  StreamTest t(with_grace(std::chrono::milliseconds(5000)));
+  auto [missing, status] = t.subscribe_on(1);
+  EXPECT_EQ(status.code(), Errc::not_found);
+  EXPECT_EQ(status.message(), "stream live/cam1 is not published");
+  EXPECT_TRUE(t.on(1, [r = missing] { return r->subscription == nullptr; }));
+
+  auto [remote, s1] = t.subscribe_on(1, SubscribeOptions{true});
+  auto [local, s0] = t.subscribe_on(0, SubscribeOptions{true});
+  ASSERT_TRUE(s1) << s1.message();
+  ASSERT_TRUE(s0) << s0.message();
+  EXPECT_FALSE(t.on(1, [r = remote] { return r->subscription->is_published(); }));
+
+  Publisher& publisher = t.publisher_on(0);
+  t.on(0, [&] {
+    EXPECT_TRUE(publisher.start());
+    publisher.video("K1", true);
+  });
+  t.on(0, [&] { publisher.video("P1"); });
+  for (auto [g, r] : {std::pair{GroupId{1}, remote}, std::pair{GroupId{0}, local}}) {
+    ASSERT_TRUE(t.wait_frames(g, r, 2)) << "group " << g;
+    EXPECT_EQ(t.log_of(g, r), (std::vector<std::string>{"published", "K1", "P1"})) << "group " << g;
+    EXPECT_TRUE(t.on(g, [r = r] { return r->subscription->is_published(); }));
+  }
+}
+
+TEST(Streams, SubscribersHearUnpublishedOnlyAfterTheGracePeriod) {
+  constexpr std::chrono::milliseconds kGrace{50};
+  StreamTest t(with_grace(kGrace));
+  Publisher& publisher = t.publisher_on(0);
+  auto [remote, s1] = t.subscribe_on(1, SubscribeOptions{true});
+  auto [local, s0] = t.subscribe_on(0, SubscribeOptions{true});
+  ASSERT_TRUE(t.on(0, [&] { return publisher.start(); }));
+  t.on(0, [&] { publisher.audio("A1"); });
+  ASSERT_TRUE(t.wait_frames(1, remote, 1));
+  Clock::time_point unpublished = t.on(0, [&] {
+    Clock::time_point now = Clock::now();  // before the stop: every grace timer starts later
+    publisher.publication.reset();
+    return now;
+  });
+  for (auto [g, r] : {std::pair{GroupId{1}, remote}, std::pair{GroupId{0}, local}}) {
+    ASSERT_TRUE(wait_until([&] { return t.on(g, [r = r] { return r->count("unpublished"); }) == 1u; })) << g;
+    Clock::time_point heard = t.on(g, [r = r] { return r->unpublished_at; });
+    EXPECT_GE(heard - unpublished, kGrace) << "group " << g;
+    EXPECT_EQ(t.log_of(g, r), (std::vector<std::string>{"published", "A1", "unpublished"})) << "group " << g;
+  }
+}
+
+TEST(Streams, PublisherReturningWithinTheGracePeriodResumesWithoutEvents) {
+  constexpr std::chrono::milliseconds kGrace{200};
+  StreamTest t(with_grace(kGrace));
+  Publisher& publisher = t.publisher_on(0);
+  auto [remote, s1] = t.subscribe_on(1, SubscribeOptions{true});
+  auto [local, s0] = t.subscribe_on(0, SubscribeOptions{true});
+  ASSERT_TRUE(t.on(0, [&] { return publisher.start(); }));
+  t.on(0, [&] { publisher.audio("before"); });
+  ASSERT_TRUE(t.wait_frames(1, remote, 1));
+  ASSERT_TRUE(t.wait_frames(0, local, 1));
+  t.on(0, [&] {
+    publisher.publication.reset();
+    EXPECT_TRUE(publisher.start());  // back at once: well within the grace period
+    publisher.audio("after");
+  });
+  ASSERT_TRUE(t.wait_frames(1, remote, 2));
+  ASSERT_TRUE(t.wait_frames(0, local, 2));
+  // Look again once the grace period is over, from a timer due after any grace timer on that group.
+  for (auto [g, r] : {std::pair{GroupId{1}, remote}, std::pair{GroupId{0}, local}}) {
+    std::promise<std::vector<std::string>> seen;
+    auto future = seen.get_future();
+    std::unique_ptr<Timer> timer = t.on(g, [&, r = r] {
+      return t.groups[g].after(kGrace + std::chrono::milliseconds(50), [&seen, r] { seen.set_value(r->log); });
+    });
+    ASSERT_EQ(future.wait_for(testing::kWaitLimit), std::future_status::ready);
+    EXPECT_EQ(future.get(), (std::vector<std::string>{"published", "before", "after"})) << "group " << g;
+    t.on(g, [&] { timer.reset(); });
+  }
+}
+
+TEST(Streams, SubscriberLeavingDuringDeliveryDoesNotDisturbTheOthers) {
+  StreamTest t(with_grace(std::chrono::milliseconds(5000)));
+  Publisher& publisher = t.publisher_on(0);
+  ASSERT_TRUE(t.on(0, [&] { return publisher.start(); }));
+  auto [leaver, s1] = t.subscribe_on(1);
+  auto [stayer, s2] = t.subscribe_on(1);
+  ASSERT_TRUE(s1 && s2);
+  t.on(1, [r = leaver] { r->leave_after_first_batch = true; });
+  t.groups.run_until_idle();
+  t.on(0, [&] { publisher.audio("A1"); });
+  ASSERT_TRUE(t.wait_frames(1, stayer, 1));
+  t.on(0, [&] { publisher.audio("A2"); });
+  ASSERT_TRUE(t.wait_frames(1, stayer, 2));
+  EXPECT_EQ(t.frames_of(1, leaver), std::vector<std::string>{"A1"});
+  EXPECT_EQ(t.frames_of(1, stayer), (std::vector<std::string>{"A1", "A2"}));
+  t.groups.run_until_idle();
+  EXPECT_EQ(t.on(0, [&] { return publisher.publication->subscriber_count(); }), 1u);
+}
+
+TEST(Streams, LastSubscriberLeavingReleasesItsGroupsTap) {
+  StreamTest t(with_grace(std::chrono::milliseconds(5000)));
+  Publisher& publisher = t.publisher_on(0);
+  ASSERT_TRUE(t.on(0, [&] { return publisher.start(); }));
+  auto [remote, status] = t.subscribe_on(1);
+  ASSERT_TRUE(status);
+  t.groups.run_until_idle();
+  t.on(0, [&] { publisher.audio("A1"); });
+  ASSERT_TRUE(t.wait_frames(1, remote, 1));
+  t.on(1, [r = remote] { r->subscription.reset(); });
+  t.groups.run_until_idle();
+  EXPECT_EQ(t.on(0, [&] { return publisher.publication->subscriber_count(); }), 0u);
+  EXPECT_FALSE(t.on(1, [&] { return t.groups[1].streams_impl().find_tap(1) != nullptr; }));
+  t.on(0, [&] { publisher.audio("A2"); });
+  t.groups.run_until_idle();
+  EXPECT_EQ(t.frames_of(1, remote), std::vector<std::string>{"A1"});
+}
+
+TEST(Streams, FramePagesComeHomeWhenEveryoneIsDone) {
+  TestGroupsOptions options = with_grace(std::chrono::milliseconds(0));
+  {
+    StreamTest t(options);
+    Publisher& publisher = t.publisher_on(0);
+    ASSERT_TRUE(t.on(0, [&] { return publisher.start(); }));
+    t.subscribe_on(1);
+    t.groups.run_until_idle();
+    t.on(0, [&] {
+      publisher.video("K1", true);
+      for (int i = 0; i < 100; ++i) publisher.video(std::string(3000, 'p'));
+    });
+    ASSERT_TRUE(t.wait_frames(1, t.recorders[0].second.get(), 101));
+    // Tear down: subscribers, then the publisher and its writer.
+    t.on(1, [&] {
+      t.recorders[0].second->subscription.reset();
+      t.recorders[0].second.reset();
+    });
+    t.on(0, [&] { t.publishers[0].second.reset(); });
+    t.groups.run_until_idle();
+    EXPECT_EQ(t.groups.pool_stats(0).pages_in_use, 0u);
+    EXPECT_GT(t.groups.pool_stats(0).pages_high_water, 1u);
+  }
+}
+
+}  // namespace
+}  // namespace weir::kernel
