@@ -16,8 +16,14 @@ function(weir_add_test name)
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main)
   weir_warnings(${name})
-  gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60
-                       PROPERTIES LABELS "unit;${ARG_LABELS}")
+  # Test names carry the binary's name ("amf_test.Amf0Reader.ReadsNumbers") so `ctest -R amf`
+  # finds them. gtest_discover_tests() (CMake 3.25) keeps only the first item of a list given in
+  # PROPERTIES, so the labels are set by a script that runs after discovery instead.
+  gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60 TEST_PREFIX "${name}.")
+  set(_script ${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake)
+  set(_labels unit ${ARG_LABELS})
+  file(WRITE ${_script} "set_tests_properties(\${${name}_TESTS} PROPERTIES LABELS \"${_labels}\")\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${_script})
 endfunction()
 
 function(weir_add_fuzzer name)
