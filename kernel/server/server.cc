@@ -45,6 +45,16 @@ class RegistrarImpl final : public Registrar {
   void on_group_stop(std::function<void(PollGroup&)> fn) override { server_.group_stop_hooks_.push_back(std::move(fn)); }
   void on_reload(std::function<void()> fn) override { server_.reload_hooks_.push_back(std::move(fn)); }
 
+  Status provide_service(std::string_view name, std::shared_ptr<Service> service) override {
+    auto [it, inserted] = server_.services_.try_emplace(std::string(name), std::move(service));
+    if (!inserted) return error(Errc::exists, "service '{}' is already provided", name);
+    return ok();
+  }
+  std::shared_ptr<Service> find_service(std::string_view name) const override {
+    auto it = server_.services_.find(name);
+    return it == server_.services_.end() ? nullptr : it->second;
+  }
+
   CounterId counter(std::string_view name, std::string_view help) override {
     return server_.stats_registry_.add_counter(std::string(name), std::string(help));
   }

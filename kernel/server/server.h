@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -82,6 +83,7 @@ class Server {
   StatsRegistry stats_registry_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<std::unique_ptr<RegistrarImpl>> registrars_;
+  std::map<std::string, std::shared_ptr<Service>, std::less<>> services_;
   std::vector<ModuleInfo> module_infos_;
   std::vector<std::function<void(PollGroup&)>> group_start_hooks_;
   std::vector<std::function<void(PollGroup&)>> group_stop_hooks_;

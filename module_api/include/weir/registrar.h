@@ -17,6 +17,13 @@
 
 namespace weir {
 
+/// A service one module offers others (the HTTP layer, later recording, Lua). Each service type
+/// declares `static constexpr std::string_view kServiceName`; services are found by that name.
+class Service {
+ public:
+  virtual ~Service() = default;
+};
+
 class Registrar {
  public:
   /// The module's name ("mod_rtmp").
@@ -43,6 +50,23 @@ class Registrar {
   /// Called on the main thread after SIGHUP re-read the config (module state is the module's to
   /// update by posting to its groups).
   virtual void on_reload(std::function<void()> fn) = 0;
+
+  /// Offers `service` under `name` to modules registered after this one (list the provider first
+  /// in [server] modules). Errc::exists if the name is taken.
+  virtual Status provide_service(std::string_view name, std::shared_ptr<Service> service) = 0;
+  /// A service offered by a module registered earlier, or null.
+  virtual std::shared_ptr<Service> find_service(std::string_view name) const = 0;
+  /// find_service() typed by T::kServiceName; an error naming the service when absent.
+  template <class T>
+  Result<std::shared_ptr<T>> service() const {
+    std::shared_ptr<Service> found = find_service(T::kServiceName);
+    if (!found)
+      return error(Errc::not_found, "{} needs the '{}' service: enable a module that provides it before {} in [server] modules",
+                   module_name(), T::kServiceName, module_name());
+    // By contract the name identifies the type (dynamic_cast is unreliable across shared objects
+    // built with hidden visibility).
+    return std::static_pointer_cast<T>(std::move(found));
+  }
 
   /// A per-group counter, summed when read.
   virtual CounterId counter(std::string_view name, std::string_view help) = 0;
