@@ -20,7 +20,7 @@ Player::Player(RtmpSession& session, std::uint32_t stream_id, StreamKey key)
 
 Player::~Player() = default;
 
-Status Player::start(bool wait) {
+Status Player::start(bool wait, double duration_s) {
   auto subscription = session_.worker().group().streams().subscribe(key_, *this, SubscribeOptions{wait});
   if (!subscription) return subscription.error();
   subscription_ = std::move(*subscription);
@@ -41,6 +41,14 @@ Status Player::start(bool wait) {
   wire::append_message(out, state, {3, 0, static_cast<std::uint32_t>(payload.size()), wire::kMessageDataAmf0, stream_id_},
                        payload, config.out_chunk_size, wire::HeaderCompression::none);
   c.send_copy(out);
+  if (duration_s > 0) {
+    stop_timer_ = session_.worker().group().after(
+        std::chrono::milliseconds(static_cast<std::int64_t>(duration_s * 1000)), [this] {
+          subscription_.reset();  // a timer callback is outside any delivery: safe to leave now
+          session_.send_status(stream_id_, "status", "NetStream.Play.Stop", "Stopped playing " + key_.name + ".");
+          session_.send_user_control(wire::UserControlEvent::stream_eof, stream_id_);
+        });
+  }
   if (!subscription_->is_published() && wait)
     session_.logger().info("conn={} waiting for a publisher of {}", c.id(), key_.to_string());
   return ok();

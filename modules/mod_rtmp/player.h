@@ -30,8 +30,9 @@ class Player final : public StreamSubscriber {
   ~Player();
 
   /// Subscribes and sends Play.Reset/Play.Start; Errc::not_found when nobody publishes the key
-  /// and `wait` is false.
-  Status start(bool wait);
+  /// and `wait` is false. A positive `duration_s` (play's third argument) ends playback after
+  /// that long with NetStream.Play.Stop, as FMS does for live streams.
+  Status start(bool wait, double duration_s);
   std::uint32_t stream_id() const noexcept { return stream_id_; }
 
   void on_frames(std::span<const MediaFrame> frames) noexcept override;
@@ -56,6 +57,7 @@ class Player final : public StreamSubscriber {
   const std::uint32_t stream_id_;
   const StreamKey key_;
   std::unique_ptr<Subscription> subscription_;
+  std::unique_ptr<Timer> stop_timer_;
   std::array<formats::rtmp::ChunkStreamState, 3> chunk_states_{};
   bool has_base_ = false;
   std::int64_t base_dts_ = 0;

@@ -19,6 +19,8 @@ constexpr std::uint32_t kCommandChunkStream = 3;
 formats::rtmp::ChunkReaderOptions reader_options(const RtmpConfig& config) {
   formats::rtmp::ChunkReaderOptions options;
   options.max_message_bytes = config.max_message_bytes;
+  // Encoders use a handful of chunk streams (2..8); more only serves to hold memory open.
+  options.max_chunk_streams = 16;
   return options;
 }
 
@@ -57,7 +59,8 @@ Status RtmpSession::on_data(const PageSlice& data) noexcept {
   received_ += bytes.size();
   if (handshake_) {
     auto used = handshake_->feed(bytes);
-    if (!used) return used.error().with_context(format("conn={} rtmp handshake", connection_.id()));
+    if (!used)
+      return used.error().with_context(format("conn={} peer={} rtmp handshake", connection_.id(), connection_.peer_address()));
     auto out = handshake_->pending_output();
     if (!out.empty()) {
       connection_.send_copy(out);
@@ -120,7 +123,8 @@ void RtmpSession::schedule_ping() {
 RtmpSession::Incoming* RtmpSession::incoming(std::uint32_t chunk_stream_id) {
   for (Incoming& in : incoming_)
     if (in.chunk_stream_id == chunk_stream_id) return &in;
-  incoming_.push_back(Incoming{chunk_stream_id, {}, {}, false});
+  incoming_.push_back(Incoming{});
+  incoming_.back().chunk_stream_id = chunk_stream_id;
   return &incoming_.back();
 }
 
@@ -128,6 +132,15 @@ std::span<std::uint8_t> RtmpSession::begin_message(const wire::MessageHeader& he
   Incoming& in = *incoming(header.chunk_stream_id);
   in.slice = PageSlice{};
   in.in_page = false;
+  // What a peer may hold open at once: one largest message and a little more (interleaved audio).
+  const std::uint64_t budget = std::uint64_t{worker_.config().max_message_bytes} + (1u << 20);
+  if (open_bytes_ + header.length > budget) {
+    logger_.warn("conn={} peer={}: unfinished messages would hold {} bytes (limit {}): refused", connection_.id(),
+                 connection_.peer_address(), open_bytes_ + header.length, budget);
+    return {};
+  }
+  open_bytes_ += header.length;
+  in.open_length = header.length;
   bool is_media = header.type_id == wire::kMessageAudio || header.type_id == wire::kMessageVideo ||
                   header.type_id == wire::kMessageDataAmf0;
   // Media that fits a page is assembled straight into a page of the group's pool: the payload's
@@ -139,21 +152,31 @@ std::span<std::uint8_t> RtmpSession::begin_message(const wire::MessageHeader& he
     }
     return {};  // the pool is exhausted: refusing the message closes this publisher, nobody else
   }
-  in.bytes.resize(header.length);
-  return in.bytes;
+  if (in.capacity < header.length) {
+    in.bytes.reset(new std::uint8_t[header.length]);  // default-initialised: no zero fill
+    in.capacity = header.length;
+  }
+  return {in.bytes.get(), header.length};
 }
 
 Status RtmpSession::end_message(const wire::MessageHeader& header, std::span<std::uint8_t> payload) noexcept {
   Incoming& in = *incoming(header.chunk_stream_id);
+  open_bytes_ -= in.open_length;
+  in.open_length = 0;
   PageSlice slice = std::move(in.slice);
   Status status = on_message(header, payload, in.in_page ? &slice : nullptr);
   in.in_page = false;
-  if (in.bytes.capacity() > (256u << 10)) std::vector<std::uint8_t>().swap(in.bytes);  // after a big key frame
+  if (in.capacity > (256u << 10)) {  // after a big key frame: give the memory back
+    in.bytes.reset();
+    in.capacity = 0;
+  }
   return status;
 }
 
 void RtmpSession::abort_message(const wire::MessageHeader& header) noexcept {
   Incoming& in = *incoming(header.chunk_stream_id);
+  open_bytes_ -= in.open_length;
+  in.open_length = 0;
   in.slice = PageSlice{};
   in.in_page = false;
 }
@@ -368,7 +391,8 @@ Status RtmpSession::on_play(double, std::uint32_t stream_id, const std::vector<a
   StreamKey key{app_, name};
   auto player = std::make_unique<Player>(*this, stream_id, key);
   bool wait = worker_.config().play_waits_for_publisher;
-  Status status = player->start(wait);
+  double duration_s = args.size() > 2 ? args[2].as_number(-1) : -1;
+  Status status = player->start(wait, duration_s);
   if (!status) {
     send_status(stream_id, "error", "NetStream.Play.StreamNotFound", key.to_string() + " is not published");
     logger_.info("conn={} play {}: not found", connection_.id(), key.to_string());

@@ -53,8 +53,12 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
  private:
   struct Incoming {  // a message being assembled on one chunk stream
     std::uint32_t chunk_stream_id = 0;
-    PageSlice slice;                  // audio/video/data that fits a page: assembled in place
-    std::vector<std::uint8_t> bytes;  // everything else
+    PageSlice slice;  // audio/video/data that fits a page: assembled in place
+    // Everything else. Not zero-filled: a large block is mapped lazily by the allocator, so a
+    // declared length costs memory only as its bytes arrive.
+    std::unique_ptr<std::uint8_t[]> bytes;
+    std::uint32_t capacity = 0;
+    std::uint32_t open_length = 0;  // counted in open_bytes_ while the message is unfinished
     bool in_page = false;
   };
   struct Publishing {
@@ -97,6 +101,7 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   formats::rtmp::ChunkWriter writer_;  // commands and control; media framing is the players'
   std::vector<std::uint8_t> scratch_;
   std::vector<Incoming> incoming_;
+  std::uint64_t open_bytes_ = 0;  // declared lengths of unfinished messages, bounded per connection
 
   bool connected_ = false;
   std::string app_;

@@ -6,7 +6,9 @@ and our own client (rtmp_client.py) checks what they cannot see (statuses, messa
 One CTest test per case: rtmp_live_test.py --case NAME. Nothing here asserts a duration; timeouts
 only bound a failing case, and measured times are printed for reading."""
 import argparse
+import datetime
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -19,6 +21,11 @@ from rtmp_client import (MSG_AUDIO, MSG_DATA_AMF0, MSG_VIDEO, PlayerRecorder, Rt
                          is_avc_sequence_header, is_key_frame)
 
 FPS = 25
+
+
+def log_time(stamp):
+    """A log line's '2026-11-23T12:30:15.669Z' -> seconds."""
+    return datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
 
 
 def check(condition, message):
@@ -125,15 +132,8 @@ def case_rtmpdump_plays(_):
 # ---- 3 ----
 def group_of_connections(log):
     """conn id -> poll group, from the kernel's per-group 'closed' lines."""
-    import re
     return {int(m.group(2)): int(m.group(1))
             for m in re.finditer(r"kernel\.group(\d+): conn=(\d+) peer=\S+ listener=rtmp closed", log)}
-
-
-def players_by_port(log):
-    import re
-    return {int(m.group(2)): int(m.group(1))
-            for m in re.finditer(r"rtmp: conn=(\d+) peer=127\.0\.0\.1:(\d+) playing ", log)}
 
 
 def case_two_groups_identical_media(_):
@@ -155,7 +155,7 @@ def case_two_groups_identical_media(_):
         w.stop()
         log = w.log()
         # Which groups the players were on: their 'playing' lines give conn ids, 'closed' lines groups.
-        playing = [int(c) for c in __import__("re").findall(r"rtmp: conn=(\d+) peer=\S+ playing live/two", log)]
+        playing = [int(c) for c in re.findall(r"rtmp: conn=(\d+) peer=\S+ playing live/two", log)]
         groups = group_of_connections(log)
         player_groups = [groups.get(c) for c in playing[-2:]]
         print(f"player connections {playing[-2:]} on groups {player_groups}")
@@ -323,6 +323,13 @@ def case_publisher_reconnect_within_grace(_):
                 len([m for m in player.video() if m[0] > started2]) < 3 * FPS:
             time.sleep(0.1)
         after2 = [m for m in player.video() if m[0] > started2]
+        # The precondition, from the server's own clock: publisher 2 came back within the grace period.
+        stamps = {kind: log_time(m.group(1)) for kind, m in (
+            ("gone", re.search(r"^(\S+) info\s+rtmp: conn=\d+ unpublished live/relay", w.log(), re.M)),
+            ("back", list(re.finditer(r"^(\S+) info\s+rtmp: conn=\d+ peer=\S+ publishing live/relay", w.log(), re.M))[-1]))}
+        gap = stamps["back"] - stamps["gone"]
+        print(f"weir saw publisher 2 {gap * 1000:.0f} ms after publisher 1 unpublished")
+        check(gap < 1.5, f"test precondition: publisher 2 took {gap:.2f} s to come back (grace 2 s); machine too slow?")
         check(player.error is None, f"player disconnected across the publisher change: {player.error}")
         check(len(after2) >= 3 * FPS, f"player got {len(after2)} video frames from publisher 2")
         check("NetStream.Play.UnpublishNotify" not in player.codes(),
