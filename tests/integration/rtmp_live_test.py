@@ -417,7 +417,33 @@ def case_play_start_latency(_):
         print(f"play_start_ms median={statistics.median(starts):.2f}; first key frame median={statistics.median(keys):.2f}")
 
 
+def case_rtmps_publish_and_play(_):
+    """RTMPS: a certificate made here; ffmpeg publishes over rtmps:// and plays over rtmps:// and
+    plain rtmp://, decoding without errors."""
+    from harness import free_port
+    with Weir(threads=2) as probe_dir:
+        cert, key = probe_dir.path("cert.pem"), probe_dir.path("key.pem")
+        run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+             "-days", "2", "-subj", "/CN=localhost"], timeout=60)
+        tls_port = free_port()
+        with Weir(threads=2, rtmp={"tls_listen": f"127.0.0.1:{tls_port}", "tls_certificate": cert,
+                                   "tls_private_key": key}) as w:
+            secure = f"rtmps://127.0.0.1:{tls_port}/live/tls"
+            pub = ffmpeg_publish(secure, 30, weir=w)
+            wait_media(w.rtmp_port, "live/tls")
+            for i, url in enumerate((secure, w.rtmp_url("live/tls"))):
+                dec = w.path(f"tls-{i}.md5")
+                played = run(ffmpeg_play_cmd(url, "-t", "2", "-f", "framemd5", dec), timeout=40)
+                check(played.stderr.strip() == "", f"ffmpeg {url}: {played.stderr[-2000:]}")
+                frames, _ = video_lines(read_text(dec))
+                print(f"{url}: {len(frames)} video frames decoded")
+                check(len(frames) >= 40, f"{url}: only {len(frames)} frames in 2 s")
+            check(pub.poll() is None, "the RTMPS publisher stopped early")
+            check("listening on 127.0.0.1:%d (rtmps, TLS)" % tls_port in w.log(), "no TLS listener in the log")
+
+
 CASES = {
+    "rtmps_publish_and_play": case_rtmps_publish_and_play,
     "ffmpeg_publish_and_play": case_ffmpeg_publish_and_play,
     "rtmpdump_plays": case_rtmpdump_plays,
     "two_groups_identical_media": case_two_groups_identical_media,
