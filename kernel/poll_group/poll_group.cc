@@ -121,6 +121,17 @@ bool PollGroupImpl::drain_after_stop() {
   return did_work;
 }
 
+void PollGroupImpl::release_held() noexcept {
+  CurrentGroupScope scope(this);
+  owner_.rebind();
+  pool_.rebind_owner();
+  close_all_connections(Status(Errc::closed, "server stopped"));
+  streams_->release_all();
+  receive_page_.reset();
+  framing_.reset();
+  end_of_turn();
+}
+
 void PollGroupImpl::post(GroupId to, std::unique_ptr<Task> task) noexcept {
   if (current() != this) {
     groups_.post(to, std::move(task));
@@ -320,14 +331,23 @@ Groups::Groups(const GroupSettings& settings, GroupId count, WorkerPool& workers
 }
 
 Groups::~Groups() {
-  // Run what is still queued (page returns, closing handlers) so that every page goes home.
+  // Run what is still queued (page returns, closing handlers), then let each group drop what it
+  // holds and run what that queued, so that every page is home before any pool is freed: a page
+  // released on the main thread outside a group's scope would go to an inbox nobody drains, and
+  // one released after its home group was freed would reach a dead pool.
+  drain_all();
+  for (auto& group : groups_) group->release_held();
+  drain_all();
+  groups_.clear();
+}
+
+void Groups::drain_all() {
   for (int round = 0; round < 16; ++round) {
     bool did_work = false;
     for (auto& group : groups_) did_work |= group->drain_after_stop();
     if (!did_work) break;
   }
   for (auto& group : groups_) group->drain_after_stop();
-  groups_.clear();
 }
 
 void Groups::post(GroupId to, std::unique_ptr<Task> task) noexcept {

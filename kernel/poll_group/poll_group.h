@@ -92,6 +92,10 @@ class PollGroupImpl final : public PollGroup {
   void join();
   /// After join(), on the main thread: runs what is still queued so every page goes home.
   bool drain_after_stop();
+  /// After stop, on the main thread: drops what the group itself holds (connections, stream taps
+  /// and their caches, the receive and framing pages) as this group, so that each page takes the
+  /// usual way home; Groups drains again afterwards.
+  void release_held() noexcept;
 
   /// Pushes a chain of tasks (newest first, `oldest` last) onto this group's inbox. Any thread.
   void enqueue(Task* newest, Task* oldest) noexcept;
@@ -193,6 +197,8 @@ class Groups {
   void join();
 
  private:
+  void drain_all();
+
   std::vector<std::unique_ptr<PollGroupImpl>> groups_;
 };
 

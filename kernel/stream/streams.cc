@@ -264,6 +264,11 @@ Result<std::unique_ptr<Subscription>> StreamsImpl::subscribe(const StreamKey& ke
   return std::unique_ptr<Subscription>(std::make_unique<SubscriptionImpl>(*this, id, key, subscriber));
 }
 
+void StreamsImpl::release_all() noexcept {
+  taps_.clear();
+  tap_ids_.clear();
+}
+
 bool StreamsImpl::is_published(const StreamKey& key) const noexcept { return registry_->is_published(key); }
 
 Tap* StreamsImpl::find_tap(StreamId id) {

@@ -58,6 +58,8 @@ class StreamsImpl final : public Streams {
   Tap* find_tap(StreamId id);
 
   void forget_publication(StreamId id) { publications_.erase(id); }
+  /// Shutdown, after the modules let go of their subscriptions: drops the taps and their caches.
+  void release_all() noexcept;
   void release_tap_if_unused(StreamId id);
   PollGroupImpl& group() noexcept { return group_; }
   StreamRegistry& registry() noexcept { return *registry_; }
