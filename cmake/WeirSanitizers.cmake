@@ -11,6 +11,9 @@ if(WEIR_SANITIZE)
   # -fno-sanitize-recover: a UB report fails the test instead of scrolling past.
   add_compile_options(-fsanitize=${WEIR_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
   add_link_options(-fsanitize=${WEIR_SANITIZE})
-  # Boost.Asio: keep its internals in step with TSan's model of std::atomic.
-  add_compile_definitions(WEIR_SANITIZE_BUILD=1)
+  if(WEIR_SANITIZE MATCHES "thread")
+    # GCC 12 warns that TSan does not model std::atomic_thread_fence, which Boost.Asio's fenced
+    # blocks use; TSan still sees the atomics around them. Not an error in our code.
+    add_compile_options(-Wno-tsan)
+  endif()
 endif()

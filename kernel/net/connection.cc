@@ -80,48 +80,29 @@ void ConnectionImpl::on_readable() noexcept {
   owner_.check();
   std::size_t budget = kReadBudgetPerTurn;
   const int fd = socket_.native_handle();
-  if (tls_) {
-    std::uint8_t ciphertext[16384];
-    while (open_ && !reading_paused_) {
-      ssize_t n = ::recv(fd, ciphertext, sizeof ciphertext, MSG_DONTWAIT);
-      if (n > 0) {
-        bytes_received_ += static_cast<std::uint64_t>(n);
-        group_.stats_impl().add_bytes_in(static_cast<std::uint64_t>(n));
-        if (!on_tls_bytes({ciphertext, static_cast<std::size_t>(n)})) return;
-        if (static_cast<std::size_t>(n) < sizeof ciphertext) break;
-        continue;
-      }
-      if (n == 0) {
-        close(Status(Errc::closed, "peer closed the connection"));
+  std::uint8_t ciphertext[16384];  // TLS reads ciphertext here; plaintext always goes to pages
+  while (open_ && !reading_paused_) {
+    std::uint32_t room = sizeof ciphertext;
+    void* into = ciphertext;
+    if (!tls_) {
+      into = group_.receive_space(kMinReceiveRoom, room);
+      if (!into) {
+        // The pool is exhausted: backpressure. Read again once pages have had time to come home.
+        group_.stats_impl().count_receive_stall();
+        retry_read_ = group_.after(std::chrono::milliseconds(10), [this] {
+          retry_read_.reset();
+          wait_readable();
+        });
         return;
       }
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      close(error(Errc::io, "recv: {}", std::strerror(errno)));
-      return;
-    }
-    wait_readable();
-    return;
-  }
-  while (open_ && !reading_paused_) {
-    std::uint32_t room = 0;
-    std::byte* into = group_.receive_space(kMinReceiveRoom, room);
-    if (!into) {
-      // The pool is exhausted: backpressure. Read again once pages have had time to come home.
-      group_.stats_impl().count_receive_stall();
-      retry_read_ = group_.after(std::chrono::milliseconds(10), [this] {
-        retry_read_.reset();
-        wait_readable();
-      });
-      return;
     }
     ssize_t n = ::recv(fd, into, room, MSG_DONTWAIT);
     if (n > 0) {
-      PageSlice slice = group_.commit_receive(static_cast<std::uint32_t>(n));
       bytes_received_ += static_cast<std::uint64_t>(n);
       group_.stats_impl().add_bytes_in(static_cast<std::uint64_t>(n));
-      Status status = handler_->on_data(slice);
-      if (!status) {
+      if (tls_) {
+        if (!on_tls_bytes({ciphertext, static_cast<std::size_t>(n)})) return;
+      } else if (Status status = handler_->on_data(group_.commit_receive(static_cast<std::uint32_t>(n))); !status) {
         close(std::move(status));
         return;
       }

@@ -17,8 +17,7 @@ void StreamRegistry::erase_if_unused(Entry& entry) {
   by_key_.erase(entry.key);  // invalidates `entry`
 }
 
-Result<StreamRegistry::Claim> StreamRegistry::claim(const StreamKey& key, GroupId group) {
-  std::lock_guard lock(mutex_);
+StreamRegistry::Entry& StreamRegistry::entry_for(const StreamKey& key) {
   std::string text = key.to_string();
   auto [it, inserted] = by_key_.try_emplace(text);
   Entry& entry = it->second;
@@ -28,6 +27,13 @@ Result<StreamRegistry::Claim> StreamRegistry::claim(const StreamKey& key, GroupI
     entry.taps.assign(groups_, 0);
     keys_.emplace(entry.id, text);
   }
+  return entry;
+}
+
+Result<StreamRegistry::Claim> StreamRegistry::claim(const StreamKey& key, GroupId group) {
+  std::lock_guard lock(mutex_);
+  Entry& entry = entry_for(key);
+  const std::string& text = entry.key;
   if (entry.publisher) return error(Errc::exists, "stream {} is already being published", text);
   entry.publisher = group;
   Claim claim{entry.id, next_epoch_++, {}};
@@ -46,15 +52,7 @@ void StreamRegistry::release(StreamId id) {
 
 StreamRegistry::TapInfo StreamRegistry::add_tap(const StreamKey& key, GroupId group) {
   std::lock_guard lock(mutex_);
-  std::string text = key.to_string();
-  auto [it, inserted] = by_key_.try_emplace(text);
-  Entry& entry = it->second;
-  if (inserted) {
-    entry.id = next_id_++;
-    entry.key = text;
-    entry.taps.assign(groups_, 0);
-    keys_.emplace(entry.id, text);
-  }
+  Entry& entry = entry_for(key);
   entry.taps[group] = 1;
   return TapInfo{entry.id, entry.publisher};
 }

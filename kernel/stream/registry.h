@@ -53,6 +53,7 @@ class StreamRegistry {
     std::uint64_t subscribers = 0;
   };
   Entry* by_id(StreamId id);
+  Entry& entry_for(const StreamKey& key);  // found or created; mutex_ held
   void erase_if_unused(Entry& entry);
 
   const GroupId groups_;

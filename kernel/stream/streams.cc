@@ -48,7 +48,10 @@ struct StreamStopped final : Task {
 // One stream's local subscribers on one group, and its copy of the cache for late joiners.
 class Tap {
  public:
-  Tap(StreamsImpl& streams, StreamId id, StreamKey key) : streams_(streams), id_(id), key_(std::move(key)) {}
+  /// `joined_live`: the stream was published when this tap was made, so its first start is a
+  /// join (the cache replay), not an event to announce.
+  Tap(StreamsImpl& streams, StreamId id, StreamKey key, bool joined_live)
+      : streams_(streams), id_(id), key_(std::move(key)), joined_live_(joined_live) {}
 
   const StreamKey& key() const noexcept { return key_; }
   bool is_started() const noexcept { return started_; }
@@ -83,7 +86,9 @@ class Tap {
     started_ = true;
     cache_.clear();
     for (const MediaFrame& frame : snapshot) cache_.add(frame);
-    if (!resumed) each([](StreamSubscriber& s) { s.on_stream_event(StreamEvent::published); });
+    // `published` announces a transition; subscribers who joined a live stream just get frames.
+    if (!resumed && !joined_live_) each([](StreamSubscriber& s) { s.on_stream_event(StreamEvent::published); });
+    joined_live_ = false;
     if (!snapshot.empty()) each([&](StreamSubscriber& s) { s.on_frames(snapshot); });
   }
   void frames(std::uint64_t epoch, const std::vector<MediaFrame>& batch) {
@@ -126,6 +131,7 @@ class Tap {
   std::size_t count_ = 0;
   int delivering_ = 0;
   bool started_ = false;
+  bool joined_live_;
   std::uint64_t epoch_ = 0;
   GopCache cache_;
   std::unique_ptr<Timer> grace_timer_;
@@ -253,7 +259,7 @@ Result<std::unique_ptr<Subscription>> StreamsImpl::subscribe(const StreamKey& ke
     StreamRegistry::TapInfo info = registry_->add_tap(key, group_.id());
     id = info.id;
     tap_ids_[text] = id;
-    taps_[id] = std::make_unique<Tap>(*this, id, key);
+    taps_[id] = std::make_unique<Tap>(*this, id, key, info.publisher.has_value());
     if (info.publisher) {
       if (*info.publisher == group_.id()) on_tap_added(id, group_.id());
       else group_.post(*info.publisher, std::make_unique<TapAdded>(id, group_.id()));

@@ -339,6 +339,42 @@ TEST(Connection, PausedReadingDeliversNothingUntilResumed) {
   EXPECT_EQ(*back, "two");
 }
 
+TEST(Connection, ExhaustedPagePoolPausesReadingUntilPagesComeBack) {
+  constexpr std::uint32_t kPage = 4096;
+  constexpr std::size_t kSent = 64 << 10;
+  TestGroupsOptions options = groups_of(1);
+  options.settings.page_size = kPage;
+  options.settings.max_pages = 4;
+  TestListener server(options);
+  TestClient client(server.address());
+  auto probe = server.probe(0);
+  server.groups().run(probe->group, [&] { probe->keep_received = true; });
+  ASSERT_TRUE(client.send_all(std::string(kSent, 'x')));
+  // The handler keeps every slice: the pool runs dry and reading waits instead of failing.
+  auto stalls = [&] {
+    return server.groups().run(probe->group, [&] {
+      auto& stats = server.groups()[probe->group].stats_impl();
+      return stats.local_values()[stats.registry().receive_stalls];
+    });
+  };
+  ASSERT_TRUE(wait_until([&] { return stalls() > 0; }));
+  auto [received, pool] = server.groups().run(probe->group, [&] {
+    return std::pair{probe->received.size(), server.groups()[probe->group].pool().stats()};
+  });
+  EXPECT_LE(received, 4u * kPage);
+  EXPECT_LT(received, kSent);
+  EXPECT_GE(pool.allocation_failures, 1u);
+  EXPECT_TRUE(server.on_connection(probe, [](Connection& c, ConnectionProbe&) { return c.is_open(); }));
+  // The handler lets go: pages return and reading resumes where it stopped.
+  server.groups().run(probe->group, [&] {
+    probe->keep_received = false;
+    probe->kept.clear();
+  });
+  auto echoed = client.read_exact(kSent - received);  // what arrives from now on is echoed
+  ASSERT_TRUE(echoed);
+  EXPECT_EQ(server.groups().run(probe->group, [&] { return probe->received.size(); }), kSent);
+}
+
 TEST(Connection, ShutdownClosesOpenConnections) {
   auto server = std::make_unique<TestListener>(groups_of(2));
   TestClient a(server->address());

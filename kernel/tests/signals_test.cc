@@ -107,7 +107,16 @@ TEST(WeirProcess, SigtermStopsTheServerWithExitStatusZero) {
   weir.signal(SIGTERM);
   EXPECT_EQ(weir.wait_exit(), std::optional<int>(0)) << weir.err();
   for (auto& client : clients) EXPECT_EQ(client->read_to_close(), std::optional<std::string>(""));
-  EXPECT_NE(weir.err().find("signal SIGTERM: shutting down"), std::string::npos) << weir.err();
+  std::string err = weir.err();
+  EXPECT_NE(err.find("signal SIGTERM: shutting down"), std::string::npos) << err;
+  // The module's stop hook ran on each group, after its start hook.
+  for (const char* group : {"group 0", "group 1"}) {
+    auto started = err.find(std::string(group) + " started");
+    auto stopped = err.find(std::string(group) + " stopped");
+    EXPECT_NE(started, std::string::npos) << err;
+    EXPECT_NE(stopped, std::string::npos) << err;
+    EXPECT_LT(started, stopped) << err;
+  }
 }
 
 TEST(WeirProcess, SigintStopsTheServerWithExitStatusZero) {
@@ -136,6 +145,7 @@ TEST(WeirProcess, SighupReloadsAndKeepsConnectionsOpen) {
   }
   weir.signal(SIGHUP);
   ASSERT_TRUE(weir.err_shows("reloaded " + conf)) << weir.err();
+  EXPECT_NE(weir.err().find("reload hook ran"), std::string::npos) << weir.err();
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(clients[i]->echoes("after " + std::to_string(i)));
   TestClient late(address);  // and it still accepts
   EXPECT_TRUE(late.echoes("late"));

@@ -137,6 +137,8 @@ struct ConnectionProbe {
   std::vector<SenderState> state_events;
   std::optional<Status> closed_with;
   std::string received;
+  bool keep_received = false;    // keep the received slices (pinning receive pages), no echo
+  std::vector<PageSlice> kept;
   std::uint64_t max_queued_bytes = 0;
   // The pump (fill_until_overloaded): sends one page over and over while the sender is ready.
   std::unique_ptr<Timer> pump;
@@ -154,6 +156,10 @@ class ProbeHandler final : public ConnectionHandler {
     std::string_view text(reinterpret_cast<const char*>(data.data()), data.length);
     probe_->received.append(text);
     if (text.find('!') != std::string_view::npos) return error(Errc::malformed, "probe: '!' at byte {}", text.find('!'));
+    if (probe_->keep_received) {
+      probe_->kept.push_back(data);
+      return ok();
+    }
     connection_.send(data);  // shares the receive page: no copy
     return ok();
   }
@@ -165,6 +171,8 @@ class ProbeHandler final : public ConnectionHandler {
     probe_->closed_with = reason;
     probe_->connection = nullptr;
     probe_->pump.reset();
+    probe_->pump_slice = PageSlice{};  // pages must not outlive their group
+    probe_->kept.clear();
   }
 
  private:

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// mod_test_echo: a listener ([test_echo] listen, default 127.0.0.1:0) that echoes what it receives.
+// mod_test_echo: a listener ([test_echo] listen, default 127.0.0.1:0) that echoes what it receives,
+// and logs its group start/stop and reload hooks.
 // Built a second time as mod_test_misnamed, declaring a name that is not its file's.
 #include <memory>
 
@@ -35,7 +36,12 @@ weir::Status register_module(weir::Registrar& registrar) {
   auto address = registrar.config().get_string("listen", "127.0.0.1:0");
   if (!address) return address.error();
   WEIR_TRY(registrar.listen(weir::ListenerSpec{"test_echo", *address, false, {}}, std::make_shared<EchoAcceptor>()));
-  registrar.logger("test_echo").info("echo listening on {}", registrar.bound_address("test_echo").value_or("?"));
+  weir::Logger logger = registrar.logger("test_echo");
+  logger.info("echo listening on {}", registrar.bound_address("test_echo").value_or("?"));
+  // Hooks the signal tests look for in the log.
+  registrar.on_group_start([logger](weir::PollGroup& group) { logger.info("group {} started", group.id()); });
+  registrar.on_group_stop([logger](weir::PollGroup& group) { logger.info("group {} stopped", group.id()); });
+  registrar.on_reload([logger] { logger.info("reload hook ran"); });
   return weir::ok();
 }
 

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+/// \file
+/// Player: one simulated RTMP subscriber. Connects without blocking, shakes hands with the formats'
+/// ClientHandshake, sends connect / createStream / play, then counts what arrives and discards it.
+///
+/// ```
+///  connecting --writable--> handshake --S2--> connect_sent --_result--> create_sent
+///    --_result(id)--> play_sent --onStatus Play.Start--> playing     (any error: failed)
+/// ```
+/// Small on purpose (~2 KiB of RSS each): the 4.6 KiB handshake lives only until S2, payload storage
+/// comes from the thread's PayloadPool and goes back when each message completes.
+/// Thread: its PlayerThread's, for life.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "formats/rtmp/chunk_reader.h"
+#include "formats/rtmp/handshake.h"
+
+namespace weir::bench {
+
+class PlayerThread;
+
+/// What one player counted; the thread snapshots it at the window's start and end.
+struct PlayerCounters {
+  std::uint64_t bytes = 0;
+  std::uint64_t video_frames = 0;  ///< video messages other than sequence headers
+  std::uint64_t audio_frames = 0;
+  std::uint64_t key_frames = 0;
+  std::uint64_t data_messages = 0;
+  std::int64_t last_video_ms = -1;  ///< RTMP timestamp of the newest video frame; -1: none yet
+};
+
+class Player final : public formats::rtmp::ChunkSink {
+ public:
+  enum class Phase : std::uint8_t { idle, connecting, handshake, connect_sent, create_sent, play_sent, playing, failed };
+
+  Player(PlayerThread& thread, std::uint32_t index, std::string stream_name);
+  ~Player() override;
+  Player(const Player&) = delete;
+  Player& operator=(const Player&) = delete;
+
+  /// Opens the socket and starts a non-blocking connect.
+  void start() noexcept;
+  /// Readiness from epoll.
+  void on_event(std::uint32_t events) noexcept;
+  /// Closes the socket with a reset (no TIME_WAIT left behind); the counters stay.
+  void close_now() noexcept;
+
+  Phase phase() const noexcept { return phase_; }
+  bool is_open() const noexcept { return fd_ >= 0; }
+  const PlayerCounters& counters() const noexcept { return counters_; }
+  std::uint32_t index() const noexcept { return index_; }
+
+  // ChunkSink
+  std::span<std::uint8_t> begin_message(const formats::rtmp::MessageHeader& header) noexcept override;
+  Status end_message(const formats::rtmp::MessageHeader& header, std::span<std::uint8_t> payload) noexcept override;
+  void abort_message(const formats::rtmp::MessageHeader& header) noexcept override;
+
+ private:
+  struct OpenPayload {
+    std::uint32_t chunk_stream_id;
+    std::uint8_t size_class;
+    std::uint8_t* data;
+  };
+
+  void finish_connect() noexcept;
+  void read() noexcept;
+  Status on_bytes(std::span<const std::uint8_t> bytes) noexcept;
+  Status on_command(const formats::rtmp::MessageHeader& header, std::span<const std::uint8_t> payload) noexcept;
+  void on_video(const formats::rtmp::MessageHeader& header, std::span<const std::uint8_t> payload) noexcept;
+  void send(std::span<const std::uint8_t> bytes) noexcept;
+  void flush() noexcept;
+  void fail(const Status& reason) noexcept;
+  void release(std::uint32_t chunk_stream_id) noexcept;
+
+  PlayerThread& thread_;
+  const std::uint32_t index_;
+  int fd_ = -1;
+  Phase phase_ = Phase::idle;
+  bool wants_write_ = false;
+  std::uint32_t stream_id_ = 0;
+  std::uint32_t ack_window_ = 0;
+  std::uint64_t acknowledged_ = 0;
+  std::string stream_name_;
+  std::unique_ptr<formats::rtmp::ClientHandshake> handshake_;
+  formats::rtmp::ChunkReader reader_;
+  std::vector<OpenPayload> open_;
+  std::vector<std::uint8_t> out_;  // bytes the socket did not take yet (control path only)
+  PlayerCounters counters_;
+
+ public:
+  // Times (monotonic µs; 0: not yet) and the window snapshot, read by the thread.
+  std::int64_t connect_at_us = 0;
+  std::int64_t play_sent_at_us = 0;
+  std::int64_t play_start_at_us = 0;
+  std::int64_t first_key_at_us = 0;
+  std::int64_t first_video_ms = -1;  ///< RTMP timestamp of the first video frame
+  PlayerCounters at_window_start;
+  bool was_playing_at_window_start = false;
+};
+
+}  // namespace weir::bench
