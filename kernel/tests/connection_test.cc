@@ -206,7 +206,7 @@ TEST(Sender, ManySmallSendsInOneTurnLeaveInFewWrites) {
   auto probe = server.probe(0);
   std::string expected;
   for (int i = 0; i < kMessages; ++i) {
-    char line[16];
+    char line[32];
     std::snprintf(line, sizeof line, "msg %06d\n", i);
     expected += line;
   }
