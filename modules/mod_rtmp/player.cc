@@ -26,7 +26,6 @@ Status Player::start(bool wait, double duration_s) {
   subscription_ = std::move(*subscription);
   Connection& c = session_.connection();
   const RtmpConfig& config = session_.worker().config();
-  if (config.play_coalescing.count() >= 0) c.set_coalescing(config.play_coalescing);
   session_.send_user_control(wire::UserControlEvent::stream_begin, stream_id_);
   session_.send_status(stream_id_, "status", "NetStream.Play.Reset", "Playing and resetting " + key_.name + ".");
   session_.send_status(stream_id_, "status", "NetStream.Play.Start", "Started playing " + key_.name + ".");
@@ -118,6 +117,9 @@ std::uint32_t Player::timestamp_for(const MediaFrame& frame) {
 
 void Player::on_frames(std::span<const MediaFrame> frames) noexcept {
   RtmpWorker& worker = session_.worker();
+  // The replies to play and the cache replay leave at the end of this turn; only then does the
+  // coalescing interval apply, so batching never delays Play.Start or the first picture.
+  bool arm_coalescing = !coalescing_armed_;
   for (const MediaFrame& frame : frames) {
     if (!session_.connection().is_open()) return;
     if (!should_send(frame)) {
@@ -135,6 +137,10 @@ void Player::on_frames(std::span<const MediaFrame> frames) noexcept {
     }
     ++frames_sent_;
     worker.group().stats().add(worker.counters().frames_out);
+  }
+  if (arm_coalescing && worker.config().play_coalescing.count() >= 0) {
+    session_.connection().set_coalescing(worker.config().play_coalescing);
+    coalescing_armed_ = true;
   }
 }
 

@@ -68,6 +68,7 @@ class Player final : public StreamSubscriber {
   bool video_ = true;
   bool paused_ = false;
   bool unpublished_ = false;
+  bool coalescing_armed_ = false;
   std::uint64_t frames_sent_ = 0;
   std::uint64_t frames_dropped_ = 0;
 };
