@@ -359,3 +359,14 @@ class Background(threading.Thread):
         if self.error:
             raise self.error
         return self.result
+
+
+def run_cases(cases):
+    """The entry point of a test script: runs the case named by --case (one CTest test each)."""
+    import argparse
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--case", required=True, choices=sorted(cases))
+    args = ap.parse_args()
+    started = time.time()
+    cases[args.case](args)
+    print(f"{args.case}: ok in {time.time() - started:.1f} s")

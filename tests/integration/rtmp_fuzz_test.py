@@ -18,7 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Deadline, Weir, ffmpeg_publish, read_text, wait_media  # noqa: E402
+from harness import run_cases, Deadline, Weir, ffmpeg_publish, read_text, wait_media  # noqa: E402
 from rtmp_client import (MSG_ABORT, MSG_COMMAND_AMF0, MSG_SET_CHUNK_SIZE, PlayerRecorder, RtmpClient,  # noqa: E402
                          amf_encode, basic_header, chunk_message)
 
@@ -411,14 +411,5 @@ def case_declared_length_memory(_):
 CASES = {"fuzz_connections": case_fuzz_connections, "declared_length_memory": case_declared_length_memory}
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--case", required=True, choices=sorted(CASES))
-    args = ap.parse_args()
-    started = time.time()
-    CASES[args.case](args)
-    print(f"{args.case}: ok in {time.time() - started:.1f} s")
-
-
 if __name__ == "__main__":
-    main()
+    run_cases(CASES)

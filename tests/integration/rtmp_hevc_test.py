@@ -16,7 +16,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Deadline, Weir, parse_framemd5, read_text, run, skip, stop_process  # noqa: E402
+from harness import run_cases, Deadline, Weir, parse_framemd5, read_text, run, skip, stop_process  # noqa: E402
 from rtmp_client import FOURCC_HEVC, PlayerRecorder, RtmpClient, video_info  # noqa: E402
 
 FPS = 25
@@ -322,14 +322,5 @@ def case_crafted(_):
 CASES = {"ffmpeg_publish": case_ffmpeg_publish, "crafted": case_crafted}
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--case", required=True, choices=sorted(CASES))
-    args = ap.parse_args()
-    started = time.time()
-    CASES[args.case](args)
-    print(f"{args.case}: ok in {time.time() - started:.1f} s")
-
-
 if __name__ == "__main__":
-    main()
+    run_cases(CASES)

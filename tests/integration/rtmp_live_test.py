@@ -15,7 +15,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Weir, Background, Deadline, ffmpeg_publish, ffprobe_json, framemd5_media_types,  # noqa: E402
+from harness import (run_cases, Weir, Background, Deadline, ffmpeg_publish, ffprobe_json, framemd5_media_types,  # noqa: E402
                      framemd5_timebases, parse_framemd5, read_text, run, stop_process, wait_media)
 from rtmp_client import (MSG_AUDIO, MSG_DATA_AMF0, MSG_VIDEO, PlayerRecorder, RtmpClient, amf_decode_all,  # noqa: E402
                          is_avc_sequence_header, is_key_frame)
@@ -457,14 +457,5 @@ CASES = {
 }
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--case", required=True, choices=sorted(CASES))
-    args = ap.parse_args()
-    started = time.time()
-    CASES[args.case](args)
-    print(f"{args.case}: ok in {time.time() - started:.1f} s")
-
-
 if __name__ == "__main__":
-    main()
+    run_cases(CASES)
