@@ -36,10 +36,11 @@ class SliceQueue {
     if (++head_ == items_.size()) clear();
   }
   void clear() noexcept {
-    items_.clear();
     head_ = 0;
-    // A burst may have grown the array; give the memory back once it drains.
-    if (items_.capacity() > 256) items_.shrink_to_fit();
+    // Once drained, keep at most a small array: a player's queue that grew to a few hundred
+    // slices between writes would otherwise pin ~4 KiB per player (bench/RESULTS.md, scenario b).
+    if (items_.capacity() > 32) std::vector<PageSlice>().swap(items_);
+    else items_.clear();
   }
   void compact() {
     if (head_ > 64 && head_ * 2 > items_.size()) {
