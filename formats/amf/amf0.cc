@@ -401,15 +401,7 @@ Amf0Reader::Amf0Reader(std::span<const std::uint8_t> input, Limits limits) noexc
 
 Result<Value> Amf0Reader::read() noexcept { return Decoder(cursor_, references_, amf3_).value(0); }
 
-Result<std::vector<Value>> Amf0Reader::read_all() noexcept {
-  std::vector<Value> values;
-  while (!at_end()) {
-    auto v = read();
-    if (!v) return std::move(v).error();
-    values.push_back(std::move(*v));
-  }
-  return values;
-}
+Result<std::vector<Value>> Amf0Reader::read_all() noexcept { return detail::read_all_values(*this); }
 
 void Amf0Reader::reset_references() noexcept {
   references_.clear();

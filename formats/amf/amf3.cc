@@ -540,15 +540,7 @@ Amf3Reader::Amf3Reader(std::span<const std::uint8_t> input, Limits limits) noexc
 
 Result<Value> Amf3Reader::read() noexcept { return detail::read_amf3_value(cursor_, tables_, 0); }
 
-Result<std::vector<Value>> Amf3Reader::read_all() noexcept {
-  std::vector<Value> values;
-  while (!at_end()) {
-    auto v = read();
-    if (!v) return std::move(v).error();
-    values.push_back(std::move(*v));
-  }
-  return values;
-}
+Result<std::vector<Value>> Amf3Reader::read_all() noexcept { return detail::read_all_values(*this); }
 
 void Amf3Reader::reset_references() noexcept {
   tables_ = {};

@@ -81,4 +81,17 @@ inline std::string hex_byte(std::uint8_t b) {
   return std::string{'0', 'x', kHex[b >> 4], kHex[b & 0xf]};
 }
 
+/// Reads values until the input ends (a command message is a run of values): the read_all() of
+/// both readers.
+template <class Reader>
+Result<std::vector<Value>> read_all_values(Reader& reader) noexcept {
+  std::vector<Value> values;
+  while (!reader.at_end()) {
+    auto v = reader.read();
+    if (!v) return std::move(v).error();
+    values.push_back(std::move(*v));
+  }
+  return values;
+}
+
 }  // namespace weir::formats::amf::detail
