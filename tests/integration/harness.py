@@ -139,18 +139,10 @@ class Weir:
         return self.proc.poll() is None
 
     def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_text(self.log_path)
 
     def stderr(self):
-        try:
-            with open(self.stderr_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_text(self.stderr_path)
 
     def sanitizer_reports(self):
         lines = []
