@@ -95,6 +95,8 @@ void RtmpSession::on_close(const Status&) noexcept {
   auto players = std::make_shared<std::vector<std::unique_ptr<Player>>>(std::move(players_));
   players_.clear();
   worker_.group().defer([players] {});
+  for (const Publishing& p : publishing_)
+    logger_.info("conn={} unpublished {} (connection closed)", connection_.id(), p.key.to_string());
   publishing_.clear();  // unpublishes: the stream's players wait out the grace period
 }
 
