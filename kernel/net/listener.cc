@@ -25,7 +25,12 @@ struct NewConnection final : Task {
     boost::asio::ip::tcp::socket socket(group.io());
     boost::system::error_code ec;
     socket.assign(is_v6 ? boost::asio::ip::tcp::v6() : boost::asio::ip::tcp::v4(), fd, ec);
-    if (ec) return;
+    if (ec) {
+      // The socket never became a connection: give back the load the acceptor counted for it.
+      group.remove_load();
+      group.logger().warn("{}: cannot adopt an accepted socket: {}", listener, ec.message());
+      return;
+    }
     fd = -1;  // the socket owns it now
     auto connection = std::make_shared<ConnectionImpl>(group, std::move(socket), listener, tls.get());
     group.adopt_connection(connection);

@@ -297,7 +297,7 @@ void PollGroupImpl::retire_connection(ConnectionId id) noexcept {
   // Keep the object alive until the current call stack (which may be inside its handler) unwinds.
   defer([keep = std::move(it->second)] {});
   connections_.erase(it);
-  load_.fetch_sub(1, std::memory_order_relaxed);
+  remove_load();
 }
 
 void PollGroupImpl::close_all_connections(const Status& reason) noexcept {

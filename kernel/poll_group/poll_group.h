@@ -120,6 +120,7 @@ class PollGroupImpl final : public PollGroup {
   /// when it hands a socket over (so a burst of accepts spreads at once), retiring subtracts it.
   std::uint64_t load() const noexcept { return load_.load(std::memory_order_relaxed); }
   void add_load() noexcept { load_.fetch_add(1, std::memory_order_relaxed); }
+  void remove_load() noexcept { load_.fetch_sub(1, std::memory_order_relaxed); }
   void count_overloaded(int delta) noexcept { overloaded_ += delta; }
   std::uint64_t overloaded_senders() const noexcept { return overloaded_; }
 
