@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: Apache-2.0
+// modules/mod_lua/module.cc: mod_lua provides the apps service (weir/apps.h: server-side
+// applications as Lua scripts) and the lua service (weir/lua.h: other modules' functions for
+// scripts). List it before the modules that use them: [server] modules = mod_lua, mod_rtmp.
+#include <atomic>
+#include <cctype>
+#include <memory>
+#include <vector>
+
+#include "lua_config.h"
+#include "lua_group.h"
+#include "weir/apps.h"
+#include "weir/lua.h"
+#include "weir/module.h"
+#include "weir/per_group.h"
+
+namespace weir::lua {
+namespace {
+
+// Module-level state: built at registration, read-only once the groups run (the groups' LuaGroup
+// are per group; the reload path only reads g_shared and posts new sources).
+LuaShared g_shared;
+PerGroup<LuaGroup> g_groups;
+// Filled by each group on its own thread when it starts, read on the main thread at SIGHUP to
+// post to the groups (PollGroup::post is callable from any thread).
+std::unique_ptr<std::atomic<PollGroup*>[]> g_group_handles;
+std::atomic<bool> g_registering{true};  // written by the groups as they start; read at registration
+
+class Apps final : public AppsService {
+ public:
+  bool has_hook(PollGroup& group, std::string_view app, AppHook hook,
+                std::string_view method) const noexcept override {
+    if (!g_groups.has(group)) return false;
+    return g_groups.local(group).has_hook(app, hook, method);
+  }
+  void request(std::shared_ptr<AppClient> client, AppRequest request, AppVerdictCallback done) noexcept override {
+    PollGroup& group = client->group();
+    if (!g_groups.has(group)) {
+      if (done) group.defer([done = std::move(done)] { done(AppVerdict{}); });
+      return;
+    }
+    g_groups.local(group).request(std::move(client), std::move(request), std::move(done));
+  }
+};
+
+bool is_identifier(std::string_view name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  return true;
+}
+
+class LuaFunctions final : public LuaService {
+ public:
+  Status add_function(std::string_view library, std::string_view name, LuaFunction fn) override {
+    if (!g_registering) return error(Errc::internal, "weir.{}.{}: functions are added at registration only", library, name);
+    if (!is_identifier(library) || !is_identifier(name))
+      return error(Errc::config, "weir.{}.{}: not a Lua identifier", library, name);
+    static constexpr std::string_view kTaken[] = {"null", "accept", "reject", "redirect", "date", "array",
+                                                  "now_ms", "sleep", "http", "log", "warn", "app"};
+    for (std::string_view taken : kTaken)
+      if (library == taken) return error(Errc::exists, "weir.{} is mod_lua's own", library);
+    for (const ModuleFunction& f : g_shared.functions)
+      if (f.library == library && f.name == name) return error(Errc::exists, "weir.{}.{} is taken", library, name);
+    g_shared.functions.push_back(ModuleFunction{std::string(library), std::string(name), std::move(fn)});
+    return ok();
+  }
+};
+
+// main thread -> each group at SIGHUP: the scripts' new text.
+struct ReloadScripts final : Task {
+  explicit ReloadScripts(std::shared_ptr<const Sources> s, PollGroup& g) : sources(std::move(s)), group(g) {}
+  void run() noexcept override {
+    if (!g_groups.has(group)) return;
+    Status reloaded = g_groups.local(group).reload(*sources);
+    if (!reloaded) g_shared.logger.error("group={} {}", group.id(), reloaded.message());
+    else g_shared.logger.info("group={} reloaded {} script(s)", group.id(), sources->size());
+  }
+  std::shared_ptr<const Sources> sources;
+  PollGroup& group;  // the destination: the task runs on it
+};
+
+Status register_module(Registrar& registrar) {
+  auto config = LuaConfig::parse(registrar.config());
+  if (!config) return config.error();
+  g_shared.config = std::move(*config);
+  g_shared.logger = registrar.logger("lua");
+  auto sources = read_sources(g_shared.config);
+  if (!sources) return sources.error();
+  // The functions other modules add come later (they register after us), so the startup check
+  // runs scripts without them; a top level that calls one fails with "only inside a hook" anyway.
+  WEIR_TRY(LuaGroup::check_scripts(g_shared, **sources));
+  GroupId groups = registrar.group_count();
+  g_group_handles = std::make_unique<std::atomic<PollGroup*>[]>(groups);
+  registrar.on_group_start([](PollGroup& group) {
+    g_registering = false;
+    g_group_handles[group.id()].store(&group, std::memory_order_release);
+  });
+  g_groups.install(registrar, &g_shared, *sources);
+  registrar.on_reload([groups] {
+    auto fresh = read_sources(g_shared.config);
+    if (!fresh) {
+      g_shared.logger.error("reload: {} (keeping the running scripts)", fresh.error().message());
+      return;
+    }
+    Status checked = LuaGroup::check_scripts(g_shared, **fresh);
+    if (!checked) {
+      g_shared.logger.error("reload: {} (keeping the running scripts)", checked.message());
+      return;
+    }
+    for (GroupId g = 0; g < groups; ++g) {
+      PollGroup* group = g_group_handles[g].load(std::memory_order_acquire);
+      if (group) group->post(g, std::make_unique<ReloadScripts>(*fresh, *group));
+    }
+  });
+  WEIR_TRY(registrar.provide_service(AppsService::kServiceName, std::make_shared<Apps>()));
+  return registrar.provide_service(LuaService::kServiceName, std::make_shared<LuaFunctions>());
+}
+
+}  // namespace
+}  // namespace weir::lua
+
+WEIR_MODULE("mod_lua", "0.1.0", "lua", weir::lua::register_module)
