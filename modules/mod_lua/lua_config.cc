@@ -5,6 +5,7 @@ namespace weir::lua {
 namespace {
 
 constexpr std::string_view kAppPrefix = "app.";
+constexpr std::string_view kEnvPrefix = "env.";
 
 Result<AppHook> hook_by_name(std::string_view name) {
   for (int h = 0; h <= static_cast<int>(AppHook::disconnect); ++h)
@@ -21,6 +22,14 @@ Result<LuaConfig> LuaConfig::parse(const ConfigView& view) {
   c.script_dir = *dir;
   while (c.script_dir.size() > 1 && c.script_dir.back() == '/') c.script_dir.pop_back();
   for (const std::string& key : view.keys()) {
+    if (key.compare(0, kEnvPrefix.size(), kEnvPrefix) == 0) {
+      std::string name = key.substr(kEnvPrefix.size());
+      if (name.empty()) return view.invalid(key, "expected env.<name>");
+      auto value = view.get_string(key, "");
+      if (!value) return value.error();
+      c.env.emplace_back(name, *value);
+      continue;
+    }
     if (key.compare(0, kAppPrefix.size(), kAppPrefix) != 0) continue;
     std::string app = key.substr(kAppPrefix.size());
     if (app.empty() || app.find('/') != std::string::npos)

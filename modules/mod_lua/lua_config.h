@@ -32,6 +32,8 @@ struct LuaConfig {
   int hook_retries = 0;
   /// Per AppHook: accept (true) or reject (false) when the script fails or times out.
   std::array<bool, 7> fail_open{};
+  /// [lua] env.<name> = value: strings for scripts as weir.env.<name> (secrets, URLs, limits).
+  std::vector<std::pair<std::string, std::string>> env;
   bool allow_io = false;  // the io library
   bool allow_os = false;  // all of os (otherwise only time, clock, date, difftime)
 

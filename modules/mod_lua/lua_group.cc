@@ -20,6 +20,14 @@
 
 namespace weir::lua {
 
+std::optional<std::int64_t> SharedCounts::add(const std::string& name, std::int64_t delta, std::int64_t limit) {
+  std::lock_guard lock(mutex_);
+  std::int64_t& count = counts_[name];
+  if (delta > 0 && count + delta > limit) return std::nullopt;
+  count = std::max<std::int64_t>(0, count + delta);
+  return count;
+}
+
 // ---- the VM ----
 
 /// How much one execution may run; the thread's extra space points at it (see count_hook).
@@ -331,6 +339,23 @@ int weir_warn(lua_State* L) {
   return 0;
 }
 
+// weir.count(name, delta[, limit]) -> the new count, or nil, "limit" when it would pass the limit.
+int weir_count(lua_State* L) {
+  std::string name = luaL_checkstring(L, 1);
+  lua_Integer delta = luaL_checkinteger(L, 2);
+  lua_Integer limit = luaL_optinteger(L, 3, LUA_MAXINTEGER);
+  // Counts are per app: one app cannot take another's slots.
+  name = std::string(lua_tostring(L, lua_upvalueindex(1))) + "/" + name;
+  auto count = vm_of(L).shared.counts.add(name, delta, limit);
+  if (!count) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "limit");
+    return 2;
+  }
+  lua_pushinteger(L, *count);
+  return 1;
+}
+
 int weir_sleep(lua_State* L) {
   lua_Integer ms = luaL_checkinteger(L, 1);
   luaL_argcheck(L, ms >= 0, 1, "a negative time");
@@ -570,6 +595,15 @@ void Vm::push_env(const AppScript& script) {
   lua_setfield(L, weir, "warn");
   lua_pushstring(L, script.app.c_str());
   lua_setfield(L, weir, "app");
+  lua_pushstring(L, script.app.c_str());
+  lua_pushcclosure(L, weir_count, 1);
+  lua_setfield(L, weir, "count");
+  lua_createtable(L, 0, static_cast<int>(shared.config.env.size()));
+  for (const auto& [name, value] : shared.config.env) {
+    lua_pushlstring(L, value.data(), value.size());
+    lua_setfield(L, -2, name.c_str());
+  }
+  lua_setfield(L, weir, "env");
   for (std::size_t i = 0; i < shared.functions.size(); ++i) {
     const ModuleFunction& f = shared.functions[i];
     if (lua_getfield(L, weir, f.library.c_str()) != LUA_TTABLE) {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -37,11 +38,27 @@ struct ModuleFunction {
   LuaFunction fn;
 };
 
-/// What every group shares, immutable once the groups run.
+/// Named counts every group's scripts share (weir.count): the one piece of state that crosses
+/// groups, for server-wide limits. Any thread.
+class SharedCounts {
+ public:
+  /// Adds `delta` to count `name` and returns the new count; when delta > 0 and the count would
+  /// pass `limit`, changes nothing and returns nullopt. Counts never go below 0.
+  std::optional<std::int64_t> add(const std::string& name, std::int64_t delta, std::int64_t limit);
+
+ private:
+  // A lock, not a message: a count must be checked and taken in one step across groups, and it is
+  // taken only at control points (a play, a publish), never on the media path.
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::int64_t> counts_;
+};
+
+/// What every group shares, immutable once the groups run (but for the counts).
 struct LuaShared {
   LuaConfig config;
   Logger logger;
   std::vector<ModuleFunction> functions;
+  mutable SharedCounts counts;
 };
 
 /// A script's text, read on the main thread (never on a poll group: disk).

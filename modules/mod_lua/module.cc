@@ -57,7 +57,8 @@ class LuaFunctions final : public LuaService {
     if (!is_identifier(library) || !is_identifier(name))
       return error(Errc::config, "weir.{}.{}: not a Lua identifier", library, name);
     static constexpr std::string_view kTaken[] = {"null", "accept", "reject", "redirect", "date", "array",
-                                                  "now_ms", "sleep", "http", "log", "warn", "app"};
+                                                  "now_ms", "sleep", "http", "log", "warn", "app",
+                                                  "count", "env"};
     for (std::string_view taken : kTaken)
       if (library == taken) return error(Errc::exists, "weir.{} is mod_lua's own", library);
     for (const ModuleFunction& f : g_shared.functions)
