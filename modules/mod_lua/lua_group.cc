@@ -527,6 +527,8 @@ Vm::Vm(LuaGroup* owner_group, const LuaShared& shared_state) : owner(owner_group
   lua_setfield(L, -2, "__metatable");
   lua_pop(L, 1);
   luaL_newmetatable(L, kVerdictType);
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "__metatable");
   lua_pop(L, 1);
   lua_newtable(L);  // the client cache: weak values, an entry lives as long as a script holds it
   lua_createtable(L, 0, 1);

@@ -263,13 +263,25 @@ TEST_F(LuaGroupTest, AHookPastItsTimeoutIsRetriedThenFailsClosed) {
   EXPECT_EQ(groups_.run(0, [this] { return engine_->runs(); }), 0u);
 }
 
+TEST_F(LuaGroupTest, CountsAreSharedPerAppAndLimited) {
+  shared_.config.env = {{"limit", "2"}};
+  load("methods = {} function methods.take() local n, err = weir.count('slots', 1, tonumber(weir.env.limit)) "
+       "return n or err end function methods.give() return weir.count('slots', -1) end");
+  EXPECT_EQ(call("take", {}).result, Value(1));
+  EXPECT_EQ(call("take", {}).result, Value(2));
+  EXPECT_EQ(call("take", {}).result, Value("limit"));
+  EXPECT_EQ(call("give", {}).result, Value(1));
+  // The same count from any thread, under the app's name.
+  EXPECT_EQ(shared_.counts.add("live/slots", 0, 100), std::optional<std::int64_t>(1));
+}
+
 TEST_F(LuaGroupTest, ScriptsAreSandboxed) {
   load("methods = {} function methods.probe() return {os_execute = os.execute == nil, io = io == nil, "
        "require = require == nil, load = load == nil, time = type(os.time()) == 'number', "
-       "string_mt = getmetatable('') == false} end");
+       "string_mt = getmetatable('') == false, date_mt = getmetatable(weir.date(1)) == false} end");
   EXPECT_EQ(call("probe", {}).result,
-            Value::object({{"io", true}, {"load", true}, {"os_execute", true}, {"require", true}, {"string_mt", true},
-                           {"time", true}}));
+            Value::object({{"date_mt", true}, {"io", true}, {"load", true}, {"os_execute", true}, {"require", true},
+                           {"string_mt", true}, {"time", true}}));
 }
 
 TEST_F(LuaGroupTest, SyntaxAndTopLevelErrorsNameTheScriptAndLine) {

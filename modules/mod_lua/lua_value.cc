@@ -164,12 +164,13 @@ Result<Value> read(lua_State* L, int index, int depth, const std::string& path) 
 void push_null(lua_State* L) { lua_pushlightuserdata(L, const_cast<char*>(&kNull)); }
 
 void open_value_types(lua_State* L) {
-  luaL_newmetatable(L, kDateType);
-  lua_pushstring(L, "date");
-  lua_setfield(L, -2, "__name");
-  lua_pop(L, 1);
-  luaL_newmetatable(L, kArrayType);
-  lua_pop(L, 1);
+  // Every app of a VM shares these metatables: getmetatable() must not hand them out to change.
+  for (const char* type : {kDateType, kArrayType}) {
+    luaL_newmetatable(L, type);
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 1);
+  }
 }
 
 void push_value(lua_State* L, const Value& value) { push(L, value, 0); }
