@@ -62,6 +62,11 @@ Result<LuaConfig> LuaConfig::parse(const ConfigView& view) {
       c.fail_open[static_cast<std::size_t>(*hook)] = true;
     }
   }
+  auto prefix = view.get_string("http_prefix", c.http_prefix);
+  if (!prefix) return prefix.error();
+  if (!prefix->empty() && (prefix->front() != '/' || prefix->back() != '/' || prefix->size() < 2))
+    return view.invalid("http_prefix", "expected a path that starts and ends with '/' (\"/apps/\"), or nothing");
+  c.http_prefix = *prefix;
   if (view.has("libraries")) {
     auto libraries = view.get_list("libraries");
     if (!libraries) return libraries.error();

@@ -34,6 +34,8 @@ struct LuaConfig {
   std::array<bool, 7> fail_open{};
   /// [lua] env.<name> = value: strings for scripts as weir.env.<name> (secrets, URLs, limits).
   std::vector<std::pair<std::string, std::string>> env;
+  /// HTTP requests under <prefix><app>/ go to the app's on_http_request (with mod_http); empty: off.
+  std::string http_prefix = "/apps/";
   bool allow_io = false;  // the io library
   bool allow_os = false;  // all of os (otherwise only time, clock, date, difftime)
 

@@ -50,7 +50,9 @@ struct Run {
   lua_State* thread = nullptr;
   int thread_ref = LUA_NOREF;
   const AppScript* script = nullptr;
-  std::shared_ptr<AppClient> client;
+  std::string app;
+  bool is_http = false;  // on_http_request: no client, the result is the response
+  std::shared_ptr<AppClient> client;  // null for is_http
   AppRequest request;
   AppVerdictCallback done;
   int attempt = 0;
@@ -713,26 +715,23 @@ Status LuaGroup::reload(const Sources& sources) {
   return ok();
 }
 
-bool LuaGroup::has_hook(std::string_view app, AppHook hook, std::string_view method) const noexcept {
-  const AppScript* script = shared_->config.find(app);
-  if (!script) return false;
+bool LuaGroup::has_function(std::string_view app, std::string_view table, std::string_view name) const noexcept {
   int env = vm_->env(app);
-  // A configured app whose script failed to load answers by its fail policy (request()).
-  if (env == LUA_NOREF) return hook == AppHook::connect || hook == AppHook::publish || hook == AppHook::play;
+  if (env == LUA_NOREF) return false;
+  // Raw lookups only: a script's metatables must not run here, outside any budget.
   lua_State* L = vm_->L;
   lua_rawgeti(L, LUA_REGISTRYINDEX, env);
   bool found = false;
-  if (hook == AppHook::call) {
-    lua_pushliteral(L, "methods");
+  if (!table.empty()) {
+    lua_pushlstring(L, table.data(), table.size());
     if (lua_rawget(L, -2) == LUA_TTABLE) {
-      lua_pushlstring(L, method.data(), method.size());
+      lua_pushlstring(L, name.data(), name.size());
       found = lua_rawget(L, -2) == LUA_TFUNCTION;
       lua_pop(L, 1);
     }
     lua_pop(L, 1);
   } else {
-    std::string name = "on_" + std::string(app_hook_name(hook));
-    lua_pushstring(L, name.c_str());
+    lua_pushlstring(L, name.data(), name.size());
     found = lua_rawget(L, -2) == LUA_TFUNCTION;
     lua_pop(L, 1);
   }
@@ -740,8 +739,26 @@ bool LuaGroup::has_hook(std::string_view app, AppHook hook, std::string_view met
   return found;
 }
 
+bool LuaGroup::has_hook(std::string_view app, AppHook hook, std::string_view method) const noexcept {
+  if (!shared_->config.find(app)) return false;
+  // A configured app whose script failed to load answers by its fail policy (request()).
+  if (vm_->env(app) == LUA_NOREF)
+    return hook == AppHook::connect || hook == AppHook::publish || hook == AppHook::play;
+  if (hook == AppHook::call) return has_function(app, "methods", method);
+  return has_function(app, {}, "on_" + std::string(app_hook_name(hook)));
+}
+
+bool LuaGroup::has_http_hook(std::string_view app) const noexcept {
+  return shared_->config.find(app) && has_function(app, {}, "on_http_request");
+}
+
+void LuaGroup::request_http(std::string_view app, Value request, AppVerdictCallback done) {
+  start(vm_, nullptr, std::string(app), true, AppRequest{AppHook::call, {}, {std::move(request)}}, std::move(done), 0);
+}
+
 void LuaGroup::request(std::shared_ptr<AppClient> client, AppRequest request, AppVerdictCallback done) {
-  start(vm_, std::move(client), std::move(request), std::move(done), 0);
+  std::string app(client->app());
+  start(vm_, std::move(client), std::move(app), false, std::move(request), std::move(done), 0);
 }
 
 Run* LuaGroup::find(std::uint64_t run_id) noexcept {
@@ -749,12 +766,14 @@ Run* LuaGroup::find(std::uint64_t run_id) noexcept {
   return it == runs_.end() ? nullptr : it->second.get();
 }
 
-void LuaGroup::start(std::shared_ptr<Vm> vm, std::shared_ptr<AppClient> client, AppRequest request,
-                     AppVerdictCallback done, int attempt) {
+void LuaGroup::start(std::shared_ptr<Vm> vm, std::shared_ptr<AppClient> client, std::string app, bool is_http,
+                     AppRequest request, AppVerdictCallback done, int attempt) {
   auto run = std::make_unique<Run>();
   run->id = next_run_++;
   run->vm = vm;
-  run->script = shared_->config.find(client->app());
+  run->script = shared_->config.find(app);
+  run->app = std::move(app);
+  run->is_http = is_http;
   run->client = std::move(client);
   run->request = std::move(request);
   run->done = std::move(done);
@@ -772,7 +791,10 @@ void LuaGroup::start(std::shared_ptr<Vm> vm, std::shared_ptr<AppClient> client, 
   }
   // The hook's function, or accept when the script does not define it.
   lua_rawgeti(L, LUA_REGISTRYINDEX, env);
-  if (r.request.hook == AppHook::call) {
+  if (r.is_http) {
+    lua_pushliteral(L, "on_http_request");
+    lua_rawget(L, -2);
+  } else if (r.request.hook == AppHook::call) {
     lua_pushliteral(L, "methods");
     if (lua_rawget(L, -2) == LUA_TTABLE) {
       lua_pushstring(L, r.request.method.c_str());
@@ -787,7 +809,8 @@ void LuaGroup::start(std::shared_ptr<Vm> vm, std::shared_ptr<AppClient> client, 
   lua_remove(L, -2);  // env
   if (!lua_isfunction(L, -1)) {
     lua_pop(L, 1);
-    if (r.request.hook == AppHook::call) fail(id, Errc::not_found, "no method '" + r.request.method + "'");
+    if (r.is_http) fail(id, Errc::not_found, "no on_http_request");
+    else if (r.request.hook == AppHook::call) fail(id, Errc::not_found, "no method '" + r.request.method + "'");
     else finish(id, AppVerdict{});
     return;
   }
@@ -804,14 +827,18 @@ void LuaGroup::start(std::shared_ptr<Vm> vm, std::shared_ptr<AppClient> client, 
   budget_of(r.thread) = &r.budget;
   lua_sethook(r.thread, count_hook, LUA_MASKCOUNT, kHookStep);
   luaL_checkstack(r.thread, static_cast<int>(r.request.args.size()) + 4, "hook arguments");
-  push_client(r.thread, r.client);
+  int nargs = static_cast<int>(r.request.args.size());
+  if (r.client) {
+    push_client(r.thread, r.client);
+    ++nargs;
+  }
   for (const Value& arg : r.request.args) push_value(r.thread, arg);
   std::weak_ptr<int> alive = alive_;
   r.deadline = group_.after(shared_->config.hook_timeout, [this, alive, id] {
     if (alive.expired()) return;
     fail(id, Errc::timeout, format("no answer within {} ms (hook_timeout)", shared_->config.hook_timeout.count()));
   });
-  resume(id, static_cast<int>(r.request.args.size()) + 1);
+  resume(id, nargs);
 }
 
 int LuaGroup::wait(lua_State* L, const char* what, const std::function<void(LuaDone)>& start_wait) {
@@ -965,35 +992,43 @@ void LuaGroup::fail(std::uint64_t run_id, Errc code, const std::string& why) {
   Run* run = find(run_id);
   if (!run) return;
   const AppRequest& request = run->request;
-  std::string hook = request.hook == AppHook::call ? "methods." + request.method
-                                                   : "on_" + std::string(app_hook_name(request.hook));
+  std::string hook = run->is_http                     ? std::string("on_http_request")
+                     : request.hook == AppHook::call ? "methods." + request.method
+                                                     : "on_" + std::string(app_hook_name(request.hook));
   std::string script = run->script ? run->script->name : "-";
+  std::string conn = run->client ? std::to_string(run->client->id()) : "-";
   if (code == Errc::timeout && run->attempt < shared_->config.hook_retries) {
-    shared_->logger.warn("conn={} app={} script={} {}: {}; retrying ({} of {})", run->client->id(), run->client->app(),
-                         script, hook, why, run->attempt + 1, shared_->config.hook_retries);
+    shared_->logger.warn("conn={} app={} script={} {}: {}; retrying ({} of {})", conn, run->app, script, hook, why,
+                         run->attempt + 1, shared_->config.hook_retries);
     auto vm = vm_;  // a retry runs the current scripts
     auto client = run->client;
+    std::string app = run->app;
+    bool is_http = run->is_http;
     AppRequest again = run->request;
     AppVerdictCallback done = std::move(run->done);
     int attempt = run->attempt + 1;
     runs_.erase(run_id);
-    start(std::move(vm), std::move(client), std::move(again), std::move(done), attempt);
+    start(std::move(vm), std::move(client), std::move(app), is_http, std::move(again), std::move(done), attempt);
     return;
   }
-  bool open = shared_->config.fail_open[static_cast<std::size_t>(request.hook)];
+  bool open = !run->is_http && shared_->config.fail_open[static_cast<std::size_t>(request.hook)];
   bool is_notification = request.hook == AppHook::unpublish || request.hook == AppHook::stop ||
                          request.hook == AppHook::disconnect;
-  shared_->logger.error("conn={} app={} script={} {} failed ({}){}: {}", run->client->id(), run->client->app(), script,
-                        hook, errc_name(code),
-                        is_notification ? "" : (open ? ", accepted (fail_open)" : ", rejected"), why);
+  shared_->logger.error("conn={} app={} script={} {} failed ({}){}: {}", conn, run->app, script, hook,
+                        errc_name(code), is_notification ? "" : (open ? ", accepted (fail_open)" : ", rejected"), why);
   AppVerdict verdict;
   if (!open) {
     verdict.kind = AppVerdict::Kind::reject;
     // The client learns that the application failed, not how (the log says how).
-    verdict.description = request.hook == AppHook::call
-                              ? (code == Errc::not_found ? "Method not found (" + request.method + ")"
-                                                         : "Method failed (" + request.method + ")")
-                              : std::string("Rejected by the application (error)");
+    if (run->is_http) {
+      verdict.code = code == Errc::timeout ? "504" : "500";
+      verdict.description = "application error";
+    } else if (request.hook == AppHook::call) {
+      verdict.description = code == Errc::not_found ? "Method not found (" + request.method + ")"
+                                                    : "Method failed (" + request.method + ")";
+    } else {
+      verdict.description = "Rejected by the application (error)";
+    }
   }
   finish(run_id, std::move(verdict));
 }

@@ -87,6 +87,11 @@ class LuaGroup {
 
   bool has_hook(std::string_view app, AppHook hook, std::string_view method) const noexcept;
   void request(std::shared_ptr<AppClient> client, AppRequest request, AppVerdictCallback done);
+  /// Whether `app` defines on_http_request.
+  bool has_http_hook(std::string_view app) const noexcept;
+  /// Runs on_http_request(request) of `app`; the verdict's result is what the script returned
+  /// (a failure is a reject with code "500").
+  void request_http(std::string_view app, Value request, AppVerdictCallback done);
   /// Loads `sources` into a new Vm for the requests to come; when one fails, keeps the running Vm
   /// and says why. Runs in progress finish on the Vm they started on.
   Status reload(const Sources& sources);
@@ -105,8 +110,9 @@ class LuaGroup {
   int wait(lua_State* L, const char* what, const std::function<void(LuaDone)>& start);
 
  private:
-  void start(std::shared_ptr<Vm> vm, std::shared_ptr<AppClient> client, AppRequest request, AppVerdictCallback done,
-             int attempt);
+  void start(std::shared_ptr<Vm> vm, std::shared_ptr<AppClient> client, std::string app, bool is_http,
+             AppRequest request, AppVerdictCallback done, int attempt);
+  bool has_function(std::string_view app, std::string_view table, std::string_view name) const noexcept;
   void resume(std::uint64_t run_id, int nargs);
   void finish(std::uint64_t run_id, AppVerdict verdict);
   void fail(std::uint64_t run_id, Errc code, const std::string& why);

@@ -4,12 +4,15 @@
 // scripts). List it before the modules that use them: [server] modules = mod_lua, mod_rtmp.
 #include <atomic>
 #include <cctype>
+#include <cstdlib>
+#include <string>
 #include <memory>
 #include <vector>
 
 #include "lua_config.h"
 #include "lua_group.h"
 #include "weir/apps.h"
+#include "weir/http.h"
 #include "weir/lua.h"
 #include "weir/module.h"
 #include "weir/per_group.h"
@@ -68,6 +71,99 @@ class LuaFunctions final : public LuaService {
   }
 };
 
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string url_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size() && hex_digit(s[i + 1]) >= 0 && hex_digit(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// The request as scripts see it: {method, path, query, args, headers, body, address}; path is
+// what follows <prefix><app>, "/" at least.
+Value http_request_value(const HttpRequest& request, std::string_view path) {
+  Value args = Value::object();
+  std::string_view query = request.query;
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    auto eq = pair.find('=');
+    std::string name = url_decode(pair.substr(0, eq));
+    if (!args.find(name)) args.set(name, eq == std::string_view::npos ? std::string() : url_decode(pair.substr(eq + 1)));
+  }
+  Value headers = Value::object();
+  for (const auto& [name, value] : request.headers)
+    if (!headers.find(name)) headers.set(name, value);
+  return Value::object({{"method", request.method},
+                        {"path", path.empty() ? std::string("/") : std::string(path)},
+                        {"query", request.query},
+                        {"args", std::move(args)},
+                        {"headers", std::move(headers)},
+                        {"body", request.body},
+                        {"address", request.peer_address}});
+}
+
+// What on_http_request returned: a string (200, text/plain), a table {status, body,
+// content_type, headers}, nothing (204); a failure or weir.reject(code, description) is an error
+// status (code "401".."599" as given, else 403; a script error 500, a timeout 504).
+HttpResponse http_response(const AppVerdict& verdict) {
+  HttpResponse response;
+  if (verdict.kind != AppVerdict::Kind::accept) {
+    int status = std::atoi(verdict.code.c_str());
+    response.status = status >= 400 && status <= 599 ? status : 403;
+    response.body = (verdict.description.empty() ? "refused" : verdict.description) + "\n";
+    return response;
+  }
+  const Value& result = verdict.result;
+  if (result.is_undefined() || result.is_null()) {
+    response.status = 204;
+  } else if (result.is_string()) {
+    response.body = std::string(result.as_string());
+  } else if (result.is_object()) {
+    if (const Value* status = result.find("status")) response.status = static_cast<int>(status->as_number(200));
+    if (response.status < 100 || response.status > 599) response.status = 500;
+    if (const Value* body = result.find("body")) response.body = std::string(body->as_string());
+    if (const Value* type = result.find("content_type")) response.content_type = std::string(type->as_string());
+    if (const Value* headers = result.find("headers"))
+      for (const auto& [name, value] : headers->members())
+        response.headers.emplace_back(name, std::string(value.as_string()));
+  } else {
+    response.status = 500;
+    response.body = "on_http_request returned neither a string nor a table\n";
+  }
+  return response;
+}
+
+void serve_http(const HttpRequest& request, std::shared_ptr<HttpResponder> responder) {
+  PollGroup& group = responder->group();
+  std::string_view rest = std::string_view(request.path).substr(g_shared.config.http_prefix.size());
+  auto slash = rest.find('/');
+  std::string_view app = rest.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+  if (!g_groups.has(group) || !g_groups.local(group).has_http_hook(app)) {
+    responder->respond(HttpResponse{404, "text/plain; charset=utf-8", {}, "no application route\n"});
+    return;
+  }
+  g_groups.local(group).request_http(app, http_request_value(request, path),
+                                     [responder](AppVerdict verdict) { responder->respond(http_response(verdict)); });
+}
+
 // main thread -> each group at SIGHUP: the scripts' new text.
 struct ReloadScripts final : Task {
   explicit ReloadScripts(std::shared_ptr<const Sources> s, PollGroup& g) : sources(std::move(s)), group(g) {}
@@ -114,6 +210,12 @@ Status register_module(Registrar& registrar) {
       if (group) group->post(g, std::make_unique<ReloadScripts>(*fresh, *group));
     }
   });
+  // Optional: with mod_http listed before us, scripts answer HTTP under http_prefix.
+  if (auto http = registrar.find_service(HttpService::kServiceName); http && !g_shared.config.http_prefix.empty()) {
+    auto routes = std::static_pointer_cast<HttpService>(http);
+    for (const char* method : {"GET", "POST", "PUT", "DELETE", "HEAD"})
+      WEIR_TRY(routes->route(method, g_shared.config.http_prefix, serve_http));
+  }
   WEIR_TRY(registrar.provide_service(AppsService::kServiceName, std::make_shared<Apps>()));
   return registrar.provide_service(LuaService::kServiceName, std::make_shared<LuaFunctions>());
 }

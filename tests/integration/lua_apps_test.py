@@ -14,9 +14,11 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Weir, Deadline, ffmpeg_publish, ffmpeg_publish_cmd, run, run_cases, wait_media  # noqa: E402
+from harness import Weir, Deadline, ffmpeg_publish, ffmpeg_publish_cmd, free_port, run, run_cases, wait_media  # noqa: E402
 from rtmp_client import (MSG_COMMAND_AMF0, RtmpClient, amf_decode_all, amf_encode)  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -308,6 +310,34 @@ def case_reload(_):
         shutil.rmtree(scripts, ignore_errors=True)
 
 
+def http_fetch(url, data=None, method=None):
+    """(status, headers, body) of one request; error statuses too."""
+    req = urllib.request.Request(url, data=data, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.headers, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read().decode()
+
+
+def case_http_route(_):
+    port = free_port()
+    with Weir(threads=2, modules=("mod_http",) + MODULES, http={"listen": f"127.0.0.1:{port}"},
+              lua={"scripts": TEST_SCRIPTS, "app.live": "rpc.lua", "app.spin": "spin.lua"}) as w:
+        base = f"http://127.0.0.1:{port}/apps"
+        status, headers, body = http_fetch(f"{base}/live/hello?name=ana%20b")
+        assert (status, body, headers.get("x-app")) == (200, "hello ana b", "live"), (status, body)
+        status, headers, body = http_fetch(f"{base}/live/echo", data=b"payload", method="POST")
+        assert (status, body, headers.get("content-type")) == (201, "POST:payload", "application/octet-stream")
+        assert http_fetch(f"{base}/live/slow")[::2] == (200, "slept")
+        assert http_fetch(f"{base}/live/private")[::2] == (401, "who are you?\n")
+        assert http_fetch(f"{base}/live/broken")[::2] == (500, "application error\n")
+        assert http_fetch(f"{base}/spin/x")[0] == 404  # spin.lua has no on_http_request
+        assert http_fetch(f"{base}/nobody/x")[0] == 404
+        assert http_fetch(f"http://127.0.0.1:{port}/healthz")[0] == 200
+        w.wait_log(r"app=live script=rpc\.lua on_http_request failed \(internal\), rejected: rpc\.lua:\d+: broken route")
+
+
 def case_stream_keys(_):
     with Weir(threads=2, modules=MODULES,
               lua={"scripts": EXAMPLES, "app.live": "stream_keys.lua",
@@ -368,6 +398,7 @@ if __name__ == "__main__":
         "rpc_amf0": case_rpc_amf0,
         "rpc_amf3": case_rpc_amf3,
         "client_call_and_lifetime": case_client_call_and_lifetime,
+        "http_route": case_http_route,
         "runaway_script": case_runaway_script,
         "syntax_error_at_startup": case_syntax_error_at_startup,
         "reload": case_reload,

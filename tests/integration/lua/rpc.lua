@@ -36,3 +36,20 @@ function on_connect(client, params)
   end
   return true
 end
+
+-- HTTP under /apps/live/ (with mod_http).
+function on_http_request(request)
+  if request.path == "/hello" then
+    return {status = 200, body = "hello " .. (request.args.name or "?"), headers = {["x-app"] = weir.app}}
+  elseif request.path == "/echo" then
+    return {status = 201, content_type = "application/octet-stream", body = request.method .. ":" .. request.body}
+  elseif request.path == "/slow" then
+    weir.sleep(50)
+    return "slept"
+  elseif request.path == "/private" then
+    return weir.reject("401", "who are you?")
+  elseif request.path == "/broken" then
+    error("broken route")
+  end
+  return {status = 404, body = "no " .. request.path}
+end
