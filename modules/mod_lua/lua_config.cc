@@ -8,9 +8,9 @@ constexpr std::string_view kAppPrefix = "app.";
 constexpr std::string_view kEnvPrefix = "env.";
 
 Result<AppHook> hook_by_name(std::string_view name) {
-  for (int h = 0; h <= static_cast<int>(AppHook::disconnect); ++h)
+  for (std::size_t h = 0; h < kAppHookCount; ++h)
     if (app_hook_name(static_cast<AppHook>(h)) == name) return static_cast<AppHook>(h);
-  return Status(Errc::config, format("unknown hook '{}' (connect, publish, play, call)", name));
+  return Status(Errc::config, format("unknown hook '{}' (connect, publish, play, call, stream_not_found)", name));
 }
 
 }  // namespace

@@ -31,7 +31,7 @@ struct LuaConfig {
   /// Further attempts of a hook that timed out.
   int hook_retries = 0;
   /// Per AppHook: accept (true) or reject (false) when the script fails or times out.
-  std::array<bool, 7> fail_open{};
+  std::array<bool, kAppHookCount> fail_open{};
   /// [lua] env.<name> = value: strings for scripts as weir.env.<name> (secrets, URLs, limits).
   std::vector<std::pair<std::string, std::string>> env;
   /// HTTP requests under <prefix><app>/ go to the app's on_http_request (with mod_http); empty: off.

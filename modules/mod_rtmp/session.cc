@@ -567,12 +567,30 @@ Status RtmpSession::on_play(double, std::uint32_t stream_id, const std::vector<a
   return ok();
 }
 
-void RtmpSession::start_play(std::uint32_t stream_id, const std::string& name, double duration_s) {
+void RtmpSession::start_play(std::uint32_t stream_id, const std::string& name, double duration_s, bool may_ask) {
   close_stream(stream_id);
   StreamKey key{app_, name};
   auto player = std::make_unique<Player>(*this, stream_id, key);
   bool wait = worker_.config().play_waits_for_publisher;
   Status status = player->start(wait, duration_s);
+  if (!status && may_ask && worker_.has_hook(app_, AppHook::stream_not_found)) {
+    // The application may send the player to another stream (a fallback, a renamed one).
+    ask(AppRequest{AppHook::stream_not_found, {}, {stream_value(name)}},
+        [this, stream_id, name, duration_s](AppVerdict verdict) {
+          if (verdict.kind == AppVerdict::Kind::accept && !verdict.stream_name.empty()) {
+            apply_verdict(verdict);
+            start_play(stream_id, verdict.stream_name, duration_s, false);
+            return;
+          }
+          std::string description = verdict.kind == AppVerdict::Kind::redirect ? "Redirected to " + verdict.redirect_url
+                                    : verdict.description.empty() ? app_ + "/" + name + " is not published"
+                                                                  : verdict.description;
+          send_status(stream_id, "error", verdict.code.empty() ? "NetStream.Play.StreamNotFound" : verdict.code,
+                      description);
+          logger_.info("conn={} play {}/{}: not found ({})", connection_.id(), app_, name, description);
+        });
+    return;
+  }
   if (!status) {
     send_status(stream_id, "error", "NetStream.Play.StreamNotFound", key.to_string() + " is not published");
     logger_.info("conn={} play {}: not found", connection_.id(), key.to_string());

@@ -114,7 +114,8 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   void apply_verdict(const AppVerdict& verdict);
   void finish_connect(double transaction, const AppVerdict& verdict);
   void start_publish(std::uint32_t stream_id, const std::string& name, const std::string& type);
-  void start_play(std::uint32_t stream_id, const std::string& name, double duration_s);
+  /// `may_ask`: a name nobody publishes goes to the app's on_stream_not_found (once).
+  void start_play(std::uint32_t stream_id, const std::string& name, double duration_s, bool may_ask = true);
   void on_client_answer(bool is_error, double transaction, const std::vector<formats::amf::Value>& args);
   void send_error(double transaction, std::string_view code, std::string_view description,
                   const formats::amf::Value& extra = formats::amf::Value());

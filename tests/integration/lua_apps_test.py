@@ -338,6 +338,25 @@ def case_http_route(_):
         w.wait_log(r"app=live script=rpc\.lua on_http_request failed \(internal\), rejected: rpc\.lua:\d+: broken route")
 
 
+def case_stream_not_found(_):
+    with lua_weir(**{"app.live": "rpc.lua"}) as w:
+        publisher = RtmpClient("127.0.0.1", w.rtmp_port)
+        player = RtmpClient("127.0.0.1", w.rtmp_port)
+        try:
+            publisher.connect("live")
+            _, status = publisher.publish("fallback")
+            assert status.get("code") == "NetStream.Publish.Start", status
+            player.connect("live")
+            _, _, start = player.play_start("missing")
+            assert start.get("code") == "NetStream.Play.Start", start
+            _, status = player.play("other")
+            assert status.get("code") == "NetStream.Play.StreamNotFound", status
+            assert status.get("description") == "nothing called other", status
+        finally:
+            publisher.close()
+            player.close()
+
+
 def case_stream_keys(_):
     with Weir(threads=2, modules=MODULES,
               lua={"scripts": EXAMPLES, "app.live": "stream_keys.lua",
@@ -403,5 +422,6 @@ if __name__ == "__main__":
         "syntax_error_at_startup": case_syntax_error_at_startup,
         "reload": case_reload,
         "stream_keys": case_stream_keys,
+        "stream_not_found": case_stream_not_found,
         "player_limit": case_player_limit,
     })

@@ -15,6 +15,7 @@
 /// and skips the request when the app does not define the hook (no script call per frame, ever).
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -29,9 +30,11 @@
 
 namespace weir {
 
-/// The control points of a client's life. Requests with a verdict: connect, publish, play, call.
-/// Notifications (the verdict is ignored): unpublish, stop, disconnect.
-enum class AppHook : std::uint8_t { connect = 0, publish, play, call, unpublish, stop, disconnect };
+/// The control points of a client's life. Requests with a verdict: connect, publish, play, call,
+/// stream_not_found (a play of a name nobody publishes: the verdict may rename it). Notifications
+/// (the verdict is ignored): unpublish, stop, disconnect. New hooks are added at the end.
+enum class AppHook : std::uint8_t { connect = 0, publish, play, call, unpublish, stop, disconnect, stream_not_found };
+inline constexpr std::size_t kAppHookCount = 8;
 
 /// "connect", "publish", ... (the Lua hook is "on_" + this; call is `methods.<name>`).
 constexpr std::string_view app_hook_name(AppHook hook) noexcept {
@@ -43,6 +46,7 @@ constexpr std::string_view app_hook_name(AppHook hook) noexcept {
     case AppHook::unpublish: return "unpublish";
     case AppHook::stop: return "stop";
     case AppHook::disconnect: return "disconnect";
+    case AppHook::stream_not_found: return "stream_not_found";
   }
   return "unknown";
 }
@@ -102,8 +106,8 @@ struct AppRequest {
   AppHook hook = AppHook::connect;
   /// call: the method name.
   std::string method;
-  /// connect: {params}; publish, play, unpublish, stop: {stream}; call: the call's arguments;
-  /// disconnect: {}.
+  /// connect: {params}; publish, play, unpublish, stop, stream_not_found: {stream}; call: the
+  /// call's arguments; disconnect: {}.
   std::vector<Value> args;
 };
 

@@ -53,3 +53,11 @@ function on_http_request(request)
   end
   return {status = 404, body = "no " .. request.path}
 end
+
+-- A play of a name nobody publishes: "missing" falls back to "fallback".
+function on_stream_not_found(client, stream)
+  if stream.name == "missing" then
+    return weir.accept{name = "fallback"}
+  end
+  return weir.reject(nil, "nothing called " .. stream.name)
+end
