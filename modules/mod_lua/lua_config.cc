@@ -10,7 +10,7 @@ constexpr std::string_view kEnvPrefix = "env.";
 Result<AppHook> hook_by_name(std::string_view name) {
   for (std::size_t h = 0; h < kAppHookCount; ++h)
     if (app_hook_name(static_cast<AppHook>(h)) == name) return static_cast<AppHook>(h);
-  return Status(Errc::config, format("unknown hook '{}' (connect, publish, play, call, stream_not_found)", name));
+  return Status(Errc::config, format("unknown hook '{}' (connect, publish, play, call, stream_not_found, update)", name));
 }
 
 }  // namespace
@@ -48,6 +48,10 @@ Result<LuaConfig> LuaConfig::parse(const ConfigView& view) {
   if (!timeout) return timeout.error();
   if (timeout->count() < 1) return view.invalid("hook_timeout", "must be at least 1ms");
   c.hook_timeout = *timeout;
+  auto update = view.get_duration("update_interval", c.update_interval);
+  if (!update) return update.error();
+  if (update->count() < 100) return view.invalid("update_interval", "must be at least 100ms");
+  c.update_interval = *update;
   auto retries = view.get_int("hook_retries", c.hook_retries, 0, 10);
   if (!retries) return retries.error();
   c.hook_retries = static_cast<int>(*retries);

@@ -28,6 +28,8 @@ struct LuaConfig {
   /// Instructions one hook run may execute (counted in steps of LuaGroup::kHookStep).
   std::uint64_t instruction_limit = 10'000'000;
   std::chrono::milliseconds hook_timeout{5000};
+  /// on_update of each connected client, this often.
+  std::chrono::milliseconds update_interval{10000};
   /// Further attempts of a hook that timed out.
   int hook_retries = 0;
   /// Per AppHook: accept (true) or reject (false) when the script fails or times out.

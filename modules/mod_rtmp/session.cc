@@ -135,6 +135,7 @@ void RtmpSession::on_close(const Status&) noexcept {
   ping_timer_.reset();
   handshake_timer_.reset();
   lifetime_timer_.reset();
+  update_timer_.reset();
   queued_.clear();
   for (auto& [transaction, done] : pending_calls_)
     worker_.group().defer([done = std::move(done)] { done(Status(Errc::closed, "the client disconnected")); });
@@ -459,6 +460,7 @@ void RtmpSession::finish_connect(double transaction, const AppVerdict& verdict) 
   }
   connected_ = true;
   apply_verdict(verdict);
+  if (worker_.has_hook(app_, AppHook::update)) schedule_update();
   const RtmpConfig& config = worker_.config();
   send_control(wire::kMessageWindowAckSize, wire::encode_window_ack_size(config.ack_window));
   send_control(wire::kMessageSetPeerBandwidth,
@@ -739,6 +741,28 @@ void RtmpSession::apply_verdict(const AppVerdict& verdict) {
       connection_.close(error(Errc::denied, "the application's lifetime of {} ms ended", lifetime.count()));
     });
   }
+}
+
+void RtmpSession::schedule_update() {
+  update_timer_ = worker_.group().after(worker_.apps().update_interval(), [this] {
+    schedule_update();
+    if (update_running_) return;  // a slow on_update is not stacked
+    update_running_ = true;
+    // Not through ask(): an update runs beside the client's commands, it does not hold them.
+    std::weak_ptr<RtmpAppClient> weak = app_client();
+    worker_.apps().request(app_client(), AppRequest{AppHook::update, {}, {}}, [weak](AppVerdict verdict) {
+      auto client = weak.lock();
+      if (!client || !client->session()) return;
+      RtmpSession& session = *client->session();
+      session.update_running_ = false;
+      if (verdict.kind == AppVerdict::Kind::accept) {
+        session.apply_verdict(verdict);
+        return;
+      }
+      session.connection_.close(error(Errc::denied, "disconnected by the application's on_update: {}",
+                                      verdict.description.empty() ? "refused" : verdict.description));
+    });
+  });
 }
 
 Value RtmpSession::stream_value(std::string_view name_with_query) const {

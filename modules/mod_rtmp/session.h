@@ -112,6 +112,7 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   void notify(AppHook hook, Value arg);
   void resume_commands();
   void apply_verdict(const AppVerdict& verdict);
+  void schedule_update();
   void finish_connect(double transaction, const AppVerdict& verdict);
   void start_publish(std::uint32_t stream_id, const std::string& name, const std::string& type);
   /// `may_ask`: a name nobody publishes goes to the app's on_stream_not_found (once).
@@ -153,6 +154,8 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   std::deque<QueuedCommand> queued_;
   std::size_t queued_bytes_ = 0;
   std::unique_ptr<Timer> lifetime_timer_;
+  std::unique_ptr<Timer> update_timer_;
+  bool update_running_ = false;
   double next_call_transaction_ = 1;
   std::map<double, std::function<void(Result<Value>)>> pending_calls_;  // client:call awaiting an answer
 };

@@ -357,6 +357,23 @@ def case_stream_not_found(_):
             player.close()
 
 
+def case_update(_):
+    with lua_weir(update_interval="100ms", **{"app.live": "rpc.lua"}) as w:
+        steady = RtmpClient("127.0.0.1", w.rtmp_port)
+        limited = RtmpClient("127.0.0.1", w.rtmp_port)
+        try:
+            steady.connect("live")
+            limited.connect("live", tc_url="rtmp://127.0.0.1/live?updates=3")
+            w.wait_log(r"disconnected by the application's on_update: enough updates \(3\)")
+            d = Deadline(15)
+            while call(steady, "updates")[3] < 4:  # on_update goes on for the others
+                assert d.left(), "on_update stopped"
+                time.sleep(0.1)
+        finally:
+            steady.close()
+            limited.close()
+
+
 def case_stream_keys(_):
     with Weir(threads=2, modules=MODULES,
               lua={"scripts": EXAMPLES, "app.live": "stream_keys.lua",
@@ -423,5 +440,6 @@ if __name__ == "__main__":
         "reload": case_reload,
         "stream_keys": case_stream_keys,
         "stream_not_found": case_stream_not_found,
+        "update": case_update,
         "player_limit": case_player_limit,
     })

@@ -31,10 +31,13 @@
 namespace weir {
 
 /// The control points of a client's life. Requests with a verdict: connect, publish, play, call,
-/// stream_not_found (a play of a name nobody publishes: the verdict may rename it). Notifications
-/// (the verdict is ignored): unpublish, stop, disconnect. New hooks are added at the end.
-enum class AppHook : std::uint8_t { connect = 0, publish, play, call, unpublish, stop, disconnect, stream_not_found };
-inline constexpr std::size_t kAppHookCount = 8;
+/// stream_not_found (a play of a name nobody publishes: the verdict may rename it), update (every
+/// update_interval() while connected: a reject disconnects the client). Notifications (the verdict
+/// is ignored): unpublish, stop, disconnect. New hooks are added at the end.
+enum class AppHook : std::uint8_t {
+  connect = 0, publish, play, call, unpublish, stop, disconnect, stream_not_found, update
+};
+inline constexpr std::size_t kAppHookCount = 9;
 
 /// "connect", "publish", ... (the Lua hook is "on_" + this; call is `methods.<name>`).
 constexpr std::string_view app_hook_name(AppHook hook) noexcept {
@@ -47,6 +50,7 @@ constexpr std::string_view app_hook_name(AppHook hook) noexcept {
     case AppHook::stop: return "stop";
     case AppHook::disconnect: return "disconnect";
     case AppHook::stream_not_found: return "stream_not_found";
+    case AppHook::update: return "update";
   }
   return "unknown";
 }
@@ -107,7 +111,7 @@ struct AppRequest {
   /// call: the method name.
   std::string method;
   /// connect: {params}; publish, play, unpublish, stop, stream_not_found: {stream}; call: the
-  /// call's arguments; disconnect: {}.
+  /// call's arguments; disconnect, update: {}.
   std::vector<Value> args;
 };
 
@@ -123,6 +127,9 @@ class AppsService : public Service {
   /// client's group with the verdict, never inside request(); when the application fails (error,
   /// timeout) the verdict follows its fail-open or fail-closed setting. Thread: the client's group.
   virtual void request(std::shared_ptr<AppClient> client, AppRequest request, AppVerdictCallback done) noexcept = 0;
+  /// How often a connected client of an app that defines update is asked (the protocol module
+  /// runs the timer, and skips a tick while the previous update is still running). Any thread.
+  virtual std::chrono::milliseconds update_interval() const noexcept = 0;
 };
 
 }  // namespace weir

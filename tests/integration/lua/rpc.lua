@@ -34,6 +34,9 @@ function on_connect(client, params)
   if params.args.lifetime then
     return weir.accept{lifetime = tonumber(params.args.lifetime)}
   end
+  if params.args.updates then
+    return weir.accept{values = {max_updates = tonumber(params.args.updates)}}
+  end
   return true
 end
 
@@ -61,3 +64,15 @@ function on_stream_not_found(client, stream)
   end
   return weir.reject(nil, "nothing called " .. stream.name)
 end
+
+-- Every [lua] update_interval: a client connected with ?updates=N is disconnected at the N-th.
+function on_update(client)
+  local n = (client:get("updates") or 0) + 1
+  client:set("updates", n)
+  local limit = client:get("max_updates")
+  if limit and n >= limit then
+    return false, "enough updates (" .. n .. ")"
+  end
+end
+
+methods.updates = function(client) return client:get("updates") or 0 end
