@@ -137,12 +137,15 @@ int value_depth(const Value& v) {
   return deepest + 1;
 }
 
-std::string to_message(lua_State* L, int index) {
-  std::size_t length = 0;
-  const char* s = luaL_tolstring(L, index, &length);
-  std::string message(s, length);
-  lua_pop(L, 1);
-  return message;
+// An error object as text, without metamethods: it is read from a coroutine that died, where a
+// __tostring that raises or loops would take the server with it.
+std::string error_text(lua_State* L, int index) {
+  if (lua_type(L, index) == LUA_TSTRING || lua_type(L, index) == LUA_TNUMBER) {
+    std::size_t length = 0;
+    const char* s = lua_tolstring(L, index, &length);
+    return std::string(s, length);
+  }
+  return format("(an error value of type {})", luaL_typename(L, index));
 }
 
 int push_result(lua_State* L, const Result<Value>& result) {
@@ -155,14 +158,37 @@ int push_result(lua_State* L, const Result<Value>& result) {
   return 2;
 }
 
-std::vector<Value> read_args(lua_State* L, int first) {
+Result<std::vector<Value>> read_args(lua_State* L, int first) {
   std::vector<Value> args;
   for (int i = first; i <= lua_gettop(L); ++i) {
     auto v = to_value(L, i);
-    if (!v) luaL_error(L, "argument %d: %s", i - first + 1, v.error().message().c_str());
+    if (!v) return v.error().with_context(format("argument {}", i - first + 1));
     args.push_back(std::move(*v));
   }
   return args;
+}
+
+// Lua errors and yields are longjmps here (C Lua): they must never cross a live C++ object, or
+// its destructor is skipped. So the C functions below do their C++ work in an inner scope that
+// ends in one of these outcomes, and only then raise or yield, with nothing left to destroy.
+constexpr int kRaise = -2;  // an error message is on the stack
+constexpr int kYield = -1;  // LuaGroup::wait() started a wait
+
+int raise(lua_State* L, std::string_view message) {
+  lua_pushlstring(L, message.data(), message.size());
+  return kRaise;
+}
+
+int conclude(lua_State* L, int outcome) {
+  if (outcome == kRaise) return lua_error(L);
+  if (outcome == kYield) return lua_yield(L, 0);
+  return outcome;
+}
+
+// A field of a table without metamethods (they could raise through our C++ objects).
+int raw_field(lua_State* L, int table, const char* name) {
+  lua_pushstring(L, name);
+  return lua_rawget(L, table);
 }
 
 // ---- the client object ----
@@ -177,16 +203,25 @@ AppClient& check_client(lua_State* L) {
 }
 
 int client_call(lua_State* L) {
-  auto client = static_cast<ClientBox*>(luaL_checkudata(L, 1, kClientType))->client;
-  std::string name = luaL_checkstring(L, 2);
-  std::vector<Value> args = read_args(L, 3);
+  auto* box = static_cast<ClientBox*>(luaL_checkudata(L, 1, kClientType));
+  const char* name = luaL_checkstring(L, 2);
   LuaGroup* group = vm_of(L).owner;
-  if (!group) return luaL_error(L, "client:call: no client here");
-  return group->wait(L, "client:call", [client, name, args = std::move(args)](LuaDone done) mutable {
-    client->call(name, std::move(args), std::move(done));
-  });
+  int outcome;
+  {
+    auto args = read_args(L, 3);
+    if (!args) {
+      outcome = raise(L, "client:call: " + args.error().message());
+    } else if (!group) {
+      outcome = raise(L, "client:call: no client here");
+    } else {
+      outcome = group->wait(L, "client:call",
+                            [client = box->client, method = std::string(name), values = std::move(*args)](LuaDone done) mutable {
+                              client->call(method, std::move(values), std::move(done));
+                            });
+    }
+  }
+  return conclude(L, outcome);
 }
-
 int client_close(lua_State* L) {
   AppClient& client = check_client(L);
   client.close(luaL_optstring(L, 2, "closed by the application"));
@@ -203,14 +238,19 @@ int client_get(lua_State* L) {
 
 int client_set(lua_State* L) {
   AppClient& client = check_client(L);
-  std::string key = luaL_checkstring(L, 2);
-  auto v = to_value(L, 3);
-  if (!v) return luaL_error(L, "client:set('%s'): %s", key.c_str(), v.error().message().c_str());
-  if (!client.values().is_object()) client.values() = Value::object();
-  client.values().set(key, std::move(*v));
-  return 0;
+  const char* key = luaL_checkstring(L, 2);
+  int outcome = 0;
+  {
+    auto v = to_value(L, 3);
+    if (!v) {
+      outcome = raise(L, format("client:set('{}'): {}", key, v.error().message()));
+    } else {
+      if (!client.values().is_object()) client.values() = Value::object();
+      client.values().set(key, std::move(*v));
+    }
+  }
+  return conclude(L, outcome);
 }
-
 int client_index(lua_State* L) {
   AppClient& client = check_client(L);
   std::string_view key = luaL_checkstring(L, 2);
@@ -321,34 +361,42 @@ int weir_now_ms(lua_State* L) {
   return 1;
 }
 
-std::string log_line(lua_State* L) {
-  std::string line;
-  for (int i = 1; i <= lua_gettop(L); ++i) {
-    if (i > 1) line += ' ';
-    line += to_message(L, i);
+// The arguments as one line, built on the Lua stack: __tostring metamethods may raise, and no C++
+// object may be alive when they do.
+const char* log_line(lua_State* L) {
+  int n = lua_gettop(L);
+  for (int i = 1; i <= n; ++i) {
+    if (i > 1) lua_pushliteral(L, " ");
+    luaL_tolstring(L, i, nullptr);
   }
-  return line;
+  if (n == 0) lua_pushliteral(L, "");
+  else lua_concat(L, 2 * n - 1);
+  return lua_tostring(L, -1);
 }
-
 // Upvalue 1: the app's name.
 int weir_log(lua_State* L) {
-  vm_of(L).shared.logger.info("app={}: {}", lua_tostring(L, lua_upvalueindex(1)), log_line(L));
+  const char* line = log_line(L);
+  vm_of(L).shared.logger.info("app={}: {}", lua_tostring(L, lua_upvalueindex(1)), line);
   return 0;
 }
 
 int weir_warn(lua_State* L) {
-  vm_of(L).shared.logger.warn("app={}: {}", lua_tostring(L, lua_upvalueindex(1)), log_line(L));
+  const char* line = log_line(L);
+  vm_of(L).shared.logger.warn("app={}: {}", lua_tostring(L, lua_upvalueindex(1)), line);
   return 0;
 }
 
 // weir.count(name, delta[, limit]) -> the new count, or nil, "limit" when it would pass the limit.
 int weir_count(lua_State* L) {
-  std::string name = luaL_checkstring(L, 1);
+  const char* name = luaL_checkstring(L, 1);
   lua_Integer delta = luaL_checkinteger(L, 2);
   lua_Integer limit = luaL_optinteger(L, 3, LUA_MAXINTEGER);
-  // Counts are per app: one app cannot take another's slots.
-  name = std::string(lua_tostring(L, lua_upvalueindex(1))) + "/" + name;
-  auto count = vm_of(L).shared.counts.add(name, delta, limit);
+  std::optional<std::int64_t> count;
+  {
+    // Counts are per app: one app cannot take another's slots.
+    std::string key = std::string(lua_tostring(L, lua_upvalueindex(1))) + "/" + name;
+    count = vm_of(L).shared.counts.add(key, delta, limit);
+  }
   if (!count) {
     lua_pushnil(L);
     lua_pushliteral(L, "limit");
@@ -357,7 +405,6 @@ int weir_count(lua_State* L) {
   lua_pushinteger(L, *count);
   return 1;
 }
-
 int weir_sleep(lua_State* L) {
   lua_Integer ms = luaL_checkinteger(L, 1);
   luaL_argcheck(L, ms >= 0, 1, "a negative time");
@@ -365,12 +412,15 @@ int weir_sleep(lua_State* L) {
   if (!group) return luaL_error(L, "weir.sleep: only inside a hook");
   auto delay = std::chrono::milliseconds(ms);
   Budget* budget = budget_of(L);
-  return group->wait(L, "weir.sleep", [group, budget, delay](LuaDone done) {
-    // wait() has checked that this is a hook's coroutine, so budget->run is set.
-    budget->run->sleep = group->group().after(delay, [done = std::move(done)] { done(Value()); });
-  });
+  int outcome;
+  {
+    outcome = group->wait(L, "weir.sleep", [group, budget, delay](LuaDone done) {
+      // wait() has checked that this is a hook's coroutine, so budget->run is set.
+      budget->run->sleep = group->group().after(delay, [done = std::move(done)] { done(Value()); });
+    });
+  }
+  return conclude(L, outcome);
 }
-
 struct HttpExchange {
   std::string url;
   std::string method = "GET";
@@ -421,68 +471,80 @@ Status http_exchange(HttpExchange& x) {
 
 // weir.http{url=, method=, body=, headers={}, timeout_ms=} -> {status=, body=, headers={}} or nil, err
 int weir_http(lua_State* L) {
-  auto x = std::make_shared<HttpExchange>();
-  if (lua_type(L, 1) == LUA_TSTRING) {
-    x->url = lua_tostring(L, 1);
-  } else {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_getfield(L, 1, "url");
-    if (!lua_isstring(L, -1)) return luaL_error(L, "weir.http: url missing");
-    x->url = lua_tostring(L, -1);
-    lua_getfield(L, 1, "method");
-    if (lua_isstring(L, -1)) x->method = lua_tostring(L, -1);
-    lua_getfield(L, 1, "body");
-    if (lua_isstring(L, -1)) {
-      std::size_t length = 0;
-      const char* s = lua_tolstring(L, -1, &length);
-      x->body.assign(s, length);
-    }
-    lua_getfield(L, 1, "timeout_ms");
-    if (lua_isinteger(L, -1)) x->timeout = std::chrono::milliseconds(std::max<lua_Integer>(1, lua_tointeger(L, -1)));
-    lua_getfield(L, 1, "headers");
-    if (lua_istable(L, -1)) {
-      lua_pushnil(L);
-      while (lua_next(L, -2)) {
-        if (lua_type(L, -2) == LUA_TSTRING && lua_isstring(L, -1))
-          x->headers.emplace_back(lua_tostring(L, -2), lua_tostring(L, -1));
-        lua_pop(L, 1);
-      }
-    }
-    lua_pop(L, 5);
-  }
+  if (lua_type(L, 1) != LUA_TSTRING) luaL_checktype(L, 1, LUA_TTABLE);
   LuaGroup* group = vm_of(L).owner;
   if (!group) return luaL_error(L, "weir.http: only inside a hook");
-  x->timeout = std::min(x->timeout, group->shared().config.hook_timeout);
-  return group->wait(L, "weir.http", [group, x](LuaDone done) {
-    group->group().run_blocking([x] { return http_exchange(*x); },
-                                [x, done = std::move(done)](Status status) {
-                                  if (!status) {
-                                    done(std::move(status));
-                                    return;
-                                  }
-                                  Value headers = Value::object();
-                                  for (auto& [name, value] : x->response_headers) headers.set(name, value);
-                                  done(Value::object({{"status", x->status},
-                                                      {"body", std::move(x->response_body)},
-                                                      {"headers", std::move(headers)}}));
-                                });
-  });
+  int outcome;
+  {
+    auto x = std::make_shared<HttpExchange>();
+    bool valid = true;
+    if (lua_type(L, 1) == LUA_TSTRING) {
+      x->url = lua_tostring(L, 1);
+    } else {
+      if (raw_field(L, 1, "url") == LUA_TSTRING) x->url = lua_tostring(L, -1);
+      else valid = false;
+      if (raw_field(L, 1, "method") == LUA_TSTRING) x->method = lua_tostring(L, -1);
+      if (raw_field(L, 1, "body") == LUA_TSTRING) {
+        std::size_t length = 0;
+        const char* body = lua_tolstring(L, -1, &length);
+        x->body.assign(body, length);
+      }
+      if (raw_field(L, 1, "timeout_ms") == LUA_TNUMBER && lua_isinteger(L, -1))
+        x->timeout = std::chrono::milliseconds(std::max<lua_Integer>(1, lua_tointeger(L, -1)));
+      if (raw_field(L, 1, "headers") == LUA_TTABLE) {
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+          if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING)
+            x->headers.emplace_back(lua_tostring(L, -2), lua_tostring(L, -1));
+          lua_pop(L, 1);
+        }
+      }
+      lua_pop(L, 5);
+    }
+    x->timeout = std::min(x->timeout, group->shared().config.hook_timeout);
+    if (!valid) {
+      outcome = raise(L, "weir.http: the request has no url");
+    } else {
+      outcome = group->wait(L, "weir.http", [group, x](LuaDone done) {
+        group->group().run_blocking([x] { return http_exchange(*x); },
+                                    [x, done = std::move(done)](Status status) {
+                                      if (!status) {
+                                        done(std::move(status));
+                                        return;
+                                      }
+                                      Value headers = Value::object();
+                                      for (auto& [name, value] : x->response_headers) headers.set(name, value);
+                                      done(Value::object({{"status", x->status},
+                                                          {"body", std::move(x->response_body)},
+                                                          {"headers", std::move(headers)}}));
+                                    });
+      });
+    }
+  }
+  return conclude(L, outcome);
 }
-
 // A module's function (weir/lua.h). Upvalue 1: its index in LuaShared::functions.
 int module_function(lua_State* L) {
   Vm& vm = vm_of(L);
   auto index = static_cast<std::size_t>(lua_tointeger(L, lua_upvalueindex(1)));
   const ModuleFunction& f = vm.shared.functions[index];
-  std::vector<Value> args = read_args(L, 1);
-  if (!vm.owner) return luaL_error(L, "weir.%s.%s: only inside a hook", f.library.c_str(), f.name.c_str());
-  std::string what = "weir." + f.library + "." + f.name;
-  PollGroup& group = vm.owner->group();
-  return vm.owner->wait(L, what.c_str(), [&f, &group, args = std::move(args)](LuaDone done) mutable {
-    f.fn(group, std::move(args), std::move(done));
-  });
+  int outcome;
+  {
+    std::string what = "weir." + f.library + "." + f.name;
+    auto args = read_args(L, 1);
+    if (!args) {
+      outcome = raise(L, what + ": " + args.error().message());
+    } else if (!vm.owner) {
+      outcome = raise(L, what + ": only inside a hook");
+    } else {
+      PollGroup& group = vm.owner->group();
+      outcome = vm.owner->wait(L, what.c_str(), [&f, &group, values = std::move(*args)](LuaDone done) mutable {
+        f.fn(group, std::move(values), std::move(done));
+      });
+    }
+  }
+  return conclude(L, outcome);
 }
-
 void copy_table(lua_State* L, int from) {
   from = lua_absindex(L, from);
   lua_newtable(L);
@@ -629,7 +691,7 @@ Status Vm::load(const ScriptSource& source) {
   // Named as configured, so that messages say "token_auth.lua:12:". Text only: no bytecode.
   std::string chunk_name = "@" + script.name;
   if (luaL_loadbufferx(L, source.text.data(), source.text.size(), chunk_name.c_str(), "t") != LUA_OK) {
-    std::string message = to_message(L, -1);
+    std::string message = error_text(L, -1);
     lua_pop(L, 1);
     return error(Errc::config, "[lua] app.{}: {}", script.app, message);
   }
@@ -654,9 +716,9 @@ Status Vm::load(const ScriptSource& source) {
                               : error(Errc::config, "[lua] app.{}: {}: the top level may not wait", script.app,
                                       script.name);
   } else if (status != LUA_OK) {
-    std::string message = to_message(thread, -1);
+    std::string message = error_text(thread, -1);
     luaL_traceback(L, thread, message.c_str(), 0);
-    outcome = error(Errc::config, "[lua] app.{}: {}", script.app, to_message(L, -1));
+    outcome = error(Errc::config, "[lua] app.{}: {}", script.app, error_text(L, -1));
     lua_pop(L, 1);
   }
   budget_of(thread) = nullptr;
@@ -845,8 +907,8 @@ int LuaGroup::wait(lua_State* L, const char* what, const std::function<void(LuaD
   Budget* budget = budget_of(L);
   Run* run = budget ? budget->run : nullptr;
   if (!run || run->thread != L || !lua_isyieldable(L))
-    return luaL_error(L, "%s: waits only in a hook's own coroutine (not at a script's top level, in a "
-                         "coroutine the script made, or inside a C call such as table.sort)", what);
+    return raise(L, format("{}: waits only in a hook's own coroutine (not at a script's top level, in a coroutine "
+                           "the script made, or inside a C call such as table.sort)", what));
   struct State {
     bool returned = false;
     std::optional<Result<Value>> early;
@@ -871,7 +933,7 @@ int LuaGroup::wait(lua_State* L, const char* what, const std::function<void(LuaD
   state->returned = true;
   if (state->early) return push_result(L, *state->early);
   run->waiting = true;
-  return lua_yield(L, 0);
+  return kYield;  // the caller yields once its C++ objects are gone (conclude())
 }
 
 namespace {
@@ -962,10 +1024,10 @@ void LuaGroup::resume(std::uint64_t run_id, int nargs) {
     return;
   }
   if (status != LUA_OK) {
-    std::string message = to_message(T, -1);
+    std::string message = error_text(T, -1);
     lua_State* L = run->vm->L;
     luaL_traceback(L, T, message.c_str(), 0);
-    std::string traceback = to_message(L, -1);
+    std::string traceback = error_text(L, -1);
     lua_pop(L, 1);
     fail(run_id, run->budget.exceeded ? Errc::limit : Errc::internal, traceback);
     return;

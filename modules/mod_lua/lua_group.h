@@ -106,7 +106,9 @@ class LuaGroup {
   PollGroup& group() noexcept { return group_; }
   const LuaShared& shared() const noexcept { return *shared_; }
   /// Starts an asynchronous wait for the running hook whose coroutine is `L`: `start` gets the
-  /// callback that resumes it. Returns the number of Lua results (or yields).
+  /// callback that resumes it. Returns the number of results pushed (answered at once), -1 when
+  /// the caller must yield, -2 when it must raise the error message pushed. It never yields or
+  /// raises itself: a longjmp must not cross the caller's C++ objects.
   int wait(lua_State* L, const char* what, const std::function<void(LuaDone)>& start);
 
  private:

@@ -235,6 +235,23 @@ TEST_F(LuaGroupTest, ModuleFunctionsAnswerLater) {
   EXPECT_EQ(call("go", {}).result, Value::object({{"err", "nothing here"}, {"n", true}, {"v", 42}}));
 }
 
+TEST_F(LuaGroupTest, BadArgumentsAndOddErrorObjectsFailOnlyTheirRequest) {
+  shared_.functions.push_back(ModuleFunction{"test", "id", [](PollGroup&, std::vector<Value> args, LuaDone done) {
+    done(args.empty() ? Value() : args[0]);
+  }});
+  load("methods = {} function methods.badarg() return weir.test.id(function() end) end "
+       "function methods.badset(c) c:set('k', print) end "
+       "function methods.odd() error(setmetatable({}, {__tostring = function() error('nested') end})) end "
+       "function methods.caught() local ok, err = pcall(weir.test.id, {f = print}) return err end "
+       "function methods.fine() return weir.test.id('x') end");
+  EXPECT_EQ(call("badarg", {}).kind, AppVerdict::Kind::reject);
+  EXPECT_EQ(call("badset", {}).kind, AppVerdict::Kind::reject);
+  EXPECT_EQ(call("odd", {}).kind, AppVerdict::Kind::reject);
+  std::string caught(call("caught", {}).result.as_string());
+  EXPECT_NE(caught.find("weir.test.id: argument 1: value.f: a function cannot be sent"), std::string::npos) << caught;
+  EXPECT_EQ(call("fine", {}).result, Value("x"));
+}
+
 TEST_F(LuaGroupTest, ARunawayScriptIsStoppedEvenInsidePcall) {
   load("methods = {} function methods.spin() while true do end end "
        "function methods.sly() while true do pcall(function() while true do end end) end end "
