@@ -244,6 +244,36 @@ def case_client_call_and_lifetime(_):
         w.wait_log(r"lifetime of 300 ms ended")
 
 
+def case_disconnect_while_waiting(_):
+    """Clients that leave while their hook waits: the hook finishes, its answer goes nowhere, and
+    the server (an ASan build included) serves on and exits clean."""
+    with lua_weir(**{"app.live": "rpc.lua"}) as w:
+        c = RtmpClient("127.0.0.1", w.rtmp_port)
+        c.connect("live")
+        c.command("slow", None, 300)
+        c.close()
+        w.wait_log(r"slow done, client open: false")
+        c = RtmpClient("127.0.0.1", w.rtmp_port)
+        c.connect("live")
+        c.command("callback", None, 1)
+        c.wait_for(lambda m: m[0] == MSG_COMMAND_AMF0 and amf_decode_all(m[3])[0] == "whoami")
+        c.close()  # never answers
+        w.wait_log(r"callback: the client disconnected")
+        c = RtmpClient("127.0.0.1", w.rtmp_port)
+        c.handshake()
+        c.command("connect", {"app": "live", "tcUrl": "rtmp://127.0.0.1/live?sleep=300"})
+        c.command("createStream", None)  # queued behind the hook, then dropped with the connection
+        c.close()
+        other = RtmpClient("127.0.0.1", w.rtmp_port)
+        try:
+            other.connect("live")
+            assert call(other, "add", 1, 2)[3] == 3
+            time.sleep(0.5)  # the slow connect's hook ends while the server runs
+            assert call(other, "add", 2, 2)[3] == 4
+        finally:
+            other.close()
+
+
 def case_runaway_script(_):
     with lua_weir(**{"app.spin": "spin.lua", "app.live": "rpc.lua", "instruction_limit": "2000000"}) as w:
         spinner = RtmpClient("127.0.0.1", w.rtmp_port)
@@ -435,6 +465,7 @@ if __name__ == "__main__":
         "rpc_amf3": case_rpc_amf3,
         "client_call_and_lifetime": case_client_call_and_lifetime,
         "http_route": case_http_route,
+        "disconnect_while_waiting": case_disconnect_while_waiting,
         "runaway_script": case_runaway_script,
         "syntax_error_at_startup": case_syntax_error_at_startup,
         "reload": case_reload,

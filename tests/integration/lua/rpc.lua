@@ -19,11 +19,21 @@ function methods.refuses(client)
   return weir.reject("App.Refused", "not for you")
 end
 
+-- Waits, then reports whether the client is still there.
+function methods.slow(client, ms)
+  weir.sleep(ms or 300)
+  weir.log("slow done, client open: " .. tostring(client.is_open))
+  return "done"
+end
+
 -- Waits, then calls the client back and returns its answer.
 function methods.callback(client, x)
   weir.sleep(50)
   local answer, err = client:call("whoami", x)
-  if not answer then return "client error: " .. err end
+  if not answer then
+    weir.log("callback: " .. err)
+    return "client error: " .. err
+  end
   return {answer = answer}
 end
 
@@ -33,6 +43,9 @@ function on_connect(client, params)
   end
   if params.args.lifetime then
     return weir.accept{lifetime = tonumber(params.args.lifetime)}
+  end
+  if params.args.sleep then  -- a slow connect (the client may leave before the verdict)
+    weir.sleep(tonumber(params.args.sleep))
   end
   if params.args.updates then
     return weir.accept{values = {max_updates = tonumber(params.args.updates)}}
