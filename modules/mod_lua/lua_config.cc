@@ -44,6 +44,10 @@ Result<LuaConfig> LuaConfig::parse(const ConfigView& view) {
                             std::int64_t{1} << 40);
   if (!limit) return limit.error();
   c.instruction_limit = static_cast<std::uint64_t>(*limit);
+  auto memory = view.get_bytes("memory_limit", c.memory_limit_bytes);
+  if (!memory) return memory.error();
+  if (*memory < (1u << 20)) return view.invalid("memory_limit", "must be at least 1m");
+  c.memory_limit_bytes = *memory;
   auto timeout = view.get_duration("hook_timeout", c.hook_timeout);
   if (!timeout) return timeout.error();
   if (timeout->count() < 1) return view.invalid("hook_timeout", "must be at least 1ms");

@@ -28,6 +28,8 @@ struct LuaConfig {
   /// Instructions one hook run may execute (counted in steps of LuaGroup::kHookStep).
   std::uint64_t instruction_limit = 10'000'000;
   std::chrono::milliseconds hook_timeout{5000};
+  /// Memory of one group's VM (every app's script on that group) while scripts run.
+  std::uint64_t memory_limit_bytes = 64u << 20;
   /// on_update of each connected client, this often.
   std::chrono::milliseconds update_interval{10000};
   /// Further attempts of a hook that timed out.

@@ -82,6 +82,18 @@ class Vm {
   lua_State* L = nullptr;
   LuaGroup* owner;  // null in the startup check
   const LuaShared& shared;
+  // Memory: counted always, limited only while scripts run (inside lua_resume, where running out
+  // is an ordinary script error); our own pushes outside must not fail.
+  std::size_t used_bytes = 0;
+  bool enforce_limit = false;
+
+  /// Runs `thread` with the memory limit on.
+  int resume(lua_State* thread, int nargs, int* results) {
+    enforce_limit = true;
+    int status = lua_resume(thread, nullptr, nargs, results);
+    enforce_limit = false;
+    return status;
+  }
 
  private:
   void push_env(const AppScript& script);
@@ -106,12 +118,20 @@ Vm& vm_of(lua_State* L) {
 
 Budget*& budget_of(lua_State* L) { return *static_cast<Budget**>(lua_getextraspace(L)); }
 
-void* allocate(void*, void* block, std::size_t, std::size_t size) noexcept {
+void* allocate(void* ud, void* block, std::size_t old_size, std::size_t size) noexcept {
+  Vm& vm = *static_cast<Vm*>(ud);
+  std::size_t old = block ? old_size : 0;  // for a new block, old_size is the object's type
   if (size == 0) {
     std::free(block);
+    vm.used_bytes -= old;
     return nullptr;
   }
-  return std::realloc(block, size);
+  if (vm.enforce_limit && size > old && vm.used_bytes + (size - old) > vm.shared.config.memory_limit_bytes)
+    return nullptr;  // Lua raises "not enough memory" in the script
+  void* moved = std::realloc(block, size);
+  if (!moved) return nullptr;
+  vm.used_bytes = vm.used_bytes - old + size;
+  return moved;
 }
 
 // Every kHookStep instructions. Past the budget the coroutine yields from here: no pcall in the
@@ -708,7 +728,7 @@ Status Vm::load(const ScriptSource& source) {
   budget_of(thread) = &budget;
   lua_sethook(thread, count_hook, LUA_MASKCOUNT, LuaGroup::kHookStep);
   int results = 0;
-  int status = lua_resume(thread, nullptr, 0, &results);
+  int status = resume(thread, 0, &results);
   Status outcome;
   if (status == LUA_YIELD) {
     outcome = budget.exceeded ? error(Errc::limit, "[lua] app.{}: {}: top level stopped after {} instructions "
@@ -1007,7 +1027,7 @@ void LuaGroup::resume(std::uint64_t run_id, int nargs) {
   if (!run) return;
   lua_State* T = run->thread;
   int results = 0;
-  int status = lua_resume(T, nullptr, nargs, &results);
+  int status = run->vm->resume(T, nargs, &results);
   run = find(run_id);
   if (!run) return;
   if (status == LUA_YIELD) {

@@ -263,6 +263,17 @@ TEST_F(LuaGroupTest, ARunawayScriptIsStoppedEvenInsidePcall) {
   EXPECT_EQ(call("ok", {}).result, Value(1));  // the VM goes on serving
 }
 
+TEST_F(LuaGroupTest, AScriptPastTheMemoryLimitFailsAlone) {
+  shared_.config.memory_limit_bytes = 8u << 20;
+  shared_.config.instruction_limit = 100'000'000;
+  load("methods = {} function methods.hog() return #string.rep('x', 1 << 30) end "
+       "function methods.grow() local t = {} for i = 1, 10000000 do t[i] = {i} end return #t end "
+       "function methods.ok() return 'ok' end");
+  EXPECT_EQ(call("hog", {}).kind, AppVerdict::Kind::reject);
+  EXPECT_EQ(call("grow", {}).kind, AppVerdict::Kind::reject);
+  EXPECT_EQ(call("ok", {}).result, Value("ok"));  // the collector gives the memory back
+}
+
 TEST_F(LuaGroupTest, AnErrorRejectsTheRequestAndFailOpenAccepts) {
   load("function on_publish() error('boom') end function on_play() local x = nil; return x.y end");
   EXPECT_EQ(ask({AppHook::publish, {}, {Value::object()}}).kind, AppVerdict::Kind::reject);
