@@ -411,6 +411,10 @@ int weir_count(lua_State* L) {
   const char* name = luaL_checkstring(L, 1);
   lua_Integer delta = luaL_checkinteger(L, 2);
   lua_Integer limit = luaL_optinteger(L, 3, LUA_MAXINTEGER);
+  // A top level runs once per group and once more at the startup check: a count taken there
+  // would be taken several times.
+  Budget* budget = budget_of(L);
+  if (!budget || !budget->run) return luaL_error(L, "weir.count: only inside a hook");
   std::optional<std::int64_t> count;
   {
     // Counts are per app: one app cannot take another's slots.

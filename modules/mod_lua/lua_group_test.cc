@@ -318,6 +318,10 @@ TEST_F(LuaGroupTest, SyntaxAndTopLevelErrorsNameTheScriptAndLine) {
   Status s = LuaGroup::check_scripts(shared_, syntax);
   ASSERT_FALSE(s.is_ok());
   EXPECT_NE(s.message().find("live.lua:2:"), std::string::npos) << s.message();
+  Sources count{ScriptSource{shared_.config.apps[0], "weir.count('x', 1)"}};
+  Status c = LuaGroup::check_scripts(shared_, count);
+  ASSERT_FALSE(c.is_ok());
+  EXPECT_NE(c.message().find("weir.count: only inside a hook"), std::string::npos) << c.message();
   Sources loop{ScriptSource{shared_.config.apps[0], "while true do end"}};
   Status l = LuaGroup::check_scripts(shared_, loop);
   ASSERT_FALSE(l.is_ok());
