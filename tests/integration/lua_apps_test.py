@@ -227,6 +227,15 @@ def case_client_call_and_lifetime(_):
             assert result[3]["description"] == "denied by rpc.lua", result
         finally:
             c.close()
+        # Redirected at connect: the rejection carries ex.code 302 and ex.redirect.
+        c = RtmpClient("127.0.0.1", w.rtmp_port)
+        try:
+            result = raw_connect(c, "live", tc_url="rtmp://127.0.0.1/live?redirect=1")
+            assert result[0] == "_error" and result[3]["code"] == "NetConnection.Connect.Rejected", result
+            assert result[3]["description"] == "go to edge2", result
+            assert result[3]["ex"] == {"code": 302, "redirect": "rtmp://edge2.example/live"}, result
+        finally:
+            c.close()
         # A lifetime: the server closes the connection when it ends.
         c = RtmpClient("127.0.0.1", w.rtmp_port)
         try:

@@ -41,6 +41,9 @@ function on_connect(client, params)
   if params.args.deny then
     return weir.reject(nil, "denied by rpc.lua")
   end
+  if params.args.redirect then
+    return weir.redirect("rtmp://edge2.example/live", "go to edge2")
+  end
   if params.args.lifetime then
     return weir.accept{lifetime = tonumber(params.args.lifetime)}
   end
