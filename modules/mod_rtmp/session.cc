@@ -339,11 +339,12 @@ Status RtmpSession::on_command(const wire::MessageHeader& header, std::span<cons
   logger_.debug("conn={} command {} txn={} stream={}", connection_.id(), name, transaction, header.stream_id);
 
   if (name == "connect") return on_connect(transaction, command);
-  if (!connected_) return error(Errc::malformed, "command '{}' before connect", name);
-  if (name == "_result" || name == "_error") {  // the client answers a client:call
+  // The client answers a client:call (on_connect may call it before the connect is accepted).
+  if (name == "_result" || name == "_error") {
     on_client_answer(name == "_error", transaction, args);
     return ok();
   }
+  if (!connected_) return error(Errc::malformed, "command '{}' before connect", name);
   if (name == "createStream") return on_create_stream(transaction);
   if (name == "publish") return on_publish(transaction, header.stream_id, args);
   if (name == "play") return on_play(transaction, header.stream_id, args);

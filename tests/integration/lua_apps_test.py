@@ -219,6 +219,17 @@ def case_client_call_and_lifetime(_):
             assert result[3] == {"answer": {"me": "test client"}}, result
         finally:
             c.close()
+        # on_connect asks the client before it accepts it.
+        c = RtmpClient("127.0.0.1", w.rtmp_port)
+        try:
+            c.handshake()
+            txn = c.command("connect", {"app": "live", "tcUrl": "rtmp://127.0.0.1/live?ask=1"})
+            asked = c.wait_for(lambda m: m[0] == MSG_COMMAND_AMF0 and amf_decode_all(m[3])[0] == "whoami")
+            c.command("_result", None, {"me": "early bird"}, txn=amf_decode_all(asked[3])[1])
+            assert c.wait_result(txn)[0] == "_result"
+            assert call(c, "who")[3] == "early bird"
+        finally:
+            c.close()
         # Rejected at connect: the client sees the script's description.
         c = RtmpClient("127.0.0.1", w.rtmp_port)
         try:

@@ -38,6 +38,11 @@ function methods.callback(client, x)
 end
 
 function on_connect(client, params)
+  if params.args.ask then  -- asks the client before accepting it
+    local answer, err = client:call("whoami", "connect")
+    if not answer then return weir.reject(nil, err) end
+    return weir.accept{values = {who = answer.me}}
+  end
   if params.args.deny then
     return weir.reject(nil, "denied by rpc.lua")
   end
@@ -92,3 +97,4 @@ function on_update(client)
 end
 
 methods.updates = function(client) return client:get("updates") or 0 end
+methods.who = function(client) return client:get("who") end
