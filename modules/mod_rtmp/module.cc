@@ -16,6 +16,7 @@ RtmpConfig g_config;
 RtmpCounters g_counters;
 PerGroup<RtmpWorker> g_workers;
 Logger g_logger;
+std::shared_ptr<AppsService> g_apps;  // server-side applications (mod_lua), if loaded before us
 
 class RtmpAcceptor final : public Acceptor {
  public:
@@ -37,7 +38,9 @@ Status register_module(Registrar& registrar) {
   g_counters.frames_dropped = registrar.counter("weir_rtmp_frames_dropped_total", "Video frames dropped for slow players");
   g_counters.slow_players_closed = registrar.counter("weir_rtmp_slow_players_closed_total", "Players disconnected at the hard limit");
   g_counters.protocol_errors = registrar.counter("weir_rtmp_protocol_errors_total", "Connections or frames refused as malformed");
-  g_workers.install(registrar, &g_config, &g_counters);
+  // Optional: without it every app keeps the default behaviour.
+  g_apps = std::static_pointer_cast<AppsService>(registrar.find_service(AppsService::kServiceName));
+  g_workers.install(registrar, &g_config, &g_counters, g_apps.get());
   auto acceptor = std::make_shared<RtmpAcceptor>();
   WEIR_TRY(registrar.listen(ListenerSpec{"rtmp", g_config.listen, false, {}}, acceptor));
   if (g_config.tls_listen.empty()) return ok();

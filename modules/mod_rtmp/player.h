@@ -34,6 +34,7 @@ class Player final : public StreamSubscriber {
   /// that long with NetStream.Play.Stop, as FMS does for live streams.
   Status start(bool wait, double duration_s);
   std::uint32_t stream_id() const noexcept { return stream_id_; }
+  const StreamKey& key() const noexcept { return key_; }
 
   void on_frames(std::span<const MediaFrame> frames) noexcept override;
   void on_stream_event(StreamEvent event) noexcept override;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "app_values.h"
 #include "formats/amf/amf0.h"
 #include "formats/flv/media_tag.h"
 #include "formats/rtmp/aggregate_reader.h"
@@ -15,6 +16,8 @@ namespace wire = formats::rtmp;
 namespace {
 
 constexpr std::uint32_t kCommandChunkStream = 3;
+constexpr std::size_t kMaxQueuedCommands = 64;
+constexpr std::size_t kMaxQueuedBytes = 256 << 10;
 
 formats::rtmp::ChunkReaderOptions reader_options(const RtmpConfig& config) {
   formats::rtmp::ChunkReaderOptions options;
@@ -34,6 +37,46 @@ std::string_view strip_query(std::string_view name) noexcept {
   auto q = name.find('?');
   return q == std::string_view::npos ? name : name.substr(0, q);
 }
+
+// The session as the application sees it (weir/apps.h). The application may hold it past the
+// connection: on_close() cuts the link and the calls do nothing from then on.
+class RtmpAppClient final : public AppClient {
+ public:
+  RtmpAppClient(RtmpSession& session, std::string app)
+      : session_(&session),
+        id_(session.connection().id()),
+        group_(session.connection().group()),
+        address_(session.connection().peer_address()),
+        app_(std::move(app)) {}
+  ConnectionId id() const noexcept override { return id_; }
+  PollGroup& group() noexcept override { return group_; }
+  std::string_view protocol() const noexcept override { return "rtmp"; }
+  std::string_view app() const noexcept override { return app_; }
+  std::string_view address() const noexcept override { return address_; }
+  bool is_open() const noexcept override { return session_ != nullptr; }
+  void call(std::string_view name, std::vector<Value> args, std::function<void(Result<Value>)> done) noexcept override {
+    if (session_) {
+      session_->call_client(name, std::move(args), std::move(done));
+    } else if (done) {
+      group_.defer([done = std::move(done)] { done(Status(Errc::closed, "the client has disconnected")); });
+    }
+  }
+  void close(std::string_view reason) noexcept override {
+    if (session_) session_->connection().close(error(Errc::denied, "closed by the application: {}", reason));
+  }
+  Value& values() noexcept override { return values_; }
+
+  RtmpSession* session() const noexcept { return session_; }
+  void detach() noexcept { session_ = nullptr; }
+
+ private:
+  RtmpSession* session_;
+  ConnectionId id_;
+  PollGroup& group_;
+  std::string address_;
+  std::string app_;
+  Value values_ = Value::object();
+};
 
 RtmpSession::RtmpSession(Connection& connection, RtmpWorker& worker, Logger logger)
     : connection_(connection),
@@ -91,6 +134,18 @@ void RtmpSession::on_sender_state(SenderState) noexcept {
 void RtmpSession::on_close(const Status&) noexcept {
   ping_timer_.reset();
   handshake_timer_.reset();
+  lifetime_timer_.reset();
+  update_timer_.reset();
+  queued_.clear();
+  for (auto& [transaction, done] : pending_calls_)
+    worker_.group().defer([done = std::move(done)] { done(Status(Errc::closed, "the client disconnected")); });
+  pending_calls_.clear();
+  if (connected_) {
+    for (const Publishing& p : publishing_) notify(AppHook::unpublish, stream_value(p.key.name));
+    for (const auto& player : players_) notify(AppHook::stop, stream_value(player->key().name));
+    notify(AppHook::disconnect, Value());
+  }
+  if (app_client_) app_client_->detach();
   // We may be inside a player's on_frames (it closed us): destroy players after this call stack.
   auto players = std::make_shared<std::vector<std::unique_ptr<Player>>>(std::move(players_));
   players_.clear();
@@ -196,10 +251,29 @@ Status RtmpSession::on_message(const wire::MessageHeader& header, std::span<cons
     case wire::kMessageUserControl:
       return on_control(header, payload);
     case wire::kMessageCommandAmf0:
+    case wire::kMessageCommandAmf3: {
+      // AMF3 commands: a format byte (0), then AMF0 with AVM+ switches.
+      if (header.type_id == wire::kMessageCommandAmf3) {
+        if (payload.empty()) return ok();
+        payload = payload.subspan(1);
+      }
+      if (waiting_app_) {
+        // The client's answer to a client:call is what the hook may be waiting for: never queued.
+        amf::Amf0Reader peek(payload);
+        auto name = peek.read();
+        if (name && (name->as_string() == "_result" || name->as_string() == "_error"))
+          return on_command(header, payload);
+        // Clients send a few commands ahead (createStream, publish); one that floods the server
+        // while an application decides is not one to wait for.
+        if (queued_.size() >= kMaxQueuedCommands || queued_bytes_ + payload.size() > kMaxQueuedBytes)
+          return error(Errc::limit, "more than {} commands or {} bytes queued behind an application's hook",
+                       kMaxQueuedCommands, kMaxQueuedBytes);
+        queued_bytes_ += payload.size();
+        queued_.push_back(QueuedCommand{header, std::vector<std::uint8_t>(payload.begin(), payload.end())});
+        return ok();
+      }
       return on_command(header, payload);
-    case wire::kMessageCommandAmf3:  // a format byte (0), then AMF0 with AVM+ switches
-      if (payload.empty()) return ok();
-      return on_command(header, payload.subspan(1));
+    }
     case wire::kMessageDataAmf0:
       return on_data_message(header, payload);
     case wire::kMessageDataAmf3:
@@ -265,6 +339,11 @@ Status RtmpSession::on_command(const wire::MessageHeader& header, std::span<cons
   logger_.debug("conn={} command {} txn={} stream={}", connection_.id(), name, transaction, header.stream_id);
 
   if (name == "connect") return on_connect(transaction, command);
+  // The client answers a client:call (on_connect may call it before the connect is accepted).
+  if (name == "_result" || name == "_error") {
+    on_client_answer(name == "_error", transaction, args);
+    return ok();
+  }
   if (!connected_) return error(Errc::malformed, "command '{}' before connect", name);
   if (name == "createStream") return on_create_stream(transaction);
   if (name == "publish") return on_publish(transaction, header.stream_id, args);
@@ -309,7 +388,21 @@ Status RtmpSession::on_command(const wire::MessageHeader& header, std::span<cons
     }
     return ok();
   }
-  // Methods of server-side applications (NetConnection.call) arrive with Lua; until then, say so.
+  // A method of the server-side application: NetConnection.call(name, responder, args...).
+  if (worker_.has_hook(app_, AppHook::call, name)) {
+    std::vector<Value> call_args;
+    call_args.reserve(args.size());
+    for (const amf::Value& arg : args) call_args.push_back(to_app_value(arg));
+    ask(AppRequest{AppHook::call, name, std::move(call_args)}, [this, transaction, name](AppVerdict verdict) {
+      if (transaction <= 0) return;  // no responder: the client wants no answer
+      if (verdict.kind == AppVerdict::Kind::accept)
+        send_result(transaction, amf::Value::null(), to_amf(verdict.result));
+      else
+        send_error(transaction, verdict.code.empty() ? "NetConnection.Call.Failed" : verdict.code,
+                   verdict.description);
+    });
+    return ok();
+  }
   if (transaction > 0)
     send_command(0, {amf::Value("_error"), amf::Value(transaction), amf::Value::null(),
                      amf::Value::object({{"level", amf::Value("error")},
@@ -328,7 +421,47 @@ Status RtmpSession::on_connect(double transaction, const amf::Value& command) {
   if (const amf::Value* url = command.find("tcUrl")) tc_url_ = url->as_string();
   if (const amf::Value* version = command.find("flashVer")) flash_version_ = version->as_string();
   if (const amf::Value* encoding = command.find("objectEncoding")) object_encoding_ = encoding->as_number();
+  if (worker_.has_hook(app_, AppHook::connect)) {
+    Value params = to_app_value(command);
+    if (!params.is_object()) params = Value::object();
+    params.set("app", app_);
+    params.set("address", connection_.peer_address());
+    // Query arguments may come on the tcUrl (rtmp://host/live?token=x) or the app (live?token=x).
+    Value args = parse_query(query_of(tc_url_));
+    if (const amf::Value* raw_app = command.find("app")) {
+      Value app_args = parse_query(query_of(raw_app->as_string()));
+      for (const auto& [key, value] : app_args.members())
+        if (!args.find(key)) args.set(key, value);
+    }
+    params.set("args", std::move(args));
+    ask(AppRequest{AppHook::connect, {}, {std::move(params)}},
+        [this, transaction](AppVerdict verdict) { finish_connect(transaction, verdict); });
+    return ok();
+  }
+  finish_connect(transaction, AppVerdict{});
+  return ok();
+}
+
+void RtmpSession::finish_connect(double transaction, const AppVerdict& verdict) {
+  if (verdict.kind != AppVerdict::Kind::accept) {
+    bool redirect = verdict.kind == AppVerdict::Kind::redirect;
+    // Redirects as Flash Media Server and Wowza send them: the rejection carries ex.redirect.
+    amf::Value ex = redirect ? amf::Value::object({{"code", amf::Value(302.0)},
+                                                   {"redirect", amf::Value(verdict.redirect_url)}})
+                             : amf::Value();
+    std::string description = verdict.description.empty() ? "Connection rejected by the application" : verdict.description;
+    send_error(transaction, verdict.code.empty() ? "NetConnection.Connect.Rejected" : verdict.code, description, ex);
+    logger_.info("conn={} peer={} connect app={} {} by the application: {}", connection_.id(),
+                 connection_.peer_address(), app_, redirect ? "redirected to " + verdict.redirect_url : "rejected",
+                 description);
+    queued_.clear();  // whatever the client sent behind its connect is not for us
+    queued_bytes_ = 0;
+    connection_.close_after_flush();
+    return;
+  }
   connected_ = true;
+  apply_verdict(verdict);
+  if (worker_.has_hook(app_, AppHook::update)) schedule_update();
   const RtmpConfig& config = worker_.config();
   send_control(wire::kMessageWindowAckSize, wire::encode_window_ack_size(config.ack_window));
   send_control(wire::kMessageSetPeerBandwidth,
@@ -345,7 +478,6 @@ Status RtmpSession::on_connect(double transaction, const amf::Value& command) {
                                   {"objectEncoding", amf::Value(object_encoding_)}}));
   logger_.info("conn={} peer={} connect app={} flashVer='{}'", connection_.id(), connection_.peer_address(), app_,
                flash_version_);
-  return ok();
 }
 
 Status RtmpSession::on_create_stream(double transaction) {
@@ -365,6 +497,32 @@ Status RtmpSession::on_publish(double, std::uint32_t stream_id, const std::vecto
     send_status(stream_id, "error", "NetStream.Publish.BadName", "Already publishing on this stream");
     return ok();
   }
+  if (worker_.has_hook(app_, AppHook::publish)) {
+    Value stream = stream_value(string_arg(args, 0));
+    stream.set("type", type);
+    ask(AppRequest{AppHook::publish, {}, {std::move(stream)}}, [this, stream_id, name, type](AppVerdict verdict) {
+      if (verdict.kind != AppVerdict::Kind::accept) {
+        std::string description = verdict.kind == AppVerdict::Kind::redirect ? "Redirected to " + verdict.redirect_url
+                                  : verdict.description.empty() ? "Publishing " + name + " was refused"
+                                                                : verdict.description;
+        logger_.info("conn={} publish {}/{} rejected by the application: {}", connection_.id(), app_, name, description);
+        send_status(stream_id, "error", verdict.code.empty() ? "NetStream.Publish.Denied" : verdict.code, description);
+        return;
+      }
+      apply_verdict(verdict);
+      start_publish(stream_id, verdict.stream_name.empty() ? name : verdict.stream_name, type);
+    });
+    return ok();
+  }
+  start_publish(stream_id, name, type);
+  return ok();
+}
+
+void RtmpSession::start_publish(std::uint32_t stream_id, const std::string& name, const std::string& type) {
+  if (publishing(stream_id)) {  // a second publish raced in behind the hook
+    send_status(stream_id, "error", "NetStream.Publish.BadName", "Already publishing on this stream");
+    return;
+  }
   if (type == "record" || type == "append")
     logger_.warn("conn={} publish {}/{} type={}: recording needs mod_file; publishing live only", connection_.id(),
                  app_, name, type);
@@ -373,14 +531,13 @@ Status RtmpSession::on_publish(double, std::uint32_t stream_id, const std::vecto
   if (!publication) {
     logger_.info("conn={} publish {} refused: {}", connection_.id(), key.to_string(), publication.error().message());
     send_status(stream_id, "error", "NetStream.Publish.BadName", publication.error().message());
-    return ok();
+    return;
   }
   publishing_.push_back(Publishing{stream_id, key, std::move(*publication), 0, 0});
   worker_.group().stats().add(worker_.counters().publishes);
   send_user_control(wire::UserControlEvent::stream_begin, stream_id);
   send_status(stream_id, "status", "NetStream.Publish.Start", key.to_string() + " is now published.");
   logger_.info("conn={} peer={} publishing {}", connection_.id(), connection_.peer_address(), key.to_string());
-  return ok();
 }
 
 Status RtmpSession::on_play(double, std::uint32_t stream_id, const std::vector<amf::Value>& args) {
@@ -390,30 +547,73 @@ Status RtmpSession::on_play(double, std::uint32_t stream_id, const std::vector<a
     return ok();
   }
   close_stream(stream_id);  // a second play on a stream replaces the first
+  double duration_s = args.size() > 2 ? args[2].as_number(-1) : -1;
+  if (worker_.has_hook(app_, AppHook::play)) {
+    Value stream = stream_value(string_arg(args, 0));
+    stream.set("start", args.size() > 1 ? args[1].as_number(-2) : -2);
+    stream.set("duration", duration_s);
+    ask(AppRequest{AppHook::play, {}, {std::move(stream)}}, [this, stream_id, name, duration_s](AppVerdict verdict) {
+      if (verdict.kind != AppVerdict::Kind::accept) {
+        std::string description = verdict.kind == AppVerdict::Kind::redirect ? "Redirected to " + verdict.redirect_url
+                                  : verdict.description.empty() ? "Playing " + name + " was refused"
+                                                                : verdict.description;
+        logger_.info("conn={} play {}/{} rejected by the application: {}", connection_.id(), app_, name, description);
+        send_status(stream_id, "error", verdict.code.empty() ? "NetStream.Play.Failed" : verdict.code, description);
+        return;
+      }
+      apply_verdict(verdict);
+      start_play(stream_id, verdict.stream_name.empty() ? name : verdict.stream_name, duration_s);
+    });
+    return ok();
+  }
+  start_play(stream_id, name, duration_s);
+  return ok();
+}
+
+void RtmpSession::start_play(std::uint32_t stream_id, const std::string& name, double duration_s, bool may_ask) {
+  close_stream(stream_id);
   StreamKey key{app_, name};
   auto player = std::make_unique<Player>(*this, stream_id, key);
   bool wait = worker_.config().play_waits_for_publisher;
-  double duration_s = args.size() > 2 ? args[2].as_number(-1) : -1;
   Status status = player->start(wait, duration_s);
+  if (!status && may_ask && worker_.has_hook(app_, AppHook::stream_not_found)) {
+    // The application may send the player to another stream (a fallback, a renamed one).
+    ask(AppRequest{AppHook::stream_not_found, {}, {stream_value(name)}},
+        [this, stream_id, name, duration_s](AppVerdict verdict) {
+          if (verdict.kind == AppVerdict::Kind::accept && !verdict.stream_name.empty()) {
+            apply_verdict(verdict);
+            start_play(stream_id, verdict.stream_name, duration_s, false);
+            return;
+          }
+          std::string description = verdict.kind == AppVerdict::Kind::redirect ? "Redirected to " + verdict.redirect_url
+                                    : verdict.description.empty() ? app_ + "/" + name + " is not published"
+                                                                  : verdict.description;
+          send_status(stream_id, "error", verdict.code.empty() ? "NetStream.Play.StreamNotFound" : verdict.code,
+                      description);
+          logger_.info("conn={} play {}/{}: not found ({})", connection_.id(), app_, name, description);
+        });
+    return;
+  }
   if (!status) {
     send_status(stream_id, "error", "NetStream.Play.StreamNotFound", key.to_string() + " is not published");
     logger_.info("conn={} play {}: not found", connection_.id(), key.to_string());
-    return ok();
+    return;
   }
   worker_.group().stats().add(worker_.counters().plays);
   logger_.info("conn={} peer={} playing {}", connection_.id(), connection_.peer_address(), key.to_string());
   players_.push_back(std::move(player));
-  return ok();
 }
 
 void RtmpSession::close_stream(std::uint32_t stream_id) {
   std::erase_if(publishing_, [&](const Publishing& p) {
     if (p.stream_id != stream_id) return false;
     logger_.info("conn={} unpublished {}", connection_.id(), p.key.to_string());
+    notify(AppHook::unpublish, stream_value(p.key.name));
     return true;
   });
   for (auto it = players_.begin(); it != players_.end();) {
     if ((*it)->stream_id() == stream_id) {
+      notify(AppHook::stop, stream_value((*it)->key().name));
       // Commands run outside stream deliveries, so the player can go at once.
       it = players_.erase(it);
     } else {
@@ -488,6 +688,120 @@ Status RtmpSession::on_media(const wire::MessageHeader& header, std::span<const 
   worker_.group().stats().add(worker_.counters().frames_in);
   p->publication->push(std::move(frame));
   return ok();
+}
+
+// ---- server-side applications ----
+
+std::shared_ptr<RtmpAppClient> RtmpSession::app_client() {
+  if (!app_client_) app_client_ = std::make_shared<RtmpAppClient>(*this, app_);
+  return app_client_;
+}
+
+void RtmpSession::ask(AppRequest request, std::function<void(AppVerdict)> then) {
+  // Reading goes on (the hook may wait for the client's answer to a client:call); commands queue.
+  waiting_app_ = true;
+  std::weak_ptr<RtmpAppClient> weak = app_client();
+  worker_.apps().request(app_client(), std::move(request), [weak, then = std::move(then)](AppVerdict verdict) {
+    auto client = weak.lock();
+    if (!client || !client->session()) return;  // the connection closed while the application decided
+    RtmpSession& session = *client->session();
+    session.waiting_app_ = false;
+    then(std::move(verdict));
+    session.resume_commands();
+  });
+}
+
+void RtmpSession::resume_commands() {
+  while (!waiting_app_ && !queued_.empty() && connection_.is_open()) {
+    QueuedCommand command = std::move(queued_.front());
+    queued_.pop_front();
+    queued_bytes_ -= command.payload.size();
+    Status status = on_command(command.header, command.payload);
+    if (!status) {
+      fail(status.with_context(format("conn={} peer={} rtmp", connection_.id(), connection_.peer_address())));
+      return;
+    }
+  }
+}
+
+void RtmpSession::notify(AppHook hook, Value arg) {
+  if (!worker_.has_hook(app_, hook)) return;
+  std::vector<Value> args;
+  if (!arg.is_undefined()) args.push_back(std::move(arg));
+  worker_.apps().request(app_client(), AppRequest{hook, {}, std::move(args)}, nullptr);
+}
+
+void RtmpSession::apply_verdict(const AppVerdict& verdict) {
+  if (!verdict.values.empty()) {
+    Value& values = app_client()->values();
+    for (const auto& [key, value] : verdict.values) values.set(key, value);
+  }
+  if (verdict.lifetime.count() > 0) {
+    auto lifetime = verdict.lifetime;
+    lifetime_timer_ = worker_.group().after(lifetime, [this, lifetime] {
+      connection_.close(error(Errc::denied, "the application's lifetime of {} ms ended", lifetime.count()));
+    });
+  }
+}
+
+void RtmpSession::schedule_update() {
+  update_timer_ = worker_.group().after(worker_.apps().update_interval(), [this] {
+    schedule_update();
+    if (update_running_) return;  // a slow on_update is not stacked
+    update_running_ = true;
+    // Not through ask(): an update runs beside the client's commands, it does not hold them.
+    std::weak_ptr<RtmpAppClient> weak = app_client();
+    worker_.apps().request(app_client(), AppRequest{AppHook::update, {}, {}}, [weak](AppVerdict verdict) {
+      auto client = weak.lock();
+      if (!client || !client->session()) return;
+      RtmpSession& session = *client->session();
+      session.update_running_ = false;
+      if (verdict.kind == AppVerdict::Kind::accept) {
+        session.apply_verdict(verdict);
+        return;
+      }
+      session.connection_.close(error(Errc::denied, "disconnected by the application's on_update: {}",
+                                      verdict.description.empty() ? "refused" : verdict.description));
+    });
+  });
+}
+
+Value RtmpSession::stream_value(std::string_view name_with_query) const {
+  return Value::object({{"name", std::string(strip_query(name_with_query))},
+                        {"app", app_},
+                        {"args", parse_query(query_of(name_with_query))}});
+}
+
+void RtmpSession::call_client(std::string_view name, std::vector<Value> args,
+                              std::function<void(Result<Value>)> done) {
+  double transaction = done ? next_call_transaction_++ : 0;
+  std::vector<amf::Value> values{amf::Value(name), amf::Value(transaction), amf::Value::null()};
+  for (const Value& arg : args) values.push_back(to_amf(arg));
+  send_command(0, values);
+  if (done) pending_calls_.emplace(transaction, std::move(done));
+}
+
+void RtmpSession::on_client_answer(bool is_error, double transaction, const std::vector<amf::Value>& args) {
+  auto it = pending_calls_.find(transaction);
+  if (it == pending_calls_.end()) return;  // an answer to nothing we asked: ignored
+  auto done = std::move(it->second);
+  pending_calls_.erase(it);
+  Result<Value> answer = args.empty() ? Result<Value>(Value()) : Result<Value>(to_app_value(args[0]));
+  if (is_error) {
+    const amf::Value* description = args.empty() ? nullptr : args[0].find("description");
+    answer = error(Errc::denied, "the client answered with an error: {}",
+                   description ? description->as_string() : std::string_view("(no description)"));
+  }
+  worker_.group().defer([done = std::move(done), answer = std::move(answer)] { done(answer); });
+}
+
+void RtmpSession::send_error(double transaction, std::string_view code, std::string_view description,
+                             const amf::Value& extra) {
+  amf::Value info = amf::Value::object({{"level", amf::Value("error")},
+                                        {"code", amf::Value(code)},
+                                        {"description", amf::Value(description)}});
+  if (!extra.is_undefined()) info.set("ex", extra);
+  send_command(0, {amf::Value("_error"), amf::Value(transaction), amf::Value::null(), info});
 }
 
 // ---- sending ----

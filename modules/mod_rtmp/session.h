@@ -7,6 +7,9 @@
 //                                  extended timestamps)   the one copy on ingest)    media -> Publication
 //   players: Player (player.h) subscribes to a stream and frames media straight into the sender.
 
+#include <deque>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +19,7 @@
 #include "formats/rtmp/chunk_writer.h"
 #include "formats/rtmp/control.h"
 #include "formats/rtmp/handshake.h"
+#include "weir/apps.h"
 #include "weir/connection.h"
 #include "weir/log.h"
 #include "weir/stream.h"
@@ -24,6 +28,7 @@
 namespace weir::rtmp {
 
 class Player;
+class RtmpAppClient;
 
 class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkSink {
  public:
@@ -49,6 +54,9 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   void send_user_control(formats::rtmp::UserControlEvent event, std::uint32_t value);
   /// Closes the connection (players call it when they fall past the hard limit).
   void fail(Status reason);
+  /// Calls a method on the client (the application's client:call); `done` gets its `_result` or
+  /// `_error`, on this group, never inside this call.
+  void call_client(std::string_view name, std::vector<Value> args, std::function<void(Result<Value>)> done);
 
  private:
   struct Incoming {  // a message being assembled on one chunk stream
@@ -93,6 +101,27 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   Publishing* publishing(std::uint32_t stream_id);
   void schedule_ping();
 
+  // Server-side applications (weir/apps.h). While a hook runs, the commands that arrive wait in
+  // queued_ (bounded), so that they are handled in order after the verdict; media flows on.
+  struct QueuedCommand {
+    formats::rtmp::MessageHeader header;
+    std::vector<std::uint8_t> payload;  // AMF0 (an AMF3 command's format byte removed)
+  };
+  std::shared_ptr<RtmpAppClient> app_client();
+  void ask(AppRequest request, std::function<void(AppVerdict)> then);
+  void notify(AppHook hook, Value arg);
+  void resume_commands();
+  void apply_verdict(const AppVerdict& verdict);
+  void schedule_update();
+  void finish_connect(double transaction, const AppVerdict& verdict);
+  void start_publish(std::uint32_t stream_id, const std::string& name, const std::string& type);
+  /// `may_ask`: a name nobody publishes goes to the app's on_stream_not_found (once).
+  void start_play(std::uint32_t stream_id, const std::string& name, double duration_s, bool may_ask = true);
+  void on_client_answer(bool is_error, double transaction, const std::vector<formats::amf::Value>& args);
+  void send_error(double transaction, std::string_view code, std::string_view description,
+                  const formats::amf::Value& extra = formats::amf::Value());
+  Value stream_value(std::string_view name_with_query) const;
+
   Connection& connection_;
   RtmpWorker& worker_;
   Logger logger_;
@@ -119,6 +148,16 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   bool ping_outstanding_ = false;
   std::unique_ptr<Timer> ping_timer_;
   std::unique_ptr<Timer> handshake_timer_;
+
+  std::shared_ptr<RtmpAppClient> app_client_;  // made at the first hook; outlives us if the app keeps it
+  bool waiting_app_ = false;
+  std::deque<QueuedCommand> queued_;
+  std::size_t queued_bytes_ = 0;
+  std::unique_ptr<Timer> lifetime_timer_;
+  std::unique_ptr<Timer> update_timer_;
+  bool update_running_ = false;
+  double next_call_transaction_ = 1;
+  std::map<double, std::function<void(Result<Value>)>> pending_calls_;  // client:call awaiting an answer
 };
 
 /// Splits "name?query" and returns the name (query arguments are for Lua hooks, later).

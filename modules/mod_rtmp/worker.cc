@@ -5,8 +5,13 @@
 
 namespace weir::rtmp {
 
-RtmpWorker::RtmpWorker(PollGroup& group, const RtmpConfig* config, const RtmpCounters* counters)
-    : group_(group), config_(config), counters_(counters), ingest_(group.pages()), framing_(group.pages()) {}
+RtmpWorker::RtmpWorker(PollGroup& group, const RtmpConfig* config, const RtmpCounters* counters, AppsService* apps)
+    : group_(group),
+      config_(config),
+      counters_(counters),
+      apps_(apps),
+      ingest_(group.pages()),
+      framing_(group.pages()) {}
 
 const SharedFraming* RtmpWorker::find_framing(const MediaFrame& frame, std::span<const std::uint8_t> header,
                                               std::span<const std::uint8_t> continuation) const noexcept {

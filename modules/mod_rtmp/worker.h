@@ -9,6 +9,7 @@
 #include <span>
 
 #include "rtmp_config.h"
+#include "weir/apps.h"
 #include "weir/pages.h"
 #include "weir/poll_group.h"
 #include "weir/stats.h"
@@ -43,13 +44,20 @@ struct SharedFraming {
 
 class RtmpWorker {
  public:
-  RtmpWorker(PollGroup& group, const RtmpConfig* config, const RtmpCounters* counters);
+  /// `apps`: the apps service (server-side applications), or null when no module provides it.
+  RtmpWorker(PollGroup& group, const RtmpConfig* config, const RtmpCounters* counters, AppsService* apps);
 
   PollGroup& group() noexcept { return group_; }
   const RtmpConfig& config() const noexcept { return *config_; }
   const RtmpCounters& counters() const noexcept { return *counters_; }
   PageWriter& ingest() noexcept { return ingest_; }
   PageWriter& framing() noexcept { return framing_; }
+  /// Whether `app` defines `hook` (false without the apps service): checked once per control
+  /// point, so that an app without a script costs nothing.
+  bool has_hook(std::string_view app, AppHook hook, std::string_view method = {}) const noexcept {
+    return apps_ && apps_->has_hook(group_, app, hook, method);
+  }
+  AppsService& apps() noexcept { return *apps_; }
 
   /// The shared framing of the frame whose payload starts at (page, offset) with these headers,
   /// or null. Only byte-identical headers match, so sharing can never change what a player gets.
@@ -62,6 +70,7 @@ class RtmpWorker {
   PollGroup& group_;
   const RtmpConfig* config_;
   const RtmpCounters* counters_;
+  AppsService* apps_;
   PageWriter ingest_;
   PageWriter framing_;
   // A batch rarely holds more than a few frames, and players walk them in the same order: a

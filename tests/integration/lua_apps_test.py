@@ -1,0 +1,496 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Server-side applications in Lua (mod_lua + mod_rtmp) against real clients: ffmpeg publishing
+with and without the right token (a secret, or an HTTP backend run by the test), our RTMP client
+calling Lua methods with AMF0 and AMF3 values and answering the script's client:call, the example
+scripts of scripts/examples, and scripts that fail (a runaway loop, a syntax error at startup and
+at a SIGHUP reload) while the server keeps serving everyone else."""
+import http.server
+import os
+import shutil
+import signal
+import socket
+import struct
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Weir, Deadline, ffmpeg_publish, ffmpeg_publish_cmd, free_port, run, run_cases, wait_media  # noqa: E402
+from rtmp_client import (MSG_COMMAND_AMF0, RtmpClient, amf_decode_all, amf_encode)  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+EXAMPLES = os.path.join(ROOT, "scripts", "examples")
+TEST_SCRIPTS = os.path.join(HERE, "lua")
+MODULES = ("mod_lua", "mod_rtmp")
+MSG_COMMAND_AMF3 = 17
+
+
+def lua_weir(scripts=TEST_SCRIPTS, threads=2, **lua):
+    return Weir(threads=threads, modules=MODULES, lua={"scripts": scripts, **lua})
+
+
+def call(client, method, *args, timeout=10):
+    txn = client.command(method, None, *args)
+    return client.wait_result(txn, timeout=timeout)
+
+
+def raw_connect(client, app, tc_url=None):
+    """connect without asserting success: returns the _result or _error values."""
+    client.handshake()
+    txn = client.command("connect", {"app": app, "flashVer": "LNX 9,0,124,2",
+                                     "tcUrl": tc_url or f"rtmp://127.0.0.1/{app}", "objectEncoding": 0})
+    return client.wait_result(txn)
+
+
+# ---- AMF3, written here from the spec (the server's codec is not used to test itself) ----
+def u29(n):
+    if n < 0x80:
+        return bytes([n])
+    if n < 0x4000:
+        return bytes([(n >> 7) | 0x80, n & 0x7F])
+    if n < 0x200000:
+        return bytes([(n >> 14) | 0x80, ((n >> 7) & 0x7F) | 0x80, n & 0x7F])
+    return bytes([(n >> 22) | 0x80, ((n >> 15) & 0x7F) | 0x80, ((n >> 8) & 0x7F) | 0x80, n & 0xFF])
+
+
+def amf3_string_body(s):
+    data = s.encode()
+    return u29(len(data) << 1 | 1) + data
+
+
+class Amf3Date:
+    def __init__(self, ms):
+        self.ms = ms
+
+
+def amf3_encode(v):
+    if v is None:
+        return b"\x01"
+    if v is False:
+        return b"\x02"
+    if v is True:
+        return b"\x03"
+    if isinstance(v, int) and -(1 << 28) <= v < (1 << 28):
+        return b"\x04" + u29(v & 0x1FFFFFFF)
+    if isinstance(v, (int, float)):
+        return b"\x05" + struct.pack(">d", float(v))
+    if isinstance(v, str):
+        return b"\x06" + amf3_string_body(v)
+    if isinstance(v, Amf3Date):
+        return b"\x08" + u29(1) + struct.pack(">d", float(v.ms))
+    if isinstance(v, list):
+        return b"\x09" + u29(len(v) << 1 | 1) + b"\x01" + b"".join(amf3_encode(x) for x in v)
+    if isinstance(v, dict):  # anonymous dynamic object: traits inline, no sealed members
+        out = b"\x0a" + u29(0b1011) + b"\x01"
+        for k, x in v.items():
+            out += amf3_string_body(k) + amf3_encode(x)
+        return out + b"\x01"
+    raise TypeError(type(v))
+
+
+# ---- cases ----
+def case_ffmpeg_token_secret(_):
+    with Weir(threads=2, modules=MODULES,
+              lua={"scripts": EXAMPLES, "app.live": "token_auth.lua", "env.secret": "s3cret"}) as w:
+        wrong = run(ffmpeg_publish_cmd(w.rtmp_url("live/cam?token=nope"), 3), timeout=60, check=False)
+        assert wrong.returncode != 0, "ffmpeg published with a wrong token"
+        w.wait_log(r"publish live/cam rejected by the application: token rejected")
+        none = run(ffmpeg_publish_cmd(w.rtmp_url("live/cam"), 3), timeout=60, check=False)
+        assert none.returncode != 0, "ffmpeg published without a token"
+        ffmpeg_publish(w.rtmp_url("live/cam?token=s3cret"), 30, weir=w)
+        wait_media(w.rtmp_port, "live/cam?token=s3cret", video_frames=5, timeout=30)
+        # A player needs the token too.
+        c = RtmpClient("127.0.0.1", w.rtmp_port)
+        try:
+            c.connect("live")
+            _, status = c.play("cam?token=wrong")
+            assert status.get("code") == "NetStream.Play.Failed", status
+            assert status.get("description") == "token rejected", status
+        finally:
+            c.close()
+
+
+class AuthBackend(http.server.BaseHTTPRequestHandler):
+    seen = []
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        length = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(length).decode()
+        fields = dict(p.split("=", 1) for p in body.split("&") if "=" in p)
+        AuthBackend.seen.append(fields)
+        self.send_response(200 if fields.get("token") == "good" else 403)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def case_ffmpeg_token_http_backend(_):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), AuthBackend)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/auth"
+    try:
+        with Weir(threads=2, modules=MODULES,
+                  lua={"scripts": EXAMPLES, "app.live": "token_auth.lua", "env.auth_url": url}) as w:
+            wrong = run(ffmpeg_publish_cmd(w.rtmp_url("live/cam?token=bad"), 3), timeout=60, check=False)
+            assert wrong.returncode != 0, "ffmpeg published with a token the backend refused"
+            assert {"action": "publish", "app": "live", "name": "cam", "token": "bad"}.items() <= \
+                AuthBackend.seen[0].items(), AuthBackend.seen
+            ffmpeg_publish(w.rtmp_url("live/cam?token=good"), 30, weir=w)
+            wait_media(w.rtmp_port, "live/cam?token=good", video_frames=5, timeout=30)
+            assert any(s.get("action") == "play" and s.get("token") == "good" for s in AuthBackend.seen)
+    finally:
+        server.shutdown()
+        server.server_close()
+    # The backend is gone: the script fails closed.
+    with Weir(threads=1, modules=MODULES,
+              lua={"scripts": EXAMPLES, "app.live": "token_auth.lua", "env.auth_url": url}) as w:
+        c = RtmpClient("127.0.0.1", w.rtmp_port)
+        try:
+            c.connect("live")
+            _, status = c.publish("cam?token=good")
+            assert status.get("code") == "NetStream.Publish.Denied", status
+            assert status.get("description") == "the auth backend is unavailable", status
+        finally:
+            c.close()
+
+
+def case_rpc_amf0(_):
+    with lua_weir(**{"app.live": "rpc.lua"}) as w:
+        c = RtmpClient("127.0.0.1", w.rtmp_port)
+        try:
+            c.connect("live")
+            assert call(c, "add", 2, 3.5)[3] == 5.5
+            nested = {"user": {"name": "ana", "tags": ["a", "b"], "none": None}, "n": -1}
+            result = call(c, "echo", nested, [1, [2, 3]], "x", True)
+            assert result[0] == "_result", result
+            echo = result[3]
+            assert echo["args"] == [{"n": -1, "user": {"name": "ana", "none": None, "tags": ["a", "b"]}},
+                                    [1, [2, 3]], "x", True], echo
+            assert echo["app"] == "live" and echo["when"] == 1700000000000 and echo["none"] is None, echo
+            failed = call(c, "fails")
+            assert failed[0] == "_error" and failed[3]["code"] == "NetConnection.Call.Failed", failed
+            assert failed[3]["description"] == "Method failed (fails)", failed
+            refused = call(c, "refuses")
+            assert refused[0] == "_error" and refused[3]["code"] == "App.Refused", refused
+            assert refused[3]["description"] == "not for you", refused
+            missing = call(c, "nothing_here")
+            assert missing[0] == "_error" and "Method not found" in missing[3]["description"], missing
+            assert call(c, "add", 1, 1)[3] == 2  # the connection goes on after errors
+        finally:
+            c.close()
+        w.wait_log(r"methods\.fails failed \(internal\), rejected: rpc\.lua:\d+: this method always fails")
+        assert "stack traceback" in w.log()
+
+
+def case_rpc_amf3(_):
+    with lua_weir(**{"app.live": "rpc.lua"}) as w:
+        c = RtmpClient("127.0.0.1", w.rtmp_port)
+        try:
+            c.connect("live")
+            value = {"list": [1, "two", None, [3.25]], "when": Amf3Date(1234567890123), "big": 1 << 40, "flag": False}
+            payload = b"\x00" + amf_encode("echo") + amf_encode(7) + amf_encode(None) + b"\x11" + amf3_encode(value)
+            c.send_message(3, MSG_COMMAND_AMF3, 0, payload)
+            result = c.wait_result(7)
+            assert result[0] == "_result", result
+            arg = result[3]["args"][0]
+            assert arg == {"big": float(1 << 40), "flag": False, "list": [1, "two", None, [3.25]],
+                           "when": 1234567890123}, arg
+        finally:
+            c.close()
+
+
+def case_client_call_and_lifetime(_):
+    with lua_weir(**{"app.live": "rpc.lua"}) as w:
+        c = RtmpClient("127.0.0.1", w.rtmp_port)
+        try:
+            c.connect("live")
+            txn = c.command("callback", None, 42)
+            asked = c.wait_for(lambda m: m[0] == MSG_COMMAND_AMF0 and amf_decode_all(m[3])[0] == "whoami")
+            name, server_txn, _, x = amf_decode_all(asked[3])
+            assert x == 42 and server_txn > 0
+            c.command("_result", None, {"me": "test client"}, txn=server_txn)
+            result = c.wait_result(txn)
+            assert result[3] == {"answer": {"me": "test client"}}, result
+        finally:
+            c.close()
+        # on_connect asks the client before it accepts it.
+        c = RtmpClient("127.0.0.1", w.rtmp_port)
+        try:
+            c.handshake()
+            txn = c.command("connect", {"app": "live", "tcUrl": "rtmp://127.0.0.1/live?ask=1"})
+            asked = c.wait_for(lambda m: m[0] == MSG_COMMAND_AMF0 and amf_decode_all(m[3])[0] == "whoami")
+            c.command("_result", None, {"me": "early bird"}, txn=amf_decode_all(asked[3])[1])
+            assert c.wait_result(txn)[0] == "_result"
+            assert call(c, "who")[3] == "early bird"
+        finally:
+            c.close()
+        # Rejected at connect: the client sees the script's description.
+        c = RtmpClient("127.0.0.1", w.rtmp_port)
+        try:
+            result = raw_connect(c, "live", tc_url="rtmp://127.0.0.1/live?deny=1")
+            assert result[0] == "_error" and result[3]["code"] == "NetConnection.Connect.Rejected", result
+            assert result[3]["description"] == "denied by rpc.lua", result
+        finally:
+            c.close()
+        # Redirected at connect: the rejection carries ex.code 302 and ex.redirect.
+        c = RtmpClient("127.0.0.1", w.rtmp_port)
+        try:
+            result = raw_connect(c, "live", tc_url="rtmp://127.0.0.1/live?redirect=1")
+            assert result[0] == "_error" and result[3]["code"] == "NetConnection.Connect.Rejected", result
+            assert result[3]["description"] == "go to edge2", result
+            assert result[3]["ex"] == {"code": 302, "redirect": "rtmp://edge2.example/live"}, result
+        finally:
+            c.close()
+        # A lifetime: the server closes the connection when it ends.
+        c = RtmpClient("127.0.0.1", w.rtmp_port)
+        try:
+            c.connect("live", tc_url="rtmp://127.0.0.1/live?lifetime=300")
+            d = Deadline(10)
+            closed = False
+            while d.left() and not closed:
+                try:
+                    c.next_message(timeout=d.left())
+                except (ConnectionError, OSError, EOFError):
+                    closed = True
+            assert closed, "the connection outlived its lifetime"
+        finally:
+            c.close()
+        w.wait_log(r"lifetime of 300 ms ended")
+
+
+def case_disconnect_while_waiting(_):
+    """Clients that leave while their hook waits: the hook finishes, its answer goes nowhere, and
+    the server (an ASan build included) serves on and exits clean."""
+    with lua_weir(**{"app.live": "rpc.lua"}) as w:
+        c = RtmpClient("127.0.0.1", w.rtmp_port)
+        c.connect("live")
+        c.command("slow", None, 300)
+        c.close()
+        w.wait_log(r"slow done, client open: false")
+        c = RtmpClient("127.0.0.1", w.rtmp_port)
+        c.connect("live")
+        c.command("callback", None, 1)
+        c.wait_for(lambda m: m[0] == MSG_COMMAND_AMF0 and amf_decode_all(m[3])[0] == "whoami")
+        c.close()  # never answers
+        w.wait_log(r"callback: the client disconnected")
+        c = RtmpClient("127.0.0.1", w.rtmp_port)
+        c.handshake()
+        c.command("connect", {"app": "live", "tcUrl": "rtmp://127.0.0.1/live?sleep=300"})
+        c.command("createStream", None)  # queued behind the hook, then dropped with the connection
+        c.close()
+        other = RtmpClient("127.0.0.1", w.rtmp_port)
+        try:
+            other.connect("live")
+            assert call(other, "add", 1, 2)[3] == 3
+            time.sleep(0.5)  # the slow connect's hook ends while the server runs
+            assert call(other, "add", 2, 2)[3] == 4
+        finally:
+            other.close()
+
+
+def case_runaway_script(_):
+    with lua_weir(**{"app.spin": "spin.lua", "app.live": "rpc.lua", "instruction_limit": "2000000"}) as w:
+        spinner = RtmpClient("127.0.0.1", w.rtmp_port)
+        other = RtmpClient("127.0.0.1", w.rtmp_port)
+        try:
+            result = raw_connect(spinner, "spin")
+            assert result[0] == "_error" and result[3]["code"] == "NetConnection.Connect.Rejected", result
+            other.connect("live")
+            assert call(other, "add", 20, 22)[3] == 42
+            # Apps without a script keep the default behaviour.
+            plain = RtmpClient("127.0.0.1", w.rtmp_port)
+            try:
+                plain.connect("plain")
+                _, status = plain.publish("cam")
+                assert status.get("code") == "NetStream.Publish.Start", status
+            finally:
+                plain.close()
+        finally:
+            spinner.close()
+            other.close()
+        w.wait_log(r"app=spin script=spin\.lua on_connect failed \(limit\), rejected: stopped after \d+ instructions")
+
+
+def case_syntax_error_at_startup(_):
+    w = lua_weir(**{"app.live": "broken.lua"})
+    try:
+        w.__enter__()
+    except RuntimeError as e:
+        assert "broken.lua:5:" in str(e), str(e)
+        return
+    finally:
+        if w.proc and w.proc.poll() is None:
+            w.__exit__(None, None, None)
+    raise AssertionError("weir started with a script that does not compile")
+
+
+def case_reload(_):
+    scripts = tempfile.mkdtemp(prefix="weir-lua-")
+    try:
+        path = os.path.join(scripts, "app.lua")
+        shutil.copy(os.path.join(TEST_SCRIPTS, "rpc.lua"), path)
+        with lua_weir(scripts=scripts, **{"app.live": "app.lua"}) as w:
+            c = RtmpClient("127.0.0.1", w.rtmp_port)
+            try:
+                c.connect("live")
+                assert call(c, "add", 2, 3)[3] == 5
+                with open(path, "w") as f:
+                    f.write("methods = {add = function(c, a, b) return a * b end\n")  # unclosed
+                w.proc.send_signal(signal.SIGHUP)
+                w.wait_log(r"reload: \[lua\] app\.live: app\.lua:\d+: .*keeping the running scripts")
+                assert call(c, "add", 2, 3)[3] == 5  # the old script serves on
+                with open(path, "w") as f:
+                    f.write("methods = {add = function(c, a, b) return a * b end}\n")
+                w.proc.send_signal(signal.SIGHUP)
+                w.wait_log(r"reloaded 1 script")
+                d = Deadline(15)
+                while call(c, "add", 2, 3)[3] != 6:  # each group reloads in its own turn
+                    assert d.left(), "the reloaded script never answered"
+                    time.sleep(0.1)
+                assert w.alive()
+            finally:
+                c.close()
+    finally:
+        shutil.rmtree(scripts, ignore_errors=True)
+
+
+def http_fetch(url, data=None, method=None):
+    """(status, headers, body) of one request; error statuses too."""
+    req = urllib.request.Request(url, data=data, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.headers, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read().decode()
+
+
+def case_http_route(_):
+    port = free_port()
+    with Weir(threads=2, modules=("mod_http",) + MODULES, http={"listen": f"127.0.0.1:{port}"},
+              lua={"scripts": TEST_SCRIPTS, "app.live": "rpc.lua", "app.spin": "spin.lua"}) as w:
+        base = f"http://127.0.0.1:{port}/apps"
+        status, headers, body = http_fetch(f"{base}/live/hello?name=ana%20b")
+        assert (status, body, headers.get("x-app")) == (200, "hello ana b", "live"), (status, body)
+        status, headers, body = http_fetch(f"{base}/live/echo", data=b"payload", method="POST")
+        assert (status, body, headers.get("content-type")) == (201, "POST:payload", "application/octet-stream")
+        assert http_fetch(f"{base}/live/slow")[::2] == (200, "slept")
+        assert http_fetch(f"{base}/live/private")[::2] == (401, "who are you?\n")
+        assert http_fetch(f"{base}/live/broken")[::2] == (500, "application error\n")
+        assert http_fetch(f"{base}/spin/x")[0] == 404  # spin.lua has no on_http_request
+        assert http_fetch(f"{base}/nobody/x")[0] == 404
+        assert http_fetch(f"http://127.0.0.1:{port}/healthz")[0] == 200
+        w.wait_log(r"app=live script=rpc\.lua on_http_request failed \(internal\), rejected: rpc\.lua:\d+: broken route")
+
+
+def case_stream_not_found(_):
+    with lua_weir(**{"app.live": "rpc.lua"}) as w:
+        publisher = RtmpClient("127.0.0.1", w.rtmp_port)
+        player = RtmpClient("127.0.0.1", w.rtmp_port)
+        try:
+            publisher.connect("live")
+            _, status = publisher.publish("fallback")
+            assert status.get("code") == "NetStream.Publish.Start", status
+            player.connect("live")
+            _, _, start = player.play_start("missing")
+            assert start.get("code") == "NetStream.Play.Start", start
+            _, status = player.play("other")
+            assert status.get("code") == "NetStream.Play.StreamNotFound", status
+            assert status.get("description") == "nothing called other", status
+        finally:
+            publisher.close()
+            player.close()
+
+
+def case_update(_):
+    with lua_weir(update_interval="100ms", **{"app.live": "rpc.lua"}) as w:
+        steady = RtmpClient("127.0.0.1", w.rtmp_port)
+        limited = RtmpClient("127.0.0.1", w.rtmp_port)
+        try:
+            steady.connect("live")
+            limited.connect("live", tc_url="rtmp://127.0.0.1/live?updates=3")
+            w.wait_log(r"disconnected by the application's on_update: enough updates \(3\)")
+            d = Deadline(15)
+            while call(steady, "updates")[3] < 4:  # on_update goes on for the others
+                assert d.left(), "on_update stopped"
+                time.sleep(0.1)
+        finally:
+            steady.close()
+            limited.close()
+
+
+def case_stream_keys(_):
+    with Weir(threads=2, modules=MODULES,
+              lua={"scripts": EXAMPLES, "app.live": "stream_keys.lua",
+                   "env.stream_keys": "sk_7f3a9c=studio, sk_e21b04=news"}) as w:
+        unknown = run(ffmpeg_publish_cmd(w.rtmp_url("live/sk_wrong"), 3), timeout=60, check=False)
+        assert unknown.returncode != 0, "ffmpeg published with an unknown key"
+        ffmpeg_publish(w.rtmp_url("live/sk_7f3a9c"), 30, weir=w)
+        wait_media(w.rtmp_port, "live/studio", video_frames=5, timeout=30)
+        c = RtmpClient("127.0.0.1", w.rtmp_port)
+        try:
+            c.connect("live")
+            _, status = c.play("sk_7f3a9c")
+            assert status.get("code") == "NetStream.Play.StreamNotFound", status
+        finally:
+            c.close()
+        w.wait_log(r"publisher 127\.0\.0\.1:\d+ streams as studio")
+
+
+def case_player_limit(_):
+    with Weir(threads=2, modules=MODULES,
+              lua={"scripts": EXAMPLES, "app.live": "player_limit.lua", "env.max_players": "2"}) as w:
+        publisher = RtmpClient("127.0.0.1", w.rtmp_port)
+        players = []
+        try:
+            publisher.connect("live")
+            _, status = publisher.publish("cam")
+            assert status.get("code") == "NetStream.Publish.Start", status
+            for _ in range(3):
+                p = RtmpClient("127.0.0.1", w.rtmp_port)
+                players.append(p)
+                p.connect("live")
+            codes = [p.play_start("cam")[2].get("code") for p in players]
+            assert codes == ["NetStream.Play.Start", "NetStream.Play.Start", "NetStream.Play.Failed"], codes
+            assert call(players[0], "players")[3] == 2
+            players[0].close()
+            # The slot comes back once the server has seen the disconnect.
+            d = Deadline(15)
+            while True:
+                late = RtmpClient("127.0.0.1", w.rtmp_port)
+                players.append(late)
+                late.connect("live")
+                code = late.play_start("cam")[2].get("code")
+                if code == "NetStream.Play.Start":
+                    break
+                assert d.left(), f"no slot came back: {code}"
+                late.close()
+                time.sleep(0.2)
+        finally:
+            publisher.close()
+            for p in players:
+                p.close()
+
+
+if __name__ == "__main__":
+    run_cases({
+        "ffmpeg_token_secret": case_ffmpeg_token_secret,
+        "ffmpeg_token_http_backend": case_ffmpeg_token_http_backend,
+        "rpc_amf0": case_rpc_amf0,
+        "rpc_amf3": case_rpc_amf3,
+        "client_call_and_lifetime": case_client_call_and_lifetime,
+        "http_route": case_http_route,
+        "disconnect_while_waiting": case_disconnect_while_waiting,
+        "runaway_script": case_runaway_script,
+        "syntax_error_at_startup": case_syntax_error_at_startup,
+        "reload": case_reload,
+        "stream_keys": case_stream_keys,
+        "stream_not_found": case_stream_not_found,
+        "update": case_update,
+        "player_limit": case_player_limit,
+    })
