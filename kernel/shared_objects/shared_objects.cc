@@ -536,6 +536,9 @@ void SharedObjectsImpl::apply(OwnedObject& object, ObjectRequest& r) {
                       limits.max_object_bytes);
       }
       if (!valid) {
+        // This turn's events leave first, so that the asker hears of them before the refusal
+        // (a client tells its own pending change from an earlier one by their order).
+        flush(object);
         reply(r, std::move(valid).with_context("shared object " + object.key.to_string()), old ? *old : Value());
         return;
       }
@@ -579,6 +582,7 @@ void SharedObjectsImpl::apply(OwnedObject& object, ObjectRequest& r) {
         valid = error(Errc::limit, "a message of {} bytes (max_object_bytes {})", stored_size(r.value),
                       limits.max_object_bytes);
       if (!valid) {
+        flush(object);  // in order with this turn's events, as for set
         reply(r, std::move(valid).with_context("shared object " + object.key.to_string()));
         return;
       }

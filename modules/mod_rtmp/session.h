@@ -16,14 +16,17 @@
 #include "formats/rtmp/chunk_writer.h"
 #include "formats/rtmp/control.h"
 #include "formats/rtmp/handshake.h"
+#include "formats/rtmp/shared_object.h"
 #include "weir/connection.h"
 #include "weir/log.h"
+#include "weir/shared_objects.h"
 #include "weir/stream.h"
 #include "worker.h"
 
 namespace weir::rtmp {
 
 class Player;
+class SharedObjectClient;
 
 class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkSink {
  public:
@@ -49,6 +52,10 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   void send_user_control(formats::rtmp::UserControlEvent event, std::uint32_t value);
   /// Closes the connection (players call it when they fall past the hard limit).
   void fail(Status reason);
+  /// For shared objects: sends a shared object message (type 16 when `is_amf3`, else 19).
+  void send_shared_object(const formats::rtmp::SharedObjectMessage& message, bool is_amf3);
+  /// Releases the client's use of `key` after the current call stack (it may be inside it).
+  void release_shared_object(const SharedObjectKey& key);
 
  private:
   struct Incoming {  // a message being assembled on one chunk stream
@@ -77,6 +84,8 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   Status on_data_message(const formats::rtmp::MessageHeader& header, std::span<const std::uint8_t> payload);
   Status on_media(const formats::rtmp::MessageHeader& header, std::span<const std::uint8_t> payload,
                   const PageSlice* slice);
+  Status on_shared_object(const formats::rtmp::MessageHeader& header, std::span<const std::uint8_t> payload);
+  SharedObjectClient* find_shared_object(const SharedObjectKey& key);
 
   Status on_connect(double transaction, const formats::amf::Value& command);
   Status on_create_stream(double transaction);
@@ -111,6 +120,7 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   std::uint32_t next_stream_id_ = 1;
   std::vector<Publishing> publishing_;
   std::vector<std::unique_ptr<Player>> players_;
+  std::vector<std::unique_ptr<SharedObjectClient>> shared_objects_;
 
   std::uint64_t received_ = 0;
   std::uint64_t acknowledged_ = 0;
