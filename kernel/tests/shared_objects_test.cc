@@ -318,6 +318,33 @@ TEST(SharedObjects, PersistentObjectSurvivesARestart) {
   }
 }
 
+TEST(SharedObjects, ServerSideWritesToAPersistentObjectWithoutSubscribersAreStored) {
+  TempDir dir;
+  const SharedObjectKey key{"app", "config", true};
+  {
+    TestGroups groups(options(dir.path));
+    std::atomic<int> done{0};
+    groups.run(1, [&] {
+      auto& objects = groups[1].shared_objects();
+      objects.set(key, "a", Value(1), [&](Status s) { EXPECT_TRUE(s) << s.message(); ++done; });
+      objects.clear(key, [&](Status s) { EXPECT_TRUE(s) << s.message(); ++done; });
+      objects.set(key, "b", Value("kept"), [&](Status s) { EXPECT_TRUE(s) << s.message(); ++done; });
+    });
+    ASSERT_TRUE(wait_until([&] { return done == 3; }));
+  }
+  TestGroups groups(options(dir.path));
+  std::atomic<bool> got{false};
+  groups.run(0, [&] {
+    groups[0].shared_objects().get(key, [&](Result<SharedObjectSnapshot> snapshot) {
+      ASSERT_TRUE(snapshot) << snapshot.error().message();
+      EXPECT_EQ(snapshot->version, 3u);
+      EXPECT_EQ(snapshot->slots, Value::object({{"b", Value("kept")}}));
+      got = true;
+    });
+  });
+  EXPECT_TRUE(wait_until([&] { return got.load(); }));
+}
+
 TEST(SharedObjects, ABrokenFileFailsThatObjectOnlyAndIsKept) {
   TempDir dir;
   std::filesystem::create_directories(dir.path + "/game");
