@@ -89,10 +89,12 @@ class SharedObjectSubscription {
   /// Unique in the process; the `origin` of the events this subscription caused.
   virtual SharedObjectClientId id() const noexcept = 0;
   /// The slot as this group last heard (null before the initial update or when absent).
+  /// Borrowed: valid until this group's next update of the object.
   virtual const Value* get(std::string_view slot) const noexcept = 0;
   virtual void set(std::string_view slot, Value value) noexcept = 0;
   virtual void remove(std::string_view slot) noexcept = 0;
-  /// Calls `handler(args...)` on every subscriber, this one included.
+  /// Calls `handler(args...)` on every subscriber, this one included. A refused set/remove/send
+  /// (a limit, an empty name) comes back as on_refused().
   virtual void send(std::string_view handler, std::vector<Value> args) noexcept = 0;
 };
 
