@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "shared_objects/object_file.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -205,6 +206,15 @@ std::uint64_t stored_size(const Value& value) noexcept {
     }
   }
   return 1;
+}
+
+int nesting_depth(const Value& value, int limit) noexcept {
+  if (!value.is_array() && !value.is_object()) return 0;
+  if (limit <= 0) return 1;
+  int deepest = 0;
+  for (const Value& item : value.items()) deepest = std::max(deepest, nesting_depth(item, limit - 1));
+  for (const auto& [name, member] : value.members()) deepest = std::max(deepest, nesting_depth(member, limit - 1));
+  return deepest + 1;
 }
 
 std::string encode_object_file(const SharedObjectSnapshot& snapshot) {

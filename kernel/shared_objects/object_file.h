@@ -27,6 +27,10 @@ inline constexpr int kMaxStoredDepth = 64;
 /// Bytes `value` takes in the file format: also how slots are counted against max_object_bytes.
 std::uint64_t stored_size(const Value& value) noexcept;
 
+/// How deep arrays and objects nest in `value` (a scalar: 0), counting no further than `limit` + 1:
+/// a value deeper than kMaxStoredDepth could be written but not read back, so it is refused.
+int nesting_depth(const Value& value, int limit = kMaxStoredDepth) noexcept;
+
 /// The whole file for `snapshot` (slots: a Value::object).
 std::string encode_object_file(const SharedObjectSnapshot& snapshot);
 

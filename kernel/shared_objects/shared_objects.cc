@@ -529,6 +529,8 @@ void SharedObjectsImpl::apply(OwnedObject& object, ObjectRequest& r) {
       std::uint64_t bytes = object.bytes + slot_size(r.slot, r.value) - (old ? slot_size(r.slot, *old) : 0);
       if (!valid.is_ok()) {
         // named below
+      } else if (nesting_depth(r.value) >= kMaxStoredDepth) {
+        valid = error(Errc::limit, "slot '{}': values nested {} deep or more", r.slot, kMaxStoredDepth);
       } else if (!old && object.slots.members().size() >= limits.max_slots) {
         valid = error(Errc::limit, "{} slots already (max_slots)", object.slots.members().size());
       } else if (bytes > limits.max_object_bytes) {
@@ -578,6 +580,8 @@ void SharedObjectsImpl::apply(OwnedObject& object, ObjectRequest& r) {
       return;
     case Op::send: {
       Status valid = check_name("handler", r.slot);
+      if (valid && nesting_depth(r.value) >= kMaxStoredDepth)
+        valid = error(Errc::limit, "a message nested {} deep or more", kMaxStoredDepth);
       if (valid && stored_size(r.value) > limits.max_object_bytes)
         valid = error(Errc::limit, "a message of {} bytes (max_object_bytes {})", stored_size(r.value),
                       limits.max_object_bytes);

@@ -239,6 +239,38 @@ TEST(SharedObjects, LimitsRefuseTheChangeAndTellTheAskerTheCurrentValue) {
   unsubscribe(groups, 1, b);
 }
 
+TEST(SharedObjects, ValuesTooDeepToStoreAreRefused) {
+  TestGroups groups(options());
+  Value deep = Value(1);
+  for (int i = 0; i < kMaxStoredDepth; ++i) deep = Value::array({std::move(deep)});
+  Value fine = Value(1);
+  for (int i = 0; i < kMaxStoredDepth - 1; ++i) fine = Value::array({std::move(fine)});  // the deepest stored
+  std::atomic<int> done{0};
+  groups.run(0, [&] {
+    groups[0].shared_objects().set(kChat, "deep", deep, [&](Status s) {
+      EXPECT_EQ(s.code(), Errc::limit) << s.message();
+      ++done;
+    });
+    groups[0].shared_objects().set(kChat, "fine", fine, [&](Status s) {
+      EXPECT_TRUE(s) << s.message();
+      ++done;
+    });
+  });
+  ASSERT_TRUE(wait_until([&] { return done == 2; }));
+  // What was accepted can be stored and read back.
+  std::atomic<bool> got{false};
+  groups.run(1, [&] {
+    groups[1].shared_objects().get(kChat, [&](Result<SharedObjectSnapshot> snapshot) {
+      ASSERT_TRUE(snapshot);
+      std::string bytes = encode_object_file(*snapshot);
+      auto decoded = decode_object_file({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
+      EXPECT_TRUE(decoded) << decoded.error().message();
+      got = true;
+    });
+  });
+  EXPECT_TRUE(wait_until([&] { return got.load(); }));
+}
+
 TEST(SharedObjects, ASubscriberMayLeaveFromInsideItsUpdate) {
   TestGroups groups(options());
   struct Leaver final : SharedObjectSubscriber {
