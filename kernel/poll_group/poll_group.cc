@@ -5,6 +5,7 @@
 
 #include "net/connection.h"
 #include "stats/stats.h"
+#include "shared_objects/shared_objects.h"
 #include "stream/streams.h"
 #include "workers/worker_pool.h"
 
@@ -66,10 +67,12 @@ PollGroupImpl::PollGroupImpl(GroupId id, Groups& groups, const GroupSettings& se
       pool_(settings.page_size, settings.max_pages, this),
       framing_(pool_),
       streams_(std::make_unique<StreamsImpl>(*this)),
+      shared_objects_(std::make_unique<SharedObjectsImpl>(*this)),
       stats_(std::make_unique<StatsImpl>(*this)) {}
 
 PollGroupImpl::~PollGroupImpl() {
   connections_.clear();
+  shared_objects_.reset();
   streams_.reset();
   receive_page_.reset();
   framing_.reset();
@@ -77,6 +80,7 @@ PollGroupImpl::~PollGroupImpl() {
 
 GroupId PollGroupImpl::group_count() const noexcept { return groups_.count(); }
 Streams& PollGroupImpl::streams() noexcept { return *streams_; }
+SharedObjects& PollGroupImpl::shared_objects() noexcept { return *shared_objects_; }
 Stats& PollGroupImpl::stats() noexcept { return *stats_; }
 
 void PollGroupImpl::start(std::function<void(PollGroupImpl&)> on_start) {
@@ -108,6 +112,7 @@ bool PollGroupImpl::drain_after_stop() {
   CurrentGroupScope scope(this);
   owner_.rebind();
   pool_.rebind_owner();
+  shared_objects_->rebind_owner();
   bool did_work = false;
   io_.restart();
   if (io_.poll() > 0) did_work = true;
@@ -125,6 +130,7 @@ void PollGroupImpl::release_held() noexcept {
   CurrentGroupScope scope(this);
   owner_.rebind();
   pool_.rebind_owner();
+  shared_objects_->rebind_owner();
   close_all_connections(Status(Errc::closed, "server stopped"));
   streams_->release_all();
   receive_page_.reset();

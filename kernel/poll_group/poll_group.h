@@ -34,6 +34,7 @@ namespace weir::kernel {
 class Groups;
 class ConnectionImpl;
 class StreamsImpl;
+class SharedObjectsImpl;
 class StatsImpl;
 class WorkerPool;
 
@@ -76,11 +77,13 @@ class PollGroupImpl final : public PollGroup {
   Streams& streams() noexcept override;
   Stats& stats() noexcept override;
   Clock::time_point now() const noexcept override { return Clock::now(); }
+  SharedObjects& shared_objects() noexcept override;
 
   boost::asio::io_context& io() noexcept { return io_; }
   const GroupSettings& settings() const noexcept { return settings_; }
   PagePoolImpl& pool() noexcept { return pool_; }
   StreamsImpl& streams_impl() noexcept { return *streams_; }
+  SharedObjectsImpl& shared_objects_impl() noexcept { return *shared_objects_; }
   StatsImpl& stats_impl() noexcept { return *stats_; }
   Logger& logger() noexcept { return logger_; }
   LogSink& log_sink() noexcept { return log_; }
@@ -175,6 +178,7 @@ class PollGroupImpl final : public PollGroup {
   std::uint32_t receive_used_ = 0;
   PageWriter framing_;
   std::unique_ptr<StreamsImpl> streams_;
+  std::unique_ptr<SharedObjectsImpl> shared_objects_;
   std::unique_ptr<StatsImpl> stats_;
 
   std::unordered_map<ConnectionId, std::shared_ptr<ConnectionImpl>> connections_;

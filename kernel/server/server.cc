@@ -73,6 +73,9 @@ Server::~Server() {
   listeners_.clear();
   if (groups_) {
     groups_->join();
+    // Blocking jobs still queued (a shared object's last write) finish before the groups go:
+    // their replies wait in the groups' inboxes for the final drain instead of reaching freed ones.
+    if (workers_) workers_->stop_and_join();
     groups_.reset();
   }
   if (workers_) workers_->stop_and_join();
@@ -123,6 +126,22 @@ Status Server::read_settings() {
   auto grace = streams.get_duration("publisher_grace", std::chrono::milliseconds(5000));
   if (!grace) return grace.error();
   stream_settings_.publisher_grace = *grace;
+
+  const ConfigView& shared = config_->view("shared_objects");
+  auto directory = shared.get_string("directory", "/var/lib/weir/shared_objects");
+  if (!directory) return directory.error();
+  shared_object_settings_.directory = *directory;
+  auto max_slots = shared.get_int("max_slots", 1024, 1, 1 << 20);
+  if (!max_slots) return max_slots.error();
+  shared_object_settings_.max_slots = static_cast<std::uint32_t>(*max_slots);
+  auto max_object_bytes = shared.get_bytes("max_object_bytes", 1u << 20);
+  if (!max_object_bytes) return max_object_bytes.error();
+  if (*max_object_bytes < 1024 || *max_object_bytes > (1ull << 30))
+    return shared.invalid("max_object_bytes", "must be between 1k and 1g");
+  shared_object_settings_.max_object_bytes = *max_object_bytes;
+  auto max_name_bytes = shared.get_int("max_name_bytes", 1024, 1, 65535);
+  if (!max_name_bytes) return max_name_bytes.error();
+  shared_object_settings_.max_name_bytes = static_cast<std::uint32_t>(*max_name_bytes);
   return ok();
 }
 
@@ -165,6 +184,7 @@ Status Server::prepare() {
   workers_ = std::make_unique<WorkerPool>(workers_count_);
   groups_ = std::make_unique<Groups>(group_settings_, threads_, *workers_, log_);
   stream_registry_ = std::make_unique<StreamRegistry>(threads_);
+  shared_object_registry_ = std::make_unique<SharedObjectRegistry>(shared_object_settings_);
   WEIR_TRY(load_modules());
   std::vector<Status> unknown = config_->unread_keys();
   if (!unknown.empty()) {
@@ -185,7 +205,10 @@ Result<std::string> Server::bound_address(std::string_view name) const {
 }
 
 int Server::run() {
-  for (GroupId g = 0; g < threads_; ++g) (*groups_)[g].streams_impl().attach(*stream_registry_, stream_settings_);
+  for (GroupId g = 0; g < threads_; ++g) {
+    (*groups_)[g].streams_impl().attach(*stream_registry_, stream_settings_);
+    (*groups_)[g].shared_objects_impl().attach(*shared_object_registry_);
+  }
   groups_->start([this](PollGroupImpl& group) {
     group.stats_impl().attach(stats_registry_);
     for (auto& hook : group_start_hooks_) hook(group);

@@ -22,6 +22,7 @@
 #include "net/listener.h"
 #include "poll_group/poll_group.h"
 #include "stats/stats.h"
+#include "shared_objects/shared_objects.h"
 #include "stream/registry.h"
 #include "stream/streams.h"
 #include "workers/worker_pool.h"
@@ -72,6 +73,7 @@ class Server {
 
   GroupSettings group_settings_;
   StreamSettings stream_settings_;
+  SharedObjectSettings shared_object_settings_;
   GroupId threads_ = 1;
   unsigned workers_count_ = 2;
   std::chrono::milliseconds shutdown_timeout_{5000};
@@ -80,6 +82,7 @@ class Server {
   std::unique_ptr<WorkerPool> workers_;
   std::unique_ptr<Groups> groups_;
   std::unique_ptr<StreamRegistry> stream_registry_;
+  std::unique_ptr<SharedObjectRegistry> shared_object_registry_;
   StatsRegistry stats_registry_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<std::unique_ptr<RegistrarImpl>> registrars_;

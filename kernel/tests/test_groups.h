@@ -19,6 +19,7 @@
 
 #include "log/log_sink.h"
 #include "poll_group/poll_group.h"
+#include "shared_objects/shared_objects.h"
 #include "stats/stats.h"
 #include "stream/registry.h"
 #include "stream/streams.h"
@@ -55,18 +56,23 @@ struct TestGroupsOptions {
   StreamSettings streams;
   unsigned workers = 1;
   LogLevel log_level = LogLevel::warn;
+  SharedObjectSettings shared_objects;
 };
 
 class TestGroups {
  public:
-  explicit TestGroups(GroupId count) : TestGroups(TestGroupsOptions{count, {}, {}, 1, LogLevel::warn}) {}
+  explicit TestGroups(GroupId count) : TestGroups(TestGroupsOptions{count, {}, {}, 1, LogLevel::warn, {}}) {}
   explicit TestGroups(TestGroupsOptions options)
       : options_(std::move(options)),
         workers_(options_.workers),
-        registry_(options_.count) {
+        registry_(options_.count),
+        shared_object_registry_(options_.shared_objects) {
     log_.set_level(options_.log_level);
     groups_ = std::make_unique<Groups>(options_.settings, options_.count, workers_, log_);
-    for (GroupId g = 0; g < options_.count; ++g) (*groups_)[g].streams_impl().attach(registry_, options_.streams);
+    for (GroupId g = 0; g < options_.count; ++g) {
+      (*groups_)[g].streams_impl().attach(registry_, options_.streams);
+      (*groups_)[g].shared_objects_impl().attach(shared_object_registry_);
+    }
   }
   ~TestGroups() { stop(); }
   TestGroups(const TestGroups&) = delete;
@@ -88,8 +94,8 @@ class TestGroups {
   void stop() {
     if (!groups_) return;
     stop_threads();
+    workers_.stop_and_join();  // as the server does: queued blocking jobs finish before the groups go
     groups_.reset();
-    workers_.stop_and_join();
   }
 
   /// Stops and joins the groups' threads but keeps the groups (what is posted now waits for the
@@ -156,6 +162,7 @@ class TestGroups {
   WorkerPool workers_;
   StatsRegistry stats_;
   StreamRegistry registry_;
+  SharedObjectRegistry shared_object_registry_;
   std::unique_ptr<Groups> groups_;
   bool started_ = false;
   bool stopped_ = false;

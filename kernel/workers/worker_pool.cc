@@ -13,9 +13,16 @@ WorkerPool::~WorkerPool() { stop_and_join(); }
 void WorkerPool::submit(std::function<void()> job) {
   {
     std::lock_guard lock(mutex_);
-    jobs_.push_back(std::move(job));
+    if (!joined_) {
+      jobs_.push_back(std::move(job));
+      wake_.notify_one();
+      return;
+    }
   }
-  wake_.notify_one();
+  // The workers are gone: only the main thread's final drain at exit gets here (a shared object's
+  // last write, asked for by the reply to the one before). Blocking is fine there; losing the
+  // job silently is not.
+  job();
 }
 
 void WorkerPool::stop_and_join() {
@@ -27,6 +34,8 @@ void WorkerPool::stop_and_join() {
   for (std::thread& t : threads_)
     if (t.joinable()) t.join();
   threads_.clear();
+  std::lock_guard lock(mutex_);
+  joined_ = true;
 }
 
 void WorkerPool::run() {

@@ -19,7 +19,8 @@ class WorkerPool {
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  /// Queues a job. Any thread.
+  /// Queues a job. Any thread. After stop_and_join() it runs the job on the caller's thread
+  /// (the main thread draining the groups at exit) rather than dropping it.
   void submit(std::function<void()> job);
   void stop_and_join();
   unsigned size() const noexcept { return static_cast<unsigned>(threads_.size()); }
@@ -33,6 +34,7 @@ class WorkerPool {
   std::condition_variable wake_;
   std::deque<std::function<void()>> jobs_;
   bool stopping_ = false;
+  bool joined_ = false;  // stop_and_join() is done: submit() runs jobs itself
   std::vector<std::thread> threads_;
 };
 

@@ -8,6 +8,7 @@
 #include "formats/flv/media_tag.h"
 #include "formats/rtmp/aggregate_reader.h"
 #include "player.h"
+#include "shared_object_client.h"
 
 namespace weir::rtmp {
 namespace amf = formats::amf;
@@ -18,6 +19,8 @@ namespace {
 constexpr std::uint32_t kCommandChunkStream = 3;
 constexpr std::size_t kMaxQueuedCommands = 64;
 constexpr std::size_t kMaxQueuedBytes = 256 << 10;
+// Shared objects one connection may use at once: more is a client gone wrong, not a use.
+constexpr std::size_t kMaxSharedObjectsPerConnection = 256;
 
 formats::rtmp::ChunkReaderOptions reader_options(const RtmpConfig& config) {
   formats::rtmp::ChunkReaderOptions options;
@@ -153,6 +156,12 @@ void RtmpSession::on_close(const Status&) noexcept {
   for (const Publishing& p : publishing_)
     logger_.info("conn={} unpublished {} (connection closed)", connection_.id(), p.key.to_string());
   publishing_.clear();  // unpublishes: the stream's players wait out the grace period
+  // Unsubscribed now (no update reaches a closed session); the clients themselves go after this
+  // call stack, which may be inside one of their updates.
+  for (auto& client : shared_objects_) client->detach();
+  auto objects = std::make_shared<std::vector<std::unique_ptr<SharedObjectClient>>>(std::move(shared_objects_));
+  shared_objects_.clear();
+  worker_.group().defer([objects] {});
 }
 
 void RtmpSession::schedule_ping() {
@@ -289,8 +298,7 @@ Status RtmpSession::on_message(const wire::MessageHeader& header, std::span<cons
     }
     case wire::kMessageSharedObjectAmf0:
     case wire::kMessageSharedObjectAmf3:
-      logger_.debug("conn={} shared object message ignored (shared objects come with Lua)", connection_.id());
-      return ok();
+      return on_shared_object(header, payload);
     default:
       logger_.debug("conn={} message type {} ignored", connection_.id(), static_cast<int>(header.type_id));
       return ok();
@@ -802,6 +810,90 @@ void RtmpSession::send_error(double transaction, std::string_view code, std::str
                                         {"description", amf::Value(description)}});
   if (!extra.is_undefined()) info.set("ex", extra);
   send_command(0, {amf::Value("_error"), amf::Value(transaction), amf::Value::null(), info});
+}
+
+// ---- shared objects ----
+
+SharedObjectClient* RtmpSession::find_shared_object(const SharedObjectKey& key) {
+  for (auto& client : shared_objects_)
+    if (client && client->key() == key) return client.get();
+  return nullptr;
+}
+
+Status RtmpSession::on_shared_object(const wire::MessageHeader& header, std::span<const std::uint8_t> payload) {
+  const bool is_amf3 = header.type_id == wire::kMessageSharedObjectAmf3;
+  auto message = wire::decode_shared_object(payload, is_amf3);
+  if (!message) return message.error();
+  if (!connected_) return error(Errc::malformed, "shared object message before connect");
+  SharedObjectKey key{app_, message->name, message->persistent};
+  for (wire::SharedObjectEventData& event : message->events) {
+    using Type = wire::SharedObjectEventType;
+    SharedObjectClient* client = find_shared_object(key);
+    switch (event.type) {
+      case Type::use: {
+        if (client) break;  // a second use of one object changes nothing
+        if (shared_objects_.size() >= kMaxSharedObjectsPerConnection)
+          return error(Errc::limit, "more than {} shared objects on one connection", kMaxSharedObjectsPerConnection);
+        auto fresh = std::make_unique<SharedObjectClient>(*this, key, is_amf3);
+        if (Status status = fresh->start(); !status) {
+          logger_.info("conn={} shared object {}: {}", connection_.id(), key.to_string(), status.message());
+          wire::SharedObjectMessage reply{key.name, 0, key.persistent, {}};
+          reply.events.push_back({Type::status, "SharedObject.UseFailed", {}, {}, "error"});
+          send_shared_object(reply, is_amf3);
+          break;
+        }
+        logger_.debug("conn={} uses shared object {}", connection_.id(), key.to_string());
+        shared_objects_.push_back(std::move(fresh));
+        break;
+      }
+      case Type::release:
+        std::erase_if(shared_objects_, [&](const auto& c) { return c && c->key() == key; });
+        break;
+      case Type::request_change:
+      case Type::request_remove:
+      case Type::send_message:
+        if (!client || !client->subscription()) {
+          logger_.info("conn={} {} on shared object {}, which it does not use: ignored", connection_.id(),
+                       wire::shared_object_event_name(static_cast<std::uint8_t>(event.type)), key.to_string());
+          break;
+        }
+        if (event.type == Type::request_change) {
+          client->subscription()->set(event.name, to_app_value(event.value));
+        } else if (event.type == Type::request_remove) {
+          client->subscription()->remove(event.name);
+        } else {
+          std::vector<Value> args;
+          args.reserve(event.args.size());
+          for (const amf::Value& arg : event.args) args.push_back(to_app_value(arg));
+          client->subscription()->send(event.name, std::move(args));
+        }
+        break;
+      default:  // events only a server sends: nothing to do
+        logger_.debug("conn={} shared object {}: client sent a {} event: ignored", connection_.id(), key.to_string(),
+                      wire::shared_object_event_name(static_cast<std::uint8_t>(event.type)));
+        break;
+    }
+  }
+  return ok();
+}
+
+void RtmpSession::release_shared_object(const SharedObjectKey& key) {
+  for (auto& client : shared_objects_) {
+    if (!client || client->key() != key) continue;
+    // Destroyed after the current call stack, which may be the client's own callback.
+    worker_.group().defer([keep = std::shared_ptr<SharedObjectClient>(std::move(client))] {});
+  }
+  std::erase(shared_objects_, nullptr);
+}
+
+void RtmpSession::send_shared_object(const wire::SharedObjectMessage& message, bool is_amf3) {
+  std::vector<std::uint8_t> out;
+  Status status = wire::encode_shared_object(message, is_amf3, out);
+  if (!status) {
+    logger_.warn("conn={} shared object message not sent: {}", connection_.id(), status.message());
+    return;
+  }
+  send_message(kCommandChunkStream, is_amf3 ? wire::kMessageSharedObjectAmf3 : wire::kMessageSharedObjectAmf0, 0, out);
 }
 
 // ---- sending ----

@@ -20,8 +20,10 @@
 #include "formats/rtmp/control.h"
 #include "formats/rtmp/handshake.h"
 #include "weir/apps.h"
+#include "formats/rtmp/shared_object.h"
 #include "weir/connection.h"
 #include "weir/log.h"
+#include "weir/shared_objects.h"
 #include "weir/stream.h"
 #include "worker.h"
 
@@ -29,6 +31,7 @@ namespace weir::rtmp {
 
 class Player;
 class RtmpAppClient;
+class SharedObjectClient;
 
 class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkSink {
  public:
@@ -57,6 +60,10 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   /// Calls a method on the client (the application's client:call); `done` gets its `_result` or
   /// `_error`, on this group, never inside this call.
   void call_client(std::string_view name, std::vector<Value> args, std::function<void(Result<Value>)> done);
+  /// For shared objects: sends a shared object message (type 16 when `is_amf3`, else 19).
+  void send_shared_object(const formats::rtmp::SharedObjectMessage& message, bool is_amf3);
+  /// Releases the client's use of `key` after the current call stack (it may be inside it).
+  void release_shared_object(const SharedObjectKey& key);
 
  private:
   struct Incoming {  // a message being assembled on one chunk stream
@@ -85,6 +92,8 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   Status on_data_message(const formats::rtmp::MessageHeader& header, std::span<const std::uint8_t> payload);
   Status on_media(const formats::rtmp::MessageHeader& header, std::span<const std::uint8_t> payload,
                   const PageSlice* slice);
+  Status on_shared_object(const formats::rtmp::MessageHeader& header, std::span<const std::uint8_t> payload);
+  SharedObjectClient* find_shared_object(const SharedObjectKey& key);
 
   Status on_connect(double transaction, const formats::amf::Value& command);
   Status on_create_stream(double transaction);
@@ -140,6 +149,7 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   std::uint32_t next_stream_id_ = 1;
   std::vector<Publishing> publishing_;
   std::vector<std::unique_ptr<Player>> players_;
+  std::vector<std::unique_ptr<SharedObjectClient>> shared_objects_;
 
   std::uint64_t received_ = 0;
   std::uint64_t acknowledged_ = 0;

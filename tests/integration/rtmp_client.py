@@ -12,8 +12,14 @@ MSG_ABORT = 2
 MSG_USER_CONTROL = 4
 MSG_AUDIO = 8
 MSG_VIDEO = 9
+MSG_SHARED_OBJECT_AMF3 = 16
 MSG_DATA_AMF0 = 18
+MSG_SHARED_OBJECT_AMF0 = 19
 MSG_COMMAND_AMF0 = 20
+
+# Shared object event types (RTMP specification, shared object message).
+SO_USE, SO_RELEASE, SO_REQUEST_CHANGE, SO_CHANGE, SO_SUCCESS, SO_SEND_MESSAGE, SO_STATUS, SO_CLEAR, SO_REMOVE, \
+    SO_REQUEST_REMOVE, SO_USE_SUCCESS = range(1, 12)
 
 
 # ---- AMF0 ----
@@ -84,6 +90,55 @@ def amf_decode_all(data):
         value, pos = amf_decode(data, pos)
         values.append(value)
     return values
+
+
+# ---- shared object messages ----
+def so_string(text):
+    data = text.encode()
+    return struct.pack(">H", len(data)) + data
+
+
+def so_encode(name, events, version=0, persistent=False, amf3=False):
+    """A shared object message's payload: events are (type, data bytes)."""
+    out = (b"\x00" if amf3 else b"") + so_string(name) + struct.pack(">III", version, 2 if persistent else 0, 0)
+    for kind, data in events:
+        out += bytes([kind]) + struct.pack(">I", len(data)) + data
+    return out
+
+
+def so_decode(payload, amf3=False):
+    """-> (name, version, persistent, [(type, fields)]): fields are (slot, value) for change,
+    (slot,) for success/remove, (handler, [args]) for send, (code, level) for status."""
+    pos = 1 if amf3 else 0
+    n = struct.unpack_from(">H", payload, pos)[0]
+    name = payload[pos + 2:pos + 2 + n].decode()
+    pos += 2 + n
+    version, flags, _ = struct.unpack_from(">III", payload, pos)
+    pos += 12
+    events = []
+    while pos < len(payload):
+        kind = payload[pos]
+        length = struct.unpack_from(">I", payload, pos + 1)[0]
+        data = payload[pos + 5:pos + 5 + length]
+        pos += 5 + length
+        if kind in (SO_CHANGE, SO_REQUEST_CHANGE):
+            k = struct.unpack_from(">H", data, 0)[0]
+            value = amf_decode(data, 2 + k)[0] if len(data) > 2 + k else None
+            events.append((kind, (data[2:2 + k].decode(), value)))
+        elif kind in (SO_SUCCESS, SO_REMOVE, SO_REQUEST_REMOVE):
+            k = struct.unpack_from(">H", data, 0)[0]
+            events.append((kind, (data[2:2 + k].decode(),)))
+        elif kind == SO_SEND_MESSAGE:
+            values = amf_decode_all(data)
+            events.append((kind, (values[0], values[1:])))
+        elif kind == SO_STATUS:
+            k = struct.unpack_from(">H", data, 0)[0]
+            code = data[2:2 + k].decode()
+            k2 = struct.unpack_from(">H", data, 2 + k)[0]
+            events.append((kind, (code, data[4 + k:4 + k + k2].decode())))
+        else:
+            events.append((kind, ()))
+    return name, version, bool(flags & 2), events
 
 
 # ---- chunk stream ----
@@ -361,6 +416,103 @@ class RtmpClient:
             self.sock.close()
         except OSError:
             pass
+
+
+class RemoteSharedObject:
+    """What Flash's SharedObject.getRemote(name, uri, persistent) + connect(nc) does, on one
+    RtmpClient: the slots as the server last said, the version, and the onSync lists (one list
+    per message: {"code": "change"|"success"|"reject"|"delete"|"clear", "name": slot}), the
+    messages sent to it (handler, args) and status events (code, level)."""
+
+    def __init__(self, client, name, persistent=False, amf3=False):
+        self.client, self.name, self.persistent, self.amf3 = client, name, persistent, amf3
+        self.data = {}
+        self.version = 0
+        self.connected = False
+        self.pending = set()  # slots changed here and not yet confirmed
+        self.syncs = []
+        self.calls = []
+        self.statuses = []
+
+    def _send(self, events):
+        kind = MSG_SHARED_OBJECT_AMF3 if self.amf3 else MSG_SHARED_OBJECT_AMF0
+        self.client.send_message(3, kind, 0, so_encode(self.name, events, self.version, self.persistent, self.amf3))
+
+    def connect(self):
+        self._send([(SO_USE, b"")])
+
+    def close(self):
+        self._send([(SO_RELEASE, b"")])
+
+    def set_property(self, slot, value):
+        self.data[slot] = value
+        self.pending.add(slot)
+        self._send([(SO_REQUEST_CHANGE, so_string(slot) + amf_encode(value))])
+
+    def delete(self, slot):
+        self.data.pop(slot, None)
+        self._send([(SO_REQUEST_REMOVE, so_string(slot))])
+
+    def send(self, handler, *args):
+        self._send([(SO_SEND_MESSAGE, amf_encode(handler) + b"".join(amf_encode(a) for a in args))])
+
+    def _is_mine(self, msg):
+        if msg[0] not in (MSG_SHARED_OBJECT_AMF0, MSG_SHARED_OBJECT_AMF3):
+            return False
+        name, _, persistent, _ = so_decode(msg[3], msg[0] == MSG_SHARED_OBJECT_AMF3)
+        return name == self.name and persistent == self.persistent
+
+    def _apply(self, msg):
+        is_amf3 = msg[0] == MSG_SHARED_OBJECT_AMF3
+        assert is_amf3 == self.amf3, f"reply of type {msg[0]} to a client using {'16' if self.amf3 else '19'}"
+        _, version, _, events = so_decode(msg[3], is_amf3)
+        self.version = version
+        sync = []
+        for kind, fields in events:
+            if kind == SO_USE_SUCCESS:
+                self.connected = True
+            elif kind == SO_CLEAR:
+                self.data.clear()
+                sync.append({"code": "clear"})
+            elif kind == SO_CHANGE:
+                slot, value = fields
+                self.data[slot] = value
+                code = "reject" if slot in self.pending else "change"
+                self.pending.discard(slot)
+                sync.append({"code": code, "name": slot})
+            elif kind == SO_SUCCESS:
+                self.pending.discard(fields[0])
+                sync.append({"code": "success", "name": fields[0]})
+            elif kind == SO_REMOVE:
+                self.data.pop(fields[0], None)
+                code = "reject" if fields[0] in self.pending else "delete"
+                self.pending.discard(fields[0])
+                sync.append({"code": code, "name": fields[0]})
+            elif kind == SO_SEND_MESSAGE:
+                self.calls.append(fields)
+            elif kind == SO_STATUS:
+                self.statuses.append(fields)
+        if sync:
+            self.syncs.append(sync)
+
+    def wait(self, predicate, timeout=10):
+        """Applies this object's messages until predicate(self) holds."""
+        deadline = time.time() + timeout
+        while not predicate(self):
+            left = deadline - time.time()
+            try:
+                if left <= 0:
+                    raise TimeoutError("time is up")
+                self._apply(self.client.wait_for(self._is_mine, left))
+            except TimeoutError:
+                raise TimeoutError(f"shared object {self.name}: condition not met within {timeout} s; "
+                                   f"data={self.data} onSync={self.sync_codes()[-8:]} calls={self.calls[-5:]} "
+                                   f"statuses={self.statuses}") from None
+        return self
+
+    def sync_codes(self):
+        """Every onSync entry so far as "code:name"."""
+        return [f"{e['code']}:{e.get('name', '')}" for sync in self.syncs for e in sync]
 
 
 class PlayerRecorder:

@@ -47,6 +47,7 @@ class Timer {
 
 class Streams;
 class Stats;
+class SharedObjects;
 
 /// The poll group a piece of code runs on. Thread: its own thread, except post() and id().
 class PollGroup {
@@ -74,6 +75,9 @@ class PollGroup {
   virtual Streams& streams() noexcept = 0;
   virtual Stats& stats() noexcept = 0;
   virtual Clock::time_point now() const noexcept = 0;
+  /// Shared objects (weir/shared_objects.h) as seen from this group. Added in ABI 1 after the
+  /// members above (appended, so modules built before it still call the same slots).
+  virtual SharedObjects& shared_objects() noexcept = 0;
 
  protected:
   ~PollGroup() = default;
