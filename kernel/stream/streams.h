@@ -47,6 +47,9 @@ class StreamsImpl final : public Streams {
   Result<std::unique_ptr<Subscription>> subscribe(const StreamKey& key, StreamSubscriber& subscriber,
                                                   SubscribeOptions options) noexcept override;
   bool is_published(const StreamKey& key) const noexcept override;
+  void collect(std::function<void(std::vector<StreamStats>)> done) noexcept override;
+  /// This group's part of a collection: its publications (players 0) and its taps (key and players).
+  std::vector<StreamStats> local_stats() const;
 
   // Message handlers (this group's thread).
   void on_tap_added(StreamId id, GroupId tap_group);
@@ -54,7 +57,7 @@ class StreamsImpl final : public Streams {
   void on_stream_started(StreamId id, std::uint64_t epoch, std::vector<MediaFrame> snapshot);
   void on_frames(StreamId id, std::uint64_t epoch, const FrameBatch& batch);
   void on_stream_stopped(StreamId id, std::uint64_t epoch);
-  void unsubscribe(StreamId id, StreamSubscriber& subscriber);
+  void unsubscribe(StreamId id, StreamSubscriber& subscriber, const std::string& protocol);
   Tap* find_tap(StreamId id);
 
   void forget_publication(StreamId id) { publications_.erase(id); }
