@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: Apache-2.0
+// modules/mod_stats/module.cc: statistics over the shared HTTP layer (weir/http.h). Group 0
+// samples the kernel's counters and streams every sample_interval (figures.h); every group keeps
+// the latest snapshot and answers GET /api/v1/... and /metrics from it. docs/stats.md.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "figures.h"
+#include "weir/http.h"
+#include "weir/module.h"
+#include "weir/per_group.h"
+
+namespace weir::stats {
+namespace {
+
+StatsConfig g_config;
+Logger g_logger;
+Clock::time_point g_started_at;
+
+/// One per poll group: the latest figures, and on group 0 the sampler.
+class StatsWorker {
+ public:
+  explicit StatsWorker(PollGroup& group) : group_(group) {
+    if (group.id() != 0) return;
+    sampler_ = std::make_unique<Sampler>(g_config, g_started_at);
+    schedule(std::chrono::milliseconds(0));
+  }
+
+  /// The latest figures, or null before the first sample arrived. Thread: this group.
+  const std::shared_ptr<const Figures>& latest() const noexcept { return latest_; }
+  void set_latest(std::shared_ptr<const Figures> figures) noexcept { latest_ = std::move(figures); }
+
+ private:
+  void schedule(std::chrono::milliseconds delay) {
+    timer_ = group_.after(delay, [this] { sample(); });
+  }
+
+  // One sample: counters, then streams, then /proc on the worker pool; each step is a message
+  // answered on this group, so nothing here waits.
+  void sample() {
+    group_.stats().collect([this](StatsSnapshot server) {
+      group_.streams().collect([this, server = std::move(server)](std::vector<StreamStats> streams) mutable {
+        auto process = std::make_shared<ProcessFigures>();
+        group_.run_blocking([process] { return read_process_figures(*process); },
+                            [this, process, server = std::move(server), streams = std::move(streams)](Status status) mutable {
+                              if (!status && !process_error_logged_) {
+                                g_logger.warn("process figures unavailable: {}", status.message());
+                                process_error_logged_ = true;
+                              }
+                              publish(sampler_->add(group_.now(), group_.group_count(), std::move(server),
+                                                    std::move(streams), *process));
+                              schedule(g_config.sample_interval);
+                            });
+      });
+    });
+  }
+
+  void publish(std::shared_ptr<const Figures> figures);
+
+  PollGroup& group_;
+  std::shared_ptr<const Figures> latest_;
+  std::unique_ptr<Sampler> sampler_;
+  std::unique_ptr<Timer> timer_;
+  bool process_error_logged_ = false;
+};
+
+PerGroup<StatsWorker> g_workers;
+// Each group's PollGroup, by id: a Task runs on its destination but is not handed that group, so
+// FiguresReady finds it here. Each slot is written once by its own group at start and read only
+// by that group's tasks.
+std::vector<PollGroup*> g_groups;
+
+/// Group 0 -> every group: the new snapshot (immutable, shared).
+struct FiguresReady final : Task {
+  FiguresReady(GroupId group, std::shared_ptr<const Figures> figures) : group(group), figures(std::move(figures)) {}
+  void run() noexcept override {
+    PollGroup& here = *g_groups[group];
+    if (g_workers.has(here)) g_workers.local(here).set_latest(std::move(figures));
+  }
+  GroupId group;
+  std::shared_ptr<const Figures> figures;
+};
+
+void StatsWorker::publish(std::shared_ptr<const Figures> figures) {
+  for (GroupId g = 0; g < group_.group_count(); ++g)
+    if (g != group_.id()) group_.post(g, std::make_unique<FiguresReady>(g, figures));
+  latest_ = std::move(figures);
+}
+
+HttpResponse json_response(int status, const Value& value) {
+  return HttpResponse{status, "application/json", {{"Cache-Control", "no-store"}}, to_json(value) + "\n"};
+}
+
+HttpResponse error_response(int status, std::string message) {
+  Value v = Value::object();
+  v.set("error", std::move(message));
+  return json_response(status, v);
+}
+
+// Runs `fn(figures)` with this group's latest snapshot, or answers 503 before the first sample.
+template <class Fn>
+void with_figures(const std::shared_ptr<HttpResponder>& responder, Fn&& fn) {
+  PollGroup& group = responder->group();
+  if (!g_workers.has(group) || !g_workers.local(group).latest()) {
+    responder->respond(error_response(503, "statistics are not gathered yet; retry in a second"));
+    return;
+  }
+  responder->respond(fn(*g_workers.local(group).latest()));
+}
+
+void serve_server(const HttpRequest&, std::shared_ptr<HttpResponder> responder) {
+  with_figures(responder, [](const Figures& f) { return json_response(200, server_value(f)); });
+}
+
+void serve_streams(const HttpRequest&, std::shared_ptr<HttpResponder> responder) {
+  with_figures(responder, [](const Figures& f) { return json_response(200, streams_value(f)); });
+}
+
+// /api/v1/streams/{app}/{name}: the name may hold slashes; the app may not.
+void serve_stream(const HttpRequest& request, std::shared_ptr<HttpResponder> responder) {
+  constexpr std::string_view prefix = "/api/v1/streams/";
+  std::string_view rest(request.path);
+  rest.remove_prefix(prefix.size());
+  std::size_t slash = rest.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == rest.size()) {
+    responder->respond(error_response(404, "expected /api/v1/streams/{app}/{name}, got " + request.path));
+    return;
+  }
+  StreamKey key{std::string(rest.substr(0, slash)), std::string(rest.substr(slash + 1))};
+  with_figures(responder, [&](const Figures& f) {
+    for (const StreamFigures& s : f.streams)
+      if (s.kernel.key == key) return json_response(200, stream_value(s, f.taken_at, true));
+    return error_response(404, "no stream " + key.to_string());
+  });
+}
+
+void serve_metrics(const HttpRequest&, std::shared_ptr<HttpResponder> responder) {
+  with_figures(responder, [](const Figures& f) {
+    return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", {}, to_prometheus(f)};
+  });
+}
+
+Status read_config(const ConfigView& view) {
+  auto interval = view.get_duration("sample_interval", g_config.sample_interval);
+  if (!interval) return interval.error();
+  if (interval->count() < 100) return view.invalid("sample_interval", "must be at least 100ms");
+  g_config.sample_interval = *interval;
+  auto window = view.get_duration("rate_window", g_config.rate_window);
+  if (!window) return window.error();
+  if (*window < g_config.sample_interval) return view.invalid("rate_window", "must be at least sample_interval");
+  g_config.rate_window = *window;
+  auto history = view.get_int("history", static_cast<std::int64_t>(g_config.history), 1, 3600);
+  if (!history) return history.error();
+  g_config.history = static_cast<std::size_t>(*history);
+  return ok();
+}
+
+Status register_module(Registrar& registrar) {
+  WEIR_TRY(read_config(registrar.config()));
+  g_logger = registrar.logger("stats");
+  g_started_at = Clock::now();
+  auto http = registrar.service<HttpService>();
+  if (!http) return http.error();
+  WEIR_TRY((*http)->route("GET", "/api/v1/server", serve_server));
+  WEIR_TRY((*http)->route("GET", "/api/v1/streams", serve_streams));
+  WEIR_TRY((*http)->route("GET", "/api/v1/streams/", serve_stream));
+  WEIR_TRY((*http)->route("GET", "/metrics", serve_metrics));
+  g_groups.assign(registrar.group_count(), nullptr);
+  registrar.on_group_start([](PollGroup& group) { g_groups[group.id()] = &group; });
+  g_workers.install(registrar);
+  return ok();
+}
+
+}  // namespace
+}  // namespace weir::stats
+
+WEIR_MODULE("mod_stats", "0.1.0", "stats", weir::stats::register_module)
