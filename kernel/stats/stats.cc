@@ -64,6 +64,7 @@ StatsRegistry::StatsRegistry() {
   write_calls = add_counter("weir_write_calls_total", "Gathered write system calls");
   refused_sends = add_counter("weir_sender_refused_total", "Sends refused at a sender's hard limit");
   receive_stalls = add_counter("weir_receive_stalls_total", "Reads postponed because the page pool was exhausted");
+  refused_players = add_counter("weir_players_refused_total", "Players refused while the server sheds load");
 }
 
 CounterId StatsRegistry::add_counter(std::string name, std::string help) {

@@ -44,7 +44,7 @@ class StatsRegistry {
   const ListenerCounters* listener(const std::string& name) const;
 
   // The kernel's own counters.
-  CounterId bytes_in, bytes_out, write_calls, refused_sends, receive_stalls;
+  CounterId bytes_in, bytes_out, write_calls, refused_sends, receive_stalls, refused_players;
 
  private:
   std::vector<Entry> counters_;
@@ -68,6 +68,7 @@ class StatsImpl final : public Stats {
   }
   void count_refused_send() noexcept { add(registry_->refused_sends); }
   void count_receive_stall() noexcept { add(registry_->receive_stalls); }
+  void count_refused_player() noexcept { add(registry_->refused_players); }
   void connection_opened(const std::string& listener) noexcept;
   void connection_closed(const std::string& listener) noexcept;
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "stream/streams.h"
 
+#include "stats/stats.h"
+
 #include <algorithm>
 #include <map>
 
@@ -330,6 +332,10 @@ Result<std::unique_ptr<Publication>> StreamsImpl::publish(const StreamKey& key, 
 Result<std::unique_ptr<Subscription>> StreamsImpl::subscribe(const StreamKey& key, StreamSubscriber& subscriber,
                                                              SubscribeOptions options) noexcept {
   owner_.check();
+  if (!refusal_.empty()) {
+    group_.stats_impl().count_refused_player();
+    return error(Errc::denied, "{}", refusal_);
+  }
   if (!options.wait_for_publisher && !registry_->is_published(key))
     return error(Errc::not_found, "stream {} is not published", key.to_string());
   std::string text = key.to_string();
@@ -351,6 +357,14 @@ Result<std::unique_ptr<Subscription>> StreamsImpl::subscribe(const StreamKey& ke
   registry_->count_subscribers(id, +1);
   return std::unique_ptr<Subscription>(
       std::make_unique<SubscriptionImpl>(*this, id, key, subscriber, std::move(options.protocol)));
+}
+
+void StreamsImpl::set_admission(std::string refusal) noexcept {
+  owner_.check();
+  if (refusal == refusal_) return;
+  if (refusal.empty()) group_.logger().info("admitting new players again");
+  else group_.logger().warn("refusing new players: {}", refusal);
+  refusal_ = std::move(refusal);
 }
 
 void StreamsImpl::release_all() noexcept {

@@ -48,6 +48,7 @@ class StreamsImpl final : public Streams {
                                                   SubscribeOptions options) noexcept override;
   bool is_published(const StreamKey& key) const noexcept override;
   void collect(std::function<void(std::vector<StreamStats>)> done) noexcept override;
+  void set_admission(std::string refusal) noexcept override;
   /// This group's part of a collection: its publications (players 0) and its taps (key and players).
   std::vector<StreamStats> local_stats() const;
 
@@ -76,6 +77,7 @@ class StreamsImpl final : public Streams {
   std::unordered_map<StreamId, PublicationImpl*> publications_;
   std::unordered_map<StreamId, std::unique_ptr<Tap>> taps_;
   std::unordered_map<std::string, StreamId> tap_ids_;
+  std::string refusal_;  // non-empty: new subscribers are refused (load shedding)
 };
 
 }  // namespace weir::kernel

@@ -264,6 +264,25 @@ TEST(Streams, CollectGathersPublisherCountersAndPlayersByProtocolFromEveryGroup)
   EXPECT_EQ(streams[1].players, 1u);
 }
 
+TEST(Streams, RefusedAdmissionDeniesNewSubscribersOnThatGroupUntilLifted) {
+  StreamTest t(with_grace(std::chrono::milliseconds(0)));
+  Publisher& publisher = t.publisher_on(0);
+  ASSERT_TRUE(t.on(0, [&] { return publisher.start(); }));
+  auto [before, s0] = t.subscribe_on(1);
+  ASSERT_TRUE(s0);
+  t.on(1, [&] { t.groups[1].streams().set_admission("server busy: test"); });
+  auto [refused, s1] = t.subscribe_on(1);
+  EXPECT_EQ(s1.code(), Errc::denied);
+  EXPECT_EQ(s1.message(), "server busy: test");
+  auto [other_group, s2] = t.subscribe_on(0);  // admission is per group
+  EXPECT_TRUE(s2) << s2.message();
+  t.on(1, [&] { t.groups[1].streams().set_admission(""); });
+  auto [after, s3] = t.subscribe_on(1);
+  EXPECT_TRUE(s3) << s3.message();
+  t.on(0, [&] { publisher.video("K1", true); });
+  EXPECT_TRUE(t.wait_frames(1, before, 1));  // a subscriber admitted earlier kept its stream
+}
+
 TEST(Streams, SecondPublisherOfTheSameKeyIsRefused) {
   StreamTest t(with_grace(std::chrono::milliseconds(5000)));
   Publisher& first = t.publisher_on(0);

@@ -396,6 +396,11 @@ Status RtmpSession::on_play(double, std::uint32_t stream_id, const std::vector<a
   bool wait = worker_.config().play_waits_for_publisher;
   double duration_s = args.size() > 2 ? args[2].as_number(-1) : -1;
   Status status = player->start(wait, duration_s);
+  if (!status && status.code() == Errc::denied) {  // load shedding: say why, the player shows it
+    send_status(stream_id, "error", "NetStream.Play.Failed", status.message());
+    logger_.info("conn={} play {} refused: {}", connection_.id(), key.to_string(), status.message());
+    return ok();
+  }
   if (!status) {
     send_status(stream_id, "error", "NetStream.Play.StreamNotFound", key.to_string() + " is not published");
     logger_.info("conn={} play {}: not found", connection_.id(), key.to_string());

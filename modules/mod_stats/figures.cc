@@ -130,7 +130,22 @@ std::shared_ptr<const Figures> Sampler::add(Clock::time_point now, GroupId threa
   // Keep the newest sample at least rate_window old as the base of every rate.
   while (raws_.size() > 2 && raws_[1].at <= now - config_.rate_window) raws_.pop_front();
   figures->server = std::move(server);
+  figures->limits = config_;
+  figures->refusal = refusal(*figures);
   return figures;
+}
+
+std::string refusal(const Figures& f) {
+  const StatsConfig& c = f.limits;
+  if (c.max_connections > 0 && f.server.connections_open >= c.max_connections)
+    return format("server busy: {} connections open, the limit is {}", f.server.connections_open, c.max_connections);
+  if (c.max_send_rate_bytes > 0 && f.sent_bytes_per_second >= static_cast<double>(c.max_send_rate_bytes))
+    return format("server busy: sending {} bytes/s, the limit is {}", std::llround(f.sent_bytes_per_second),
+                       c.max_send_rate_bytes);
+  if (c.max_cpu_percent > 0 && f.cpu_percent >= c.max_cpu_percent)
+    return format("server busy: CPU at {}%, the limit is {}%", std::llround(f.cpu_percent),
+                  std::llround(c.max_cpu_percent));
+  return {};
 }
 
 Status read_process_figures(ProcessFigures& out) {

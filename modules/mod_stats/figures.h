@@ -28,6 +28,10 @@ struct StatsConfig {
   std::chrono::milliseconds sample_interval{1000};
   std::chrono::milliseconds rate_window{5000};  ///< rates are measured over this much media/wall time
   std::size_t history = 60;                     ///< samples kept per stream for the dashboard's sparklines
+  // Load shedding (seed 003): above any of these, new players are refused; 0 = no limit.
+  std::uint64_t max_connections = 0;
+  std::uint64_t max_send_rate_bytes = 0;  ///< bytes per second sent, over the rate window
+  double max_cpu_percent = 0;             ///< of one core, over the rate window
 };
 
 /// One stream, with what the sampler measured.
@@ -62,6 +66,8 @@ struct Figures {
   ProcessFigures process;
   double cpu_percent = 0;  ///< of one core, over the rate window
   std::vector<StreamFigures> streams;  ///< sorted by app/name
+  StatsConfig limits;                  ///< the configured limits, for the API
+  std::string refusal;                 ///< why new players are refused; empty: accepting
 };
 
 /// Turns successive raw collections into Figures with rates. Thread: group 0 only.
@@ -89,6 +95,9 @@ class Sampler {
   std::deque<Raw> raws_;  // oldest first, spanning at least rate_window
   std::map<std::string, std::deque<std::pair<double, double>>> history_;  // key -> (bitrate, players)
 };
+
+/// Why new players should be refused under `f.limits`, or empty.
+std::string refusal(const Figures& f);
 
 /// Reads /proc/self: blocking file reads, so call it on the worker pool.
 Status read_process_figures(ProcessFigures& out);

@@ -63,6 +63,7 @@ class StatsWorker {
   std::unique_ptr<Sampler> sampler_;
   std::unique_ptr<Timer> timer_;
   bool process_error_logged_ = false;
+  std::string refusal_;  // the admission state last sent to the groups
 };
 
 PerGroup<StatsWorker> g_workers;
@@ -82,9 +83,23 @@ struct FiguresReady final : Task {
   std::shared_ptr<const Figures> figures;
 };
 
+/// Group 0 -> every group: start or stop refusing new players.
+struct AdmissionChanged final : Task {
+  AdmissionChanged(GroupId group, std::string refusal) : group(group), refusal(std::move(refusal)) {}
+  void run() noexcept override { g_groups[group]->streams().set_admission(std::move(refusal)); }
+  GroupId group;
+  std::string refusal;
+};
+
 void StatsWorker::publish(std::shared_ptr<const Figures> figures) {
   for (GroupId g = 0; g < group_.group_count(); ++g)
     if (g != group_.id()) group_.post(g, std::make_unique<FiguresReady>(g, figures));
+  if (figures->refusal != refusal_) {
+    refusal_ = figures->refusal;
+    group_.streams().set_admission(refusal_);
+    for (GroupId g = 0; g < group_.group_count(); ++g)
+      if (g != group_.id()) group_.post(g, std::make_unique<AdmissionChanged>(g, refusal_));
+  }
   latest_ = std::move(figures);
 }
 
@@ -153,6 +168,15 @@ Status read_config(const ConfigView& view) {
   auto history = view.get_int("history", static_cast<std::int64_t>(g_config.history), 1, 3600);
   if (!history) return history.error();
   g_config.history = static_cast<std::size_t>(*history);
+  auto connections = view.get_int("max_connections", 0, 0, 10'000'000);
+  if (!connections) return connections.error();
+  g_config.max_connections = static_cast<std::uint64_t>(*connections);
+  auto rate = view.get_bytes("max_send_rate", 0);
+  if (!rate) return rate.error();
+  g_config.max_send_rate_bytes = *rate;
+  auto cpu = view.get_int("max_cpu", 0, 0, 100'000);
+  if (!cpu) return cpu.error();
+  g_config.max_cpu_percent = static_cast<double>(*cpu);
   return ok();
 }
 

@@ -108,6 +108,15 @@ Value server_value(const Figures& f) {
   v.set("version", WEIR_VERSION);
   v.set("uptime_seconds", round3(f.uptime_seconds));
   v.set("threads", f.threads);
+  // For load balancers: whether new players are admitted, and if not why.
+  v.set("accepting", f.refusal.empty());
+  if (f.refusal.empty()) v.set("refusal", nullptr);
+  else v.set("refusal", f.refusal);
+  Value limits = Value::object();
+  limits.set("max_connections", f.limits.max_connections);
+  limits.set("max_send_rate", f.limits.max_send_rate_bytes);
+  limits.set("max_cpu", f.limits.max_cpu_percent);
+  v.set("limits", std::move(limits));
   // Connections per listener: opened and closed are counted by the kernel; open is the difference.
   Value listeners = Value::object();
   for (const StatValue& s : f.server.values) {
@@ -240,6 +249,8 @@ std::string to_prometheus(const Figures& f) {
   e.sample("weir_uptime_seconds", std::round(f.uptime_seconds));
   e.family("weir_poll_groups", "gauge", "Poll group threads");
   e.sample("weir_poll_groups", f.threads);
+  e.family("weir_accepting_players", "gauge", "1 while new players are admitted, 0 while load is shed");
+  e.sample("weir_accepting_players", f.refusal.empty() ? 1 : 0);
   e.family("weir_connections_open", "gauge", "Open connections");
   e.sample("weir_connections_open", static_cast<double>(f.server.connections_open));
   e.family("weir_senders_overloaded", "gauge", "Connections whose send queue is past its soft limit");

@@ -11,7 +11,8 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Weir, free_port, run, run_cases, skip, stop_process, wait_media  # noqa: E402
+from harness import (Weir, ffmpeg_publish_cmd, free_port, run, run_cases, skip, stop_process,  # noqa: E402
+                     wait_media)
 
 MODULES = ("mod_http", "mod_rtmp", "mod_stats")
 
@@ -171,6 +172,37 @@ def case_metrics_promtool(_):
         stop_process(p)
 
 
+def case_load_shedding(_):
+    # One player of a ~1 Mbit/s stream sends far more than 40 KiB/s: the server stops admitting
+    # players, says so to the next one and to load balancers, and admits again once it is gone.
+    from rtmp_client import RtmpClient
+    with stats_server(stats={"max_send_rate": "40k", "rate_window": "2s"}) as w:
+        url = w.rtmp_url("live/busy")
+        w.spawn(ffmpeg_publish_cmd(url, 60), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_media(w.rtmp_port, "live/busy")
+        server = poll(w, "/api/v1/server", lambda s: s["accepting"], what="accepting while only publishing")
+        assert server["refusal"] is None and server["limits"]["max_send_rate"] == 40 * 1024, server
+        first = w.spawn(["rtmpdump", "-q", "--live", "-r", url, "-o", os.devnull],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = poll(w, "/api/v1/server", lambda s: not s["accepting"], what="accepting: false")
+        assert "bytes/s" in server["refusal"] and "40960" in server["refusal"], server
+        assert "weir_accepting_players 0" in get(w, "/metrics")
+        c = RtmpClient("127.0.0.1", w.rtmp_port)
+        try:
+            c.connect("live")
+            _, status = c.play("busy")
+        finally:
+            c.close()
+        assert status.get("code") == "NetStream.Play.Failed", status
+        assert status.get("description") == server["refusal"] or "server busy" in status.get("description", ""), status
+        refused = poll(w, "/api/v1/server", lambda s: s["counters"]["weir_players_refused_total"] >= 1,
+                       what="a refused player counted")
+        assert refused["counters"]["weir_players_refused_total"] == 1, refused["counters"]
+        stop_process(first)
+        poll(w, "/api/v1/server", lambda s: s["accepting"], timeout=20, what="accepting again")
+        wait_media(w.rtmp_port, "live/busy")  # a new player is admitted and gets video
+
+
 def case_bad_requests(_):
     with stats_server() as w:
         poll(w, "/api/v1/server", lambda s: True)
@@ -204,5 +236,5 @@ if __name__ == "__main__":
     if not os.path.exists("/usr/bin/promtool") and "promtool" in " ".join(sys.argv):
         skip("promtool (Debian prometheus) is not installed")
     run_cases({"figures": case_figures, "metrics_promtool": case_metrics_promtool,
-               "bad_requests": case_bad_requests, "unknown_config_key": case_unknown_config_key,
+               "bad_requests": case_bad_requests, "load_shedding": case_load_shedding, "unknown_config_key": case_unknown_config_key,
                "bad_config_value": case_bad_config_value})

@@ -142,6 +142,10 @@ class Streams {
   /// counters, taps their players) and calls `done` on this group with the streams sorted by key.
   /// Nothing on the media path waits for it: counters are plain fields of their group's objects.
   virtual void collect(std::function<void(std::vector<StreamStats>)> done) noexcept = 0;
+  /// Load shedding: while `refusal` is non-empty, subscribe() on this group fails with
+  /// Errc::denied and that text (the player's module shows it to the player); empty admits again.
+  /// Per group: a module that watches the load posts the change to every group.
+  virtual void set_admission(std::string refusal) noexcept = 0;
 
  protected:
   ~Streams() = default;
