@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "dashboard.h"
 #include "figures.h"
 #include "weir/http.h"
 #include "weir/module.h"
@@ -156,6 +157,21 @@ void serve_metrics(const HttpRequest&, std::shared_ptr<HttpResponder> responder)
   });
 }
 
+// The dashboard: "/" is index.html, "/NAME" a file of dashboard/. A prefix route, so any other
+// path no module routes ends here too: 404.
+void serve_dashboard(const HttpRequest& request, std::shared_ptr<HttpResponder> responder) {
+  std::string_view name = request.path == "/" ? "index.html" : std::string_view(request.path).substr(1);
+  for (const DashboardFile& file : dashboard_files()) {
+    if (file.name != name) continue;
+    std::string type = name.ends_with(".html") ? "text/html; charset=utf-8"
+                       : name.ends_with(".js") ? "text/javascript; charset=utf-8"
+                                               : "text/css; charset=utf-8";
+    responder->respond(HttpResponse{200, std::move(type), {{"Cache-Control", "no-cache"}}, std::string(file.content)});
+    return;
+  }
+  responder->respond(HttpResponse{404, "text/plain; charset=utf-8", {}, "no route for " + request.path + "\n"});
+}
+
 Status read_config(const ConfigView& view) {
   auto interval = view.get_duration("sample_interval", g_config.sample_interval);
   if (!interval) return interval.error();
@@ -190,6 +206,7 @@ Status register_module(Registrar& registrar) {
   WEIR_TRY((*http)->route("GET", "/api/v1/streams", serve_streams));
   WEIR_TRY((*http)->route("GET", "/api/v1/streams/", serve_stream));
   WEIR_TRY((*http)->route("GET", "/metrics", serve_metrics));
+  WEIR_TRY((*http)->route("GET", "/", serve_dashboard));
   g_groups.assign(registrar.group_count(), nullptr);
   registrar.on_group_start([](PollGroup& group) { g_groups[group.id()] = &group; });
   g_workers.install(registrar);

@@ -3,9 +3,12 @@
 players counted as they come and go, /metrics checked with promtool, bad requests and config."""
 import json
 import os
+import re
+import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -203,6 +206,50 @@ def case_load_shedding(_):
         wait_media(w.rtmp_port, "live/busy")  # a new player is admitted and gets video
 
 
+def chromium(*args, timeout=90):
+    profile = tempfile.mkdtemp(prefix="weir-chromium-")
+    try:
+        return run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--no-first-run", f"--user-data-dir={profile}", *args], timeout=timeout)
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def case_dashboard(_):
+    # The real page in a real browser: the stream appears with a non-zero bitrate; a phone-sized
+    # screenshot is kept as an artifact (WEIR_TEST_ARTIFACTS, else the run's folder).
+    if not shutil.which("chromium"):
+        skip("chromium is not installed")
+    with stats_server() as w:
+        url = w.rtmp_url("live/dash")
+        w.spawn(ffmpeg_publish_cmd(url, 60), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        poll(w, "/api/v1/streams/live/dash", lambda s: s["bitrate_in"] > 0 and len(s["history"]["bitrate_in"]) >= 3,
+             what="live/dash with a bitrate")
+        player = w.spawn(["rtmpdump", "-q", "--live", "-r", url, "-o", os.devnull],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        poll(w, "/api/v1/streams/live/dash", lambda s: s["players"]["total"] == 1, what="one player")
+        page = w.http + "/"
+        dom = chromium("--virtual-time-budget=5000", "--dump-dom", page).stdout
+        m = re.search(r'<article class="stream" data-stream="live/dash" data-bitrate="([0-9.]+)" data-players="(\d+)"', dom)
+        assert m, f"live/dash is not on the dashboard:\n{dom[:4000]}"
+        assert float(m.group(1)) > 0 and m.group(2) == "1", m.group(0)
+        assert "<polyline" in dom, "no sparkline drawn"
+        assert 'id="accepting" class="badge ok"' in dom, "server state not shown"
+        artifacts = os.environ.get("WEIR_TEST_ARTIFACTS") or w.dir
+        os.makedirs(artifacts, exist_ok=True)
+        shot = os.path.join(artifacts, "dashboard.png")
+        chromium("--virtual-time-budget=5000", "--hide-scrollbars", "--window-size=412,915",
+                 f"--screenshot={shot}", page)
+        with open(shot, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n", f"{shot} is not a PNG"
+        print(f"screenshot: {shot}", flush=True)
+        for path, ctype in (("/dashboard.js", "text/javascript"), ("/dashboard.css", "text/css")):
+            with urllib.request.urlopen(w.http + path, timeout=10) as r:
+                assert r.headers["Content-Type"].startswith(ctype), (path, r.headers["Content-Type"])
+        get(w, "/nothing.html", expect=404)
+        stop_process(player)
+
+
 def case_bad_requests(_):
     with stats_server() as w:
         poll(w, "/api/v1/server", lambda s: True)
@@ -236,5 +283,6 @@ if __name__ == "__main__":
     if not os.path.exists("/usr/bin/promtool") and "promtool" in " ".join(sys.argv):
         skip("promtool (Debian prometheus) is not installed")
     run_cases({"figures": case_figures, "metrics_promtool": case_metrics_promtool,
-               "bad_requests": case_bad_requests, "load_shedding": case_load_shedding, "unknown_config_key": case_unknown_config_key,
+               "bad_requests": case_bad_requests, "load_shedding": case_load_shedding,
+               "dashboard": case_dashboard, "unknown_config_key": case_unknown_config_key,
                "bad_config_value": case_bad_config_value})
