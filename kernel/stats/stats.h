@@ -60,6 +60,8 @@ class StatsImpl final : public Stats {
   void attach(const StatsRegistry& registry);
 
   void collect(std::function<void(StatsSnapshot)> done) noexcept override;
+  void collect_connections(std::function<void(std::vector<ConnectionInfo>)> done) noexcept override;
+  void close_connection(ConnectionId id, Status reason, std::function<void(bool found)> done) noexcept override;
 
   void add_bytes_in(std::uint64_t n) noexcept { add(registry_->bytes_in, n); }
   void add_bytes_out(std::uint64_t n, std::uint64_t calls) noexcept {

@@ -380,6 +380,7 @@ Status RtmpSession::on_publish(double, std::uint32_t stream_id, const std::vecto
   worker_.group().stats().add(worker_.counters().publishes);
   send_user_control(wire::UserControlEvent::stream_begin, stream_id);
   send_status(stream_id, "status", "NetStream.Publish.Start", key.to_string() + " is now published.");
+  connection_.set_label("publish " + key.to_string());
   logger_.info("conn={} peer={} publishing {}", connection_.id(), connection_.peer_address(), key.to_string());
   return ok();
 }
@@ -407,6 +408,7 @@ Status RtmpSession::on_play(double, std::uint32_t stream_id, const std::vector<a
     return ok();
   }
   worker_.group().stats().add(worker_.counters().plays);
+  connection_.set_label("play " + key.to_string());
   logger_.info("conn={} peer={} playing {}", connection_.id(), connection_.peer_address(), key.to_string());
   players_.push_back(std::move(player));
   return ok();

@@ -32,6 +32,7 @@ struct StatsConfig {
   std::uint64_t max_connections = 0;
   std::uint64_t max_send_rate_bytes = 0;  ///< bytes per second sent, over the rate window
   double max_cpu_percent = 0;             ///< of one core, over the rate window
+  std::string token;                      ///< bearer token for the actions; empty: actions disabled
 };
 
 /// One stream, with what the sampler measured.
@@ -106,6 +107,9 @@ Status read_process_figures(ProcessFigures& out);
 Value server_value(const Figures& figures);
 Value stream_value(const StreamFigures& stream, Clock::time_point taken_at, bool with_history);
 Value streams_value(const Figures& figures);
+
+/// Connections as weir::Value: {"clients": [...]}.
+Value clients_value(const std::vector<ConnectionInfo>& connections);
 
 /// weir::Value -> JSON text (Poco::JSON). Numbers that are whole print without a fraction.
 std::string to_json(const Value& value);

@@ -157,6 +157,63 @@ void serve_metrics(const HttpRequest&, std::shared_ptr<HttpResponder> responder)
   });
 }
 
+// Per client, on request: a fresh listing from every group (one message each).
+void serve_clients(const HttpRequest&, std::shared_ptr<HttpResponder> responder) {
+  responder->group().stats().collect_connections([responder](std::vector<ConnectionInfo> connections) {
+    responder->respond(json_response(200, clients_value(connections)));
+  });
+}
+
+// Actions need "Authorization: Bearer <[stats] token>"; without a configured token they are off.
+bool authorized(const HttpRequest& request, const std::shared_ptr<HttpResponder>& responder) {
+  if (g_config.token.empty()) {
+    responder->respond(error_response(403, "actions are disabled: set [stats] token to enable them"));
+    return false;
+  }
+  if (request.header("authorization") != "Bearer " + g_config.token) {
+    HttpResponse response = error_response(401, "actions need the header 'Authorization: Bearer <[stats] token>'");
+    response.headers.emplace_back("WWW-Authenticate", "Bearer");
+    responder->respond(std::move(response));
+    return false;
+  }
+  return true;
+}
+
+// POST /api/v1/clients/{id}/kick
+void serve_kick(const HttpRequest& request, std::shared_ptr<HttpResponder> responder) {
+  constexpr std::string_view prefix = "/api/v1/clients/", suffix = "/kick";
+  std::string_view rest(request.path);
+  rest.remove_prefix(prefix.size());
+  ConnectionId id = 0;
+  bool is_number = rest.ends_with(suffix) && rest.size() > suffix.size();
+  if (is_number) {
+    rest.remove_suffix(suffix.size());
+    for (char c : rest) {
+      if (c < '0' || c > '9' || id > (~ConnectionId{0} - 9) / 10) {
+        is_number = false;
+        break;
+      }
+      id = id * 10 + static_cast<ConnectionId>(c - '0');
+    }
+  }
+  if (!is_number) {
+    responder->respond(error_response(404, "expected /api/v1/clients/{id}/kick with a numeric id, got " + request.path));
+    return;
+  }
+  if (!authorized(request, responder)) return;
+  g_logger.info("kick conn={} asked by {}", id, request.peer_address);
+  responder->group().stats().close_connection(
+      id, error(Errc::denied, "kicked by an operator ({})", request.peer_address), [responder, id](bool found) {
+        if (!found) {
+          responder->respond(error_response(404, format("no client {}", id)));
+          return;
+        }
+        Value v = Value::object();
+        v.set("kicked", id);
+        responder->respond(json_response(200, v));
+      });
+}
+
 // The dashboard: "/" is index.html, "/NAME" a file of dashboard/. A prefix route, so any other
 // path no module routes ends here too: 404.
 void serve_dashboard(const HttpRequest& request, std::shared_ptr<HttpResponder> responder) {
@@ -193,6 +250,9 @@ Status read_config(const ConfigView& view) {
   auto cpu = view.get_int("max_cpu", 0, 0, 100'000);
   if (!cpu) return cpu.error();
   g_config.max_cpu_percent = static_cast<double>(*cpu);
+  auto token = view.get_string("token", "");
+  if (!token) return token.error();
+  g_config.token = *token;
   return ok();
 }
 
@@ -206,6 +266,8 @@ Status register_module(Registrar& registrar) {
   WEIR_TRY((*http)->route("GET", "/api/v1/streams", serve_streams));
   WEIR_TRY((*http)->route("GET", "/api/v1/streams/", serve_stream));
   WEIR_TRY((*http)->route("GET", "/metrics", serve_metrics));
+  WEIR_TRY((*http)->route("GET", "/api/v1/clients", serve_clients));
+  WEIR_TRY((*http)->route("POST", "/api/v1/clients/", serve_kick));
   WEIR_TRY((*http)->route("GET", "/", serve_dashboard));
   g_groups.assign(registrar.group_count(), nullptr);
   registrar.on_group_start([](PollGroup& group) { g_groups[group.id()] = &group; });

@@ -232,6 +232,29 @@ Value streams_value(const Figures& f) {
   return v;
 }
 
+Value clients_value(const std::vector<ConnectionInfo>& connections) {
+  std::vector<Value> items;
+  items.reserve(connections.size());
+  for (const ConnectionInfo& c : connections) {
+    Value v = Value::object();
+    v.set("id", c.id);
+    v.set("protocol", c.listener);
+    v.set("address", c.peer_address);
+    v.set("label", c.label);
+    v.set("group", c.group);
+    v.set("seconds", round3(c.seconds));
+    v.set("bytes_received", c.bytes_received);
+    v.set("bytes_sent", c.sender.bytes_sent_total);
+    v.set("queued_bytes", c.sender.queued_bytes);
+    v.set("sender_state", sender_state_name(c.sender.state));
+    v.set("refused_sends", c.sender.refused_sends);
+    items.push_back(std::move(v));
+  }
+  Value v = Value::object();
+  v.set("clients", Value::array(std::move(items)));
+  return v;
+}
+
 std::string to_json(const Value& value) {
   std::ostringstream out;
   Poco::JSON::Stringifier::condense(to_poco(value), out);

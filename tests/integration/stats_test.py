@@ -38,6 +38,19 @@ def get(w, path, expect=200):
     return json.loads(body) if ctype.startswith("application/json") else body
 
 
+def post(w, path, token=None, expect=200):
+    request = urllib.request.Request(w.http + path, data=b"", method="POST")
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            status, body = r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        status, body = e.code, e.read().decode()
+    assert status == expect, f"POST {path}: {status}, expected {expect}: {body[:500]}"
+    return json.loads(body)
+
+
 def poll(w, path, predicate, timeout=20, what=""):
     """GETs path until predicate(json) holds; returns the last answer."""
     deadline = time.time() + timeout
@@ -250,6 +263,41 @@ def case_dashboard(_):
         stop_process(player)
 
 
+def case_clients_and_kick(_):
+    with stats_server(stats={"token": "s3cret"}) as w:
+        url = w.rtmp_url("live/k")
+        w.spawn(ffmpeg_publish_cmd(url, 60), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_media(w.rtmp_port, "live/k")
+        player = w.spawn(["rtmpdump", "-q", "--live", "-r", url, "-o", os.devnull],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def by_label(clients):
+            return {c["label"]: c for c in clients["clients"]}
+        clients = poll(w, "/api/v1/clients", lambda c: (by_label(c).get("play live/k") or {}).get("bytes_sent", 0) > 0,
+                       what="a player with bytes sent")
+        print(json.dumps(clients), flush=True)
+        mine = by_label(clients)
+        publisher, playing = mine["publish live/k"], mine["play live/k"]
+        assert publisher["protocol"] == "rtmp" and publisher["bytes_received"] > 10000, publisher
+        assert playing["protocol"] == "rtmp" and playing["address"].startswith("127.0.0.1:"), playing
+        assert playing["sender_state"] == "ready" and playing["queued_bytes"] >= 0, playing
+        assert any(c["protocol"] == "http" for c in clients["clients"]), "this request's connection is listed"
+
+        kick = f"/api/v1/clients/{playing['id']}/kick"
+        e = post(w, kick, expect=401)
+        assert "Authorization: Bearer" in e["error"], e
+        post(w, kick, token="wrong", expect=401)
+        assert player.poll() is None, "kicked without the token"
+        assert post(w, kick, token="s3cret") == {"kicked": playing["id"]}
+        player.wait(timeout=15)  # rtmpdump ends: its connection was closed
+        poll(w, "/api/v1/clients", lambda c: "play live/k" not in by_label(c), what="the player gone")
+        poll(w, "/api/v1/streams/live/k", lambda s: s["players"]["total"] == 0, what="no players")
+        e = post(w, "/api/v1/clients/999999/kick", token="s3cret", expect=404)
+        assert e["error"] == "no client 999999", e
+        post(w, "/api/v1/clients/abc/kick", token="s3cret", expect=404)
+        assert "kicked by an operator" in w.log()
+
+
 def case_bad_requests(_):
     with stats_server() as w:
         poll(w, "/api/v1/server", lambda s: True)
@@ -258,6 +306,8 @@ def case_bad_requests(_):
         e = get(w, "/api/v1/streams/justapp", expect=404)
         assert "/api/v1/streams/{app}/{name}" in e["error"], e
         get(w, "/api/v1/nothing", expect=404)
+        e = post(w, "/api/v1/clients/1/kick", token="", expect=403)  # no [stats] token: actions are off
+        assert "[stats] token" in e["error"], e
         assert w.alive(), "weir died"
 
 
@@ -284,5 +334,5 @@ if __name__ == "__main__":
         skip("promtool (Debian prometheus) is not installed")
     run_cases({"figures": case_figures, "metrics_promtool": case_metrics_promtool,
                "bad_requests": case_bad_requests, "load_shedding": case_load_shedding,
-               "dashboard": case_dashboard, "unknown_config_key": case_unknown_config_key,
+               "dashboard": case_dashboard, "clients_and_kick": case_clients_and_kick, "unknown_config_key": case_unknown_config_key,
                "bad_config_value": case_bad_config_value})
