@@ -72,6 +72,26 @@ struct StreamsCollectRequest final : Task {
   }
 };
 
+// Streams::stop(): to the publisher's group and back.
+struct StopReply final : Task {
+  std::shared_ptr<std::function<void(Status)>> done;  // only the requesting group touches it
+  Status status;
+  void run() noexcept override { (*done)(std::move(status)); }
+};
+
+struct StopRequest final : Task {
+  StreamKey key;
+  Status reason;
+  GroupId reply_to = 0;
+  std::shared_ptr<std::function<void(Status)>> done;
+  void run() noexcept override {
+    auto reply = std::make_unique<StopReply>();
+    reply->done = std::move(done);
+    reply->status = here().stop_local(key, reason);
+    PollGroupImpl::current()->post(reply_to, std::move(reply));
+  }
+};
+
 }  // namespace
 
 // One stream's local subscribers on one group, and its copy of the cache for late joiners.
@@ -228,6 +248,9 @@ class PublicationImpl final : public Publication, public TurnHook {
   }
   void tap_removed(GroupId g) { tap_groups_[g] = false; }
 
+  /// The module's stop hook (a copy: calling it may destroy this publication).
+  std::function<void(const Status&)> stop_hook() const { return options_.stop; }
+
   /// The publisher's side of this stream's figures (players are added by the taps).
   StreamStats stats() const {
     StreamStats s;
@@ -365,6 +388,34 @@ void StreamsImpl::set_admission(std::string refusal) noexcept {
   if (refusal.empty()) group_.logger().info("admitting new players again");
   else group_.logger().warn("refusing new players: {}", refusal);
   refusal_ = std::move(refusal);
+}
+
+void StreamsImpl::stop(const StreamKey& key, Status reason, std::function<void(Status)> done) noexcept {
+  owner_.check();
+  std::optional<GroupId> publisher = registry_->publisher_of(key);
+  if (!publisher) {
+    group_.defer([done = std::move(done), key] { done(error(Errc::not_found, "stream {} is not published", key.to_string())); });
+    return;
+  }
+  auto request = std::make_unique<StopRequest>();
+  request->key = key;
+  request->reason = std::move(reason);
+  request->reply_to = group_.id();
+  request->done = std::make_shared<std::function<void(Status)>>(std::move(done));
+  group_.post(*publisher, std::move(request));
+}
+
+Status StreamsImpl::stop_local(const StreamKey& key, const Status& reason) {
+  owner_.check();
+  for (const auto& [id, publication] : publications_) {
+    if (!(publication->key() == key)) continue;
+    std::function<void(const Status&)> hook = publication->stop_hook();
+    if (!hook) return error(Errc::unsupported, "the publisher of {} cannot be stopped by its module", key.to_string());
+    group_.logger().info("stream={} stopping: {}", key.to_string(), reason.message());
+    hook(reason);  // may destroy the publication and change publications_: return at once
+    return ok();
+  }
+  return error(Errc::not_found, "stream {} is not published", key.to_string());
 }
 
 void StreamsImpl::release_all() noexcept {

@@ -49,6 +49,9 @@ class StreamsImpl final : public Streams {
   bool is_published(const StreamKey& key) const noexcept override;
   void collect(std::function<void(std::vector<StreamStats>)> done) noexcept override;
   void set_admission(std::string refusal) noexcept override;
+  void stop(const StreamKey& key, Status reason, std::function<void(Status)> done) noexcept override;
+  /// On the publisher's group: runs the publication's stop hook.
+  Status stop_local(const StreamKey& key, const Status& reason);
   /// This group's part of a collection: its publications (players 0) and its taps (key and players).
   std::vector<StreamStats> local_stats() const;
 

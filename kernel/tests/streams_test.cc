@@ -283,6 +283,41 @@ TEST(Streams, RefusedAdmissionDeniesNewSubscribersOnThatGroupUntilLifted) {
   EXPECT_TRUE(t.wait_frames(1, before, 1));  // a subscriber admitted earlier kept its stream
 }
 
+TEST(Streams, StopAsksThePublishersModuleOnItsGroupAndAnswersTheCaller) {
+  StreamTest t(with_grace(std::chrono::milliseconds(0)));
+  Publisher& stoppable = t.publisher_on(1);
+  Publisher& plain = t.publisher_on(1);
+  std::string stopped_with;  // written on group 1, read after the answer came back
+  ASSERT_TRUE(t.on(1, [&] {
+    PublishOptions options;
+    options.stop = [&](const Status& reason) {
+      EXPECT_EQ(PollGroupImpl::current()->id(), 1u);
+      stopped_with = reason.message();
+      stoppable.publication.reset();  // the module ends the publication from inside the hook
+    };
+    auto result = stoppable.group.streams().publish(kKey, std::move(options));
+    if (result) stoppable.publication = std::move(*result);
+    return result ? ok() : result.error();
+  }));
+  ASSERT_TRUE(t.on(1, [&] { return plain.start(StreamKey{"live", "plain"}); }));
+  auto stop = [&](const StreamKey& key) {
+    auto promise = std::make_shared<std::promise<Status>>();
+    auto future = promise->get_future();
+    t.on(0, [&] {
+      t.groups[0].streams().stop(key, error(Errc::denied, "operator"), [promise](Status s) { promise->set_value(s); });
+    });
+    EXPECT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    return future.get();
+  };
+  EXPECT_TRUE(stop(kKey));
+  EXPECT_EQ(t.on(1, [&] { return stopped_with; }), "operator");
+  EXPECT_FALSE(t.on(0, [&] { return t.groups[0].streams().is_published(kKey); }));
+  EXPECT_EQ(stop(kKey).code(), Errc::not_found);
+  Status unsupported = stop(StreamKey{"live", "plain"});
+  EXPECT_EQ(unsupported.code(), Errc::unsupported);
+  EXPECT_EQ(unsupported.message(), "the publisher of live/plain cannot be stopped by its module");
+}
+
 TEST(Streams, SecondPublisherOfTheSameKeyIsRefused) {
   StreamTest t(with_grace(std::chrono::milliseconds(5000)));
   Publisher& first = t.publisher_on(0);

@@ -370,7 +370,8 @@ Status RtmpSession::on_publish(double, std::uint32_t stream_id, const std::vecto
                  app_, name, type);
   StreamKey key{app_, name};
   auto publication = worker_.group().streams().publish(
-      key, PublishOptions{worker_.config().gop_cache, "rtmp", connection_.peer_address()});
+      key, PublishOptions{worker_.config().gop_cache, "rtmp", connection_.peer_address(),
+                          [&connection = connection_](const Status& reason) { connection.close(reason); }});
   if (!publication) {
     logger_.info("conn={} publish {} refused: {}", connection_.id(), key.to_string(), publication.error().message());
     send_status(stream_id, "error", "NetStream.Publish.BadName", publication.error().message());

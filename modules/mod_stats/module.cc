@@ -214,6 +214,34 @@ void serve_kick(const HttpRequest& request, std::shared_ptr<HttpResponder> respo
       });
 }
 
+// POST /api/v1/streams/{app}/{name}/stop: the publisher's module ends the publication.
+void serve_stop(const HttpRequest& request, std::shared_ptr<HttpResponder> responder) {
+  constexpr std::string_view prefix = "/api/v1/streams/", suffix = "/stop";
+  std::string_view rest(request.path);
+  rest.remove_prefix(prefix.size());
+  std::size_t slash = rest.find('/');
+  if (!rest.ends_with(suffix) || slash == 0 || slash == std::string_view::npos ||
+      slash + 1 >= rest.size() - suffix.size()) {
+    responder->respond(error_response(404, "expected /api/v1/streams/{app}/{name}/stop, got " + request.path));
+    return;
+  }
+  rest.remove_suffix(suffix.size());
+  StreamKey key{std::string(rest.substr(0, slash)), std::string(rest.substr(slash + 1))};
+  if (!authorized(request, responder)) return;
+  g_logger.info("stop stream={} asked by {}", key.to_string(), request.peer_address);
+  responder->group().streams().stop(
+      key, error(Errc::denied, "stream stopped by an operator ({})", request.peer_address),
+      [responder, text = key.to_string()](Status status) {
+        if (status) {
+          Value v = Value::object();
+          v.set("stopped", text);
+          responder->respond(json_response(200, v));
+          return;
+        }
+        responder->respond(error_response(status.code() == Errc::not_found ? 404 : 409, status.message()));
+      });
+}
+
 // The dashboard: "/" is index.html, "/NAME" a file of dashboard/. A prefix route, so any other
 // path no module routes ends here too: 404.
 void serve_dashboard(const HttpRequest& request, std::shared_ptr<HttpResponder> responder) {
@@ -268,6 +296,7 @@ Status register_module(Registrar& registrar) {
   WEIR_TRY((*http)->route("GET", "/metrics", serve_metrics));
   WEIR_TRY((*http)->route("GET", "/api/v1/clients", serve_clients));
   WEIR_TRY((*http)->route("POST", "/api/v1/clients/", serve_kick));
+  WEIR_TRY((*http)->route("POST", "/api/v1/streams/", serve_stop));
   WEIR_TRY((*http)->route("GET", "/", serve_dashboard));
   g_groups.assign(registrar.group_count(), nullptr);
   registrar.on_group_start([](PollGroup& group) { g_groups[group.id()] = &group; });

@@ -297,6 +297,18 @@ def case_clients_and_kick(_):
         post(w, "/api/v1/clients/abc/kick", token="s3cret", expect=404)
         assert "kicked by an operator" in w.log()
 
+        # Stopping the stream closes its publisher's connection.
+        publisher_proc = w.children[0]
+        post(w, "/api/v1/streams/live/k/stop", token="wrong", expect=401)
+        assert post(w, "/api/v1/streams/live/k/stop", token="s3cret") == {"stopped": "live/k"}
+        publisher_proc.wait(timeout=15)  # ffmpeg ends: the server closed it
+        poll(w, "/api/v1/clients", lambda c: "publish live/k" not in by_label(c), what="the publisher gone")
+        poll(w, "/api/v1/streams", lambda s: s["streams"] == [], what="no streams")
+        e = post(w, "/api/v1/streams/live/k/stop", token="s3cret", expect=404)
+        assert e["error"] == "stream live/k is not published", e
+        post(w, "/api/v1/streams/live/stop", token="s3cret", expect=404)
+        assert "stream stopped by an operator" in w.log()
+
 
 def case_bad_requests(_):
     with stats_server() as w:

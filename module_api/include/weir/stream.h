@@ -91,6 +91,10 @@ struct PublishOptions {
   bool gop_cache = true;  ///< keep headers + the current GOP for late joiners
   std::string protocol = {};      ///< for statistics: how the publisher came ("rtmp"); may stay empty
   std::string peer_address = {};  ///< for statistics: the publisher's address ("127.0.0.1:50412")
+  /// Called on the publisher's group when Streams::stop() asks this publication to end (an
+  /// operator's action); the module ends it, e.g. closes the connection with `reason`. It may
+  /// destroy the Publication. Unset: Streams::stop() answers Errc::unsupported.
+  std::function<void(const Status& reason)> stop = {};
 };
 
 struct SubscribeOptions {
@@ -146,6 +150,10 @@ class Streams {
   /// Errc::denied and that text (the player's module shows it to the player); empty admits again.
   /// Per group: a module that watches the load posts the change to every group.
   virtual void set_admission(std::string refusal) noexcept = 0;
+  /// Asks the publisher of `key`, on its group, to end the publication (PublishOptions::stop)
+  /// and calls `done` on this group: ok, Errc::not_found if nobody publishes it, Errc::unsupported
+  /// if the publisher's module cannot stop it.
+  virtual void stop(const StreamKey& key, Status reason, std::function<void(Status)> done) noexcept = 0;
 
  protected:
   ~Streams() = default;
