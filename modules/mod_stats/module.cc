@@ -11,6 +11,7 @@
 #include "weir/http.h"
 #include "weir/module.h"
 #include "weir/per_group.h"
+#include "weir/stats_service.h"
 
 namespace weir::stats {
 namespace {
@@ -104,6 +105,33 @@ void StatsWorker::publish(std::shared_ptr<const Figures> figures) {
   latest_ = std::move(figures);
 }
 
+/// The figures for other modules (Lua), from the calling group's latest snapshot.
+class StatsServiceImpl final : public StatsService {
+ public:
+  Value server(PollGroup& group) const override {
+    const Figures* f = latest(group);
+    return f ? server_value(*f) : Value::null();
+  }
+  Value streams(PollGroup& group) const override {
+    const Figures* f = latest(group);
+    return f ? streams_value(*f) : Value::null();
+  }
+  Value stream(PollGroup& group, const StreamKey& key) const override {
+    const Figures* f = latest(group);
+    if (!f) return Value::null();
+    for (const StreamFigures& s : f->streams)
+      if (s.kernel.key == key) return stream_value(s, f->taken_at, true);
+    return Value::null();
+  }
+
+ private:
+  static const Figures* latest(PollGroup& group) {
+    return g_workers.has(group) ? g_workers.local(group).latest().get() : nullptr;
+  }
+};
+
+const std::shared_ptr<StatsServiceImpl> g_service = std::make_shared<StatsServiceImpl>();
+
 HttpResponse json_response(int status, const Value& value) {
   return HttpResponse{status, "application/json", {{"Cache-Control", "no-store"}}, to_json(value) + "\n"};
 }
@@ -125,12 +153,13 @@ void with_figures(const std::shared_ptr<HttpResponder>& responder, Fn&& fn) {
   responder->respond(fn(*g_workers.local(group).latest()));
 }
 
+// The JSON endpoints answer what the service gives other modules: one tree, two readers.
 void serve_server(const HttpRequest&, std::shared_ptr<HttpResponder> responder) {
-  with_figures(responder, [](const Figures& f) { return json_response(200, server_value(f)); });
+  with_figures(responder, [&](const Figures&) { return json_response(200, g_service->server(responder->group())); });
 }
 
 void serve_streams(const HttpRequest&, std::shared_ptr<HttpResponder> responder) {
-  with_figures(responder, [](const Figures& f) { return json_response(200, streams_value(f)); });
+  with_figures(responder, [&](const Figures&) { return json_response(200, g_service->streams(responder->group())); });
 }
 
 // /api/v1/streams/{app}/{name}: the name may hold slashes; the app may not.
@@ -144,10 +173,10 @@ void serve_stream(const HttpRequest& request, std::shared_ptr<HttpResponder> res
     return;
   }
   StreamKey key{std::string(rest.substr(0, slash)), std::string(rest.substr(slash + 1))};
-  with_figures(responder, [&](const Figures& f) {
-    for (const StreamFigures& s : f.streams)
-      if (s.kernel.key == key) return json_response(200, stream_value(s, f.taken_at, true));
-    return error_response(404, "no stream " + key.to_string());
+  with_figures(responder, [&](const Figures&) {
+    Value stream = g_service->stream(responder->group(), key);
+    if (stream.type() == Value::Type::null) return error_response(404, "no stream " + key.to_string());
+    return json_response(200, stream);
   });
 }
 
@@ -301,7 +330,7 @@ Status register_module(Registrar& registrar) {
   g_groups.assign(registrar.group_count(), nullptr);
   registrar.on_group_start([](PollGroup& group) { g_groups[group.id()] = &group; });
   g_workers.install(registrar);
-  return ok();
+  return registrar.provide_service(StatsService::kServiceName, g_service);
 }
 
 }  // namespace
