@@ -40,12 +40,17 @@ class StatsWorker {
 
   // One sample: counters, then streams, then /proc on the worker pool; each step is a message
   // answered on this group, so nothing here waits.
+  // A sample in flight when the group stops finds `alive` expired and ends there.
   void sample() {
-    group_.stats().collect([this](StatsSnapshot server) {
-      group_.streams().collect([this, server = std::move(server)](std::vector<StreamStats> streams) mutable {
+    std::weak_ptr<const bool> alive = alive_;
+    group_.stats().collect([this, alive](StatsSnapshot server) {
+      if (alive.expired()) return;
+      group_.streams().collect([this, alive, server = std::move(server)](std::vector<StreamStats> streams) mutable {
+        if (alive.expired()) return;
         auto process = std::make_shared<ProcessFigures>();
         group_.run_blocking([process] { return read_process_figures(*process); },
-                            [this, process, server = std::move(server), streams = std::move(streams)](Status status) mutable {
+                            [this, alive, process, server = std::move(server), streams = std::move(streams)](Status status) mutable {
+                              if (alive.expired()) return;
                               if (!status && !process_error_logged_) {
                                 g_logger.warn("process figures unavailable: {}", status.message());
                                 process_error_logged_ = true;
@@ -61,6 +66,7 @@ class StatsWorker {
   void publish(std::shared_ptr<const Figures> figures);
 
   PollGroup& group_;
+  const std::shared_ptr<const bool> alive_ = std::make_shared<const bool>(true);  // expires with this worker
   std::shared_ptr<const Figures> latest_;
   std::unique_ptr<Sampler> sampler_;
   std::unique_ptr<Timer> timer_;
