@@ -345,6 +345,19 @@ void ConnectionImpl::notify_state_later() noexcept {
   });
 }
 
+ConnectionInfo ConnectionImpl::info() const {
+  ConnectionInfo i;
+  i.id = id_;
+  i.group = group_.id();
+  i.listener = listener_;
+  i.peer_address = peer_;
+  i.label = label_;
+  i.seconds = std::chrono::duration<double>(group_.now() - connected_at_).count();
+  i.bytes_received = bytes_received_;
+  i.sender = sender_stats();
+  return i;
+}
+
 SenderStats ConnectionImpl::sender_stats() const noexcept {
   SenderStats s = stats_;
   s.state = state_;

@@ -86,6 +86,9 @@ class ConnectionImpl final : public Connection, public std::enable_shared_from_t
   bool is_open() const noexcept override { return open_; }
   std::uint64_t bytes_received() const noexcept override { return bytes_received_; }
   Clock::time_point connected_at() const noexcept override { return connected_at_; }
+  void set_label(std::string label) noexcept override { label_ = std::move(label); }
+  /// For Stats::collect_connections(). Owner thread.
+  ConnectionInfo info() const;
 
  private:
   void wait_readable() noexcept;
@@ -106,6 +109,7 @@ class ConnectionImpl final : public Connection, public std::enable_shared_from_t
   boost::asio::ip::tcp::socket socket_;
   const ConnectionId id_;
   const std::string listener_;
+  std::string label_;
   std::string peer_;
   std::string local_;
   std::unique_ptr<ConnectionHandler> handler_;

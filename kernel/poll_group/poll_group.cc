@@ -306,6 +306,22 @@ void PollGroupImpl::retire_connection(ConnectionId id) noexcept {
   remove_load();
 }
 
+std::vector<ConnectionInfo> PollGroupImpl::connection_infos() const {
+  std::vector<ConnectionInfo> infos;
+  infos.reserve(connections_.size());
+  for (const auto& [id, connection] : connections_)
+    if (connection->is_open()) infos.push_back(connection->info());
+  return infos;
+}
+
+bool PollGroupImpl::close_connection(ConnectionId id, const Status& reason) noexcept {
+  auto it = connections_.find(id);
+  if (it == connections_.end() || !it->second->is_open()) return false;
+  std::shared_ptr<ConnectionImpl> keep = it->second;  // close() retires it from connections_
+  keep->close(reason);
+  return true;
+}
+
 void PollGroupImpl::close_all_connections(const Status& reason) noexcept {
   std::vector<std::shared_ptr<ConnectionImpl>> all;
   for (auto& [id, connection] : connections_) all.push_back(connection);

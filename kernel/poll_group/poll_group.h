@@ -28,6 +28,7 @@
 #include "weir/poll_group.h"
 #include "weir/connection.h"
 #include "weir/sender.h"
+#include "weir/stats.h"
 
 namespace weir::kernel {
 
@@ -126,6 +127,10 @@ class PollGroupImpl final : public PollGroup {
   void remove_load() noexcept { load_.fetch_sub(1, std::memory_order_relaxed); }
   void count_overloaded(int delta) noexcept { overloaded_ += delta; }
   std::uint64_t overloaded_senders() const noexcept { return overloaded_; }
+  /// This group's open connections, for Stats::collect_connections().
+  std::vector<ConnectionInfo> connection_infos() const;
+  /// Closes connection `id` if this group holds it.
+  bool close_connection(ConnectionId id, const Status& reason) noexcept;
 
   /// The group's receive page: `min_bytes` or more free bytes to recv() into (null when the pool
   /// is exhausted). commit_receive() seals the first `n` of them as a slice.

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "stats/stats.h"
 
+#include <algorithm>
+
 #include "poll_group/poll_group.h"
 
 namespace weir::kernel {
@@ -56,6 +58,70 @@ struct CollectRequest final : Task {
   }
 };
 
+// collect_connections(): one request per group, replies merged on the requester.
+struct ConnectionsCollection {
+  ConnectionsCollection(GroupId groups, std::function<void(std::vector<ConnectionInfo>)> done)
+      : waiting(groups), done(std::move(done)) {}
+  GroupId waiting;
+  std::vector<ConnectionInfo> all;
+  std::function<void(std::vector<ConnectionInfo>)> done;
+};
+
+struct ConnectionsReply final : Task {
+  std::shared_ptr<ConnectionsCollection> collection;  // only the requesting group touches it
+  std::vector<ConnectionInfo> part;
+  void run() noexcept override {
+    ConnectionsCollection& c = *collection;
+    for (ConnectionInfo& info : part) c.all.push_back(std::move(info));
+    if (--c.waiting > 0) return;
+    std::sort(c.all.begin(), c.all.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    c.done(std::move(c.all));
+  }
+};
+
+struct ConnectionsRequest final : Task {
+  std::shared_ptr<ConnectionsCollection> collection;
+  GroupId reply_to = 0;
+  void run() noexcept override {
+    PollGroupImpl& group = *PollGroupImpl::current();
+    auto reply = std::make_unique<ConnectionsReply>();
+    reply->collection = std::move(collection);
+    reply->part = group.connection_infos();
+    group.post(reply_to, std::move(reply));
+  }
+};
+
+// close_connection(): asked of every group (ids do not say their group); one reply each.
+struct CloseSearch {
+  CloseSearch(GroupId groups, std::function<void(bool)> done) : waiting(groups), done(std::move(done)) {}
+  GroupId waiting;
+  bool found = false;
+  std::function<void(bool)> done;
+};
+
+struct CloseReply final : Task {
+  std::shared_ptr<CloseSearch> search;
+  bool found = false;
+  void run() noexcept override {
+    search->found = search->found || found;
+    if (--search->waiting == 0) search->done(search->found);
+  }
+};
+
+struct CloseRequest final : Task {
+  std::shared_ptr<CloseSearch> search;
+  GroupId reply_to = 0;
+  ConnectionId id = 0;
+  Status reason;
+  void run() noexcept override {
+    PollGroupImpl& group = *PollGroupImpl::current();
+    auto reply = std::make_unique<CloseReply>();
+    reply->search = std::move(search);
+    reply->found = group.close_connection(id, reason);
+    group.post(reply_to, std::move(reply));
+  }
+};
+
 }  // namespace
 
 StatsRegistry::StatsRegistry() {
@@ -64,6 +130,7 @@ StatsRegistry::StatsRegistry() {
   write_calls = add_counter("weir_write_calls_total", "Gathered write system calls");
   refused_sends = add_counter("weir_sender_refused_total", "Sends refused at a sender's hard limit");
   receive_stalls = add_counter("weir_receive_stalls_total", "Reads postponed because the page pool was exhausted");
+  refused_players = add_counter("weir_players_refused_total", "Players refused while the server sheds load");
 }
 
 CounterId StatsRegistry::add_counter(std::string name, std::string help) {
@@ -119,6 +186,28 @@ void StatsImpl::collect(std::function<void(StatsSnapshot)> done) noexcept {
     auto request = std::make_unique<CollectRequest>();
     request->collection = collection;
     request->reply_to = group_.id();
+    group_.post(g, std::move(request));
+  }
+}
+
+void StatsImpl::collect_connections(std::function<void(std::vector<ConnectionInfo>)> done) noexcept {
+  auto collection = std::make_shared<ConnectionsCollection>(group_.group_count(), std::move(done));
+  for (GroupId g = 0; g < group_.group_count(); ++g) {
+    auto request = std::make_unique<ConnectionsRequest>();
+    request->collection = collection;
+    request->reply_to = group_.id();
+    group_.post(g, std::move(request));
+  }
+}
+
+void StatsImpl::close_connection(ConnectionId id, Status reason, std::function<void(bool found)> done) noexcept {
+  auto search = std::make_shared<CloseSearch>(group_.group_count(), std::move(done));
+  for (GroupId g = 0; g < group_.group_count(); ++g) {
+    auto request = std::make_unique<CloseRequest>();
+    request->search = search;
+    request->reply_to = group_.id();
+    request->id = id;
+    request->reason = reason;
     group_.post(g, std::move(request));
   }
 }

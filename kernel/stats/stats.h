@@ -44,7 +44,7 @@ class StatsRegistry {
   const ListenerCounters* listener(const std::string& name) const;
 
   // The kernel's own counters.
-  CounterId bytes_in, bytes_out, write_calls, refused_sends, receive_stalls;
+  CounterId bytes_in, bytes_out, write_calls, refused_sends, receive_stalls, refused_players;
 
  private:
   std::vector<Entry> counters_;
@@ -60,6 +60,8 @@ class StatsImpl final : public Stats {
   void attach(const StatsRegistry& registry);
 
   void collect(std::function<void(StatsSnapshot)> done) noexcept override;
+  void collect_connections(std::function<void(std::vector<ConnectionInfo>)> done) noexcept override;
+  void close_connection(ConnectionId id, Status reason, std::function<void(bool found)> done) noexcept override;
 
   void add_bytes_in(std::uint64_t n) noexcept { add(registry_->bytes_in, n); }
   void add_bytes_out(std::uint64_t n, std::uint64_t calls) noexcept {
@@ -68,6 +70,7 @@ class StatsImpl final : public Stats {
   }
   void count_refused_send() noexcept { add(registry_->refused_sends); }
   void count_receive_stall() noexcept { add(registry_->receive_stalls); }
+  void count_refused_player() noexcept { add(registry_->refused_players); }
   void connection_opened(const std::string& listener) noexcept;
   void connection_closed(const std::string& listener) noexcept;
 

@@ -78,6 +78,12 @@ std::uint64_t StreamRegistry::subscribers(StreamId id) const {
   return key == keys_.end() ? 0 : by_key_.at(key->second).subscribers;
 }
 
+std::optional<GroupId> StreamRegistry::publisher_of(const StreamKey& key) const {
+  std::lock_guard lock(mutex_);
+  auto it = by_key_.find(key.to_string());
+  return it == by_key_.end() ? std::nullopt : it->second.publisher;
+}
+
 bool StreamRegistry::is_published(const StreamKey& key) const {
   std::lock_guard lock(mutex_);
   auto it = by_key_.find(key.to_string());

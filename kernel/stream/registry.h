@@ -43,6 +43,7 @@ class StreamRegistry {
   void count_subscribers(StreamId id, std::int64_t delta);
   std::uint64_t subscribers(StreamId id) const;
   bool is_published(const StreamKey& key) const;
+  std::optional<GroupId> publisher_of(const StreamKey& key) const;
 
  private:
   struct Entry {

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "stream/streams.h"
 
+#include "stats/stats.h"
+
 #include <algorithm>
+#include <map>
 
 namespace weir::kernel {
 namespace {
@@ -43,6 +46,52 @@ struct StreamStopped final : Task {
   std::uint64_t epoch;
 };
 
+// Streams::collect(): one request to each group, one reply from each, merged on the requester.
+struct StreamsCollection {
+  StreamsCollection(GroupId groups, std::function<void(std::vector<StreamStats>)> done)
+      : waiting(groups), done(std::move(done)) {}
+  GroupId waiting;
+  std::map<std::string, StreamStats> by_key;  // sorted by "app/name"
+  std::function<void(std::vector<StreamStats>)> done;
+};
+
+struct StreamsCollectReply final : Task {
+  std::shared_ptr<StreamsCollection> collection;  // only the requesting group touches it
+  std::vector<StreamStats> part;
+  void run() noexcept override;
+};
+
+struct StreamsCollectRequest final : Task {
+  std::shared_ptr<StreamsCollection> collection;
+  GroupId reply_to = 0;
+  void run() noexcept override {
+    auto reply = std::make_unique<StreamsCollectReply>();
+    reply->collection = std::move(collection);
+    reply->part = here().local_stats();
+    PollGroupImpl::current()->post(reply_to, std::move(reply));
+  }
+};
+
+// Streams::stop(): to the publisher's group and back.
+struct StopReply final : Task {
+  std::shared_ptr<std::function<void(Status)>> done;  // only the requesting group touches it
+  Status status;
+  void run() noexcept override { (*done)(std::move(status)); }
+};
+
+struct StopRequest final : Task {
+  StreamKey key;
+  Status reason;
+  GroupId reply_to = 0;
+  std::shared_ptr<std::function<void(Status)>> done;
+  void run() noexcept override {
+    auto reply = std::make_unique<StopReply>();
+    reply->done = std::move(done);
+    reply->status = here().stop_local(key, reason);
+    PollGroupImpl::current()->post(reply_to, std::move(reply));
+  }
+};
+
 }  // namespace
 
 // One stream's local subscribers on one group, and its copy of the cache for late joiners.
@@ -57,9 +106,10 @@ class Tap {
   bool is_started() const noexcept { return started_; }
   bool empty() const noexcept { return count_ == 0; }
 
-  void add(StreamSubscriber& subscriber) {
+  void add(StreamSubscriber& subscriber, const std::string& protocol) {
     subscribers_.push_back(&subscriber);
     ++count_;
+    ++by_protocol_[protocol];
     if (!started_ || cache_.empty()) return;
     // Replay the cache to the newcomer alone, after the caller's subscribe() has returned.
     streams_.group().defer([&streams = streams_, id = id_, target = &subscriber, frames = cache_.snapshot()] {
@@ -67,10 +117,12 @@ class Tap {
       if (tap && tap->contains(target)) target->on_frames(frames);
     });
   }
-  void remove(StreamSubscriber& subscriber) {
+  void remove(StreamSubscriber& subscriber, const std::string& protocol) {
     auto it = std::find(subscribers_.begin(), subscribers_.end(), &subscriber);
     if (it == subscribers_.end()) return;
     --count_;
+    if (auto counted = by_protocol_.find(protocol); counted != by_protocol_.end() && --counted->second == 0)
+      by_protocol_.erase(counted);
     if (delivering_) *it = nullptr;  // compacted after the delivery loop
     else subscribers_.erase(it);
   }
@@ -110,6 +162,10 @@ class Tap {
       if (Tap* tap = streams.find_tap(id)) tap->grace_expired();
     });
   }
+  /// This group's players by protocol, for Streams::collect().
+  const std::map<std::string, std::uint64_t>& players_by_protocol() const noexcept { return by_protocol_; }
+  std::size_t player_count() const noexcept { return count_; }
+
   void grace_expired() {
     grace_timer_.reset();
     each([](StreamSubscriber& s) { s.on_stream_event(StreamEvent::unpublished); });
@@ -129,6 +185,7 @@ class Tap {
   const StreamKey key_;
   std::vector<StreamSubscriber*> subscribers_;
   std::size_t count_ = 0;
+  std::map<std::string, std::uint64_t> by_protocol_;  // statistics only; touched on join and leave
   int delivering_ = 0;
   bool started_ = false;
   bool joined_live_;
@@ -140,8 +197,8 @@ class Tap {
 class PublicationImpl final : public Publication, public TurnHook {
  public:
   PublicationImpl(StreamsImpl& streams, StreamRegistry::Claim claim, StreamKey key, PublishOptions options)
-      : streams_(streams), id_(claim.id), epoch_(claim.epoch), key_(std::move(key)), options_(options),
-        tap_groups_(streams.group().group_count(), false) {
+      : streams_(streams), id_(claim.id), epoch_(claim.epoch), key_(std::move(key)), options_(std::move(options)),
+        tap_groups_(streams.group().group_count(), false), published_at_(streams.group().now()) {
     for (GroupId g : claim.tap_groups) {
       tap_groups_[g] = true;
       send_started(g, {});
@@ -161,6 +218,7 @@ class PublicationImpl final : public Publication, public TurnHook {
 
   void push(MediaFrame frame) noexcept override {
     owner_.check();
+    count(frame);
     if (options_.gop_cache) cache_.add(frame);
     pending_.push_back(std::move(frame));
     if (!hook_requested_) {
@@ -190,7 +248,48 @@ class PublicationImpl final : public Publication, public TurnHook {
   }
   void tap_removed(GroupId g) { tap_groups_[g] = false; }
 
+  /// The module's stop hook (a copy: calling it may destroy this publication).
+  std::function<void(const Status&)> stop_hook() const { return options_.stop; }
+
+  /// The publisher's side of this stream's figures (players are added by the taps).
+  StreamStats stats() const {
+    StreamStats s;
+    s.key = key_;
+    s.is_published = true;
+    s.publisher_protocol = options_.protocol;
+    s.publisher_address = options_.peer_address;
+    s.published_at = published_at_;
+    s.audio = audio_;
+    s.video = video_;
+    s.data_frames = data_frames_;
+    s.key_frame_interval_ms = key_frame_interval_ms_;
+    return s;
+  }
+
  private:
+  // Plain fields of the publisher's group: counting costs a few adds per frame, no atomics.
+  void count(const MediaFrame& frame) noexcept {
+    if (frame.kind == MediaKind::data) {
+      ++data_frames_;
+      return;
+    }
+    TrackStats& track = frame.kind == MediaKind::video ? video_ : audio_;
+    track.codec = frame.codec;
+    if (frame.flags.is_sequence_header) {
+      track.sequence_header = frame;  // shares the pages
+      return;
+    }
+    if (track.frames == 0) track.first_dts_ms = frame.dts_ms;
+    track.last_dts_ms = frame.dts_ms;
+    ++track.frames;
+    track.bytes += frame.payload.size();
+    if (frame.kind == MediaKind::video && frame.flags.is_key_frame) {
+      if (track.key_frames > 0) key_frame_interval_ms_ = frame.dts_ms - last_key_frame_dts_ms_;
+      last_key_frame_dts_ms_ = frame.dts_ms;
+      ++track.key_frames;
+    }
+  }
+
   void send_started(GroupId g, std::vector<MediaFrame> snapshot) {
     if (g == streams_.group().id()) streams_.on_stream_started(id_, epoch_, std::move(snapshot));
     else streams_.group().post(g, std::make_unique<StreamStarted>(id_, epoch_, std::move(snapshot)));
@@ -206,13 +305,20 @@ class PublicationImpl final : public Publication, public TurnHook {
   GopCache cache_;
   std::vector<MediaFrame> pending_;
   bool hook_requested_ = false;
+  const Clock::time_point published_at_;
+  TrackStats audio_;
+  TrackStats video_;
+  std::uint64_t data_frames_ = 0;
+  std::int64_t last_key_frame_dts_ms_ = 0;
+  std::int64_t key_frame_interval_ms_ = 0;
 };
 
 class SubscriptionImpl final : public Subscription {
  public:
-  SubscriptionImpl(StreamsImpl& streams, StreamId id, StreamKey key, StreamSubscriber& subscriber)
-      : streams_(streams), id_(id), key_(std::move(key)), subscriber_(subscriber) {}
-  ~SubscriptionImpl() override { streams_.unsubscribe(id_, subscriber_); }
+  SubscriptionImpl(StreamsImpl& streams, StreamId id, StreamKey key, StreamSubscriber& subscriber,
+                   std::string protocol)
+      : streams_(streams), id_(id), key_(std::move(key)), subscriber_(subscriber), protocol_(std::move(protocol)) {}
+  ~SubscriptionImpl() override { streams_.unsubscribe(id_, subscriber_, protocol_); }
   const StreamKey& key() const noexcept override { return key_; }
   bool is_published() const noexcept override {
     Tap* tap = streams_.find_tap(id_);
@@ -224,6 +330,7 @@ class SubscriptionImpl final : public Subscription {
   const StreamId id_;
   const StreamKey key_;
   StreamSubscriber& subscriber_;
+  const std::string protocol_;
 };
 
 StreamsImpl::StreamsImpl(PollGroupImpl& group) : group_(group) {}
@@ -239,7 +346,7 @@ Result<std::unique_ptr<Publication>> StreamsImpl::publish(const StreamKey& key, 
   owner_.check();
   auto claim = registry_->claim(key, group_.id());
   if (!claim) return claim.error();
-  auto publication = std::make_unique<PublicationImpl>(*this, *claim, key, options);
+  auto publication = std::make_unique<PublicationImpl>(*this, *claim, key, std::move(options));
   publications_[claim->id] = publication.get();
   group_.logger().info("stream={} published", key.to_string());
   return std::unique_ptr<Publication>(std::move(publication));
@@ -248,6 +355,10 @@ Result<std::unique_ptr<Publication>> StreamsImpl::publish(const StreamKey& key, 
 Result<std::unique_ptr<Subscription>> StreamsImpl::subscribe(const StreamKey& key, StreamSubscriber& subscriber,
                                                              SubscribeOptions options) noexcept {
   owner_.check();
+  if (!refusal_.empty()) {
+    group_.stats_impl().count_refused_player();
+    return error(Errc::denied, "{}", refusal_);
+  }
   if (!options.wait_for_publisher && !registry_->is_published(key))
     return error(Errc::not_found, "stream {} is not published", key.to_string());
   std::string text = key.to_string();
@@ -265,9 +376,46 @@ Result<std::unique_ptr<Subscription>> StreamsImpl::subscribe(const StreamKey& ke
       else group_.post(*info.publisher, std::make_unique<TapAdded>(id, group_.id()));
     }
   }
-  taps_[id]->add(subscriber);
+  taps_[id]->add(subscriber, options.protocol);
   registry_->count_subscribers(id, +1);
-  return std::unique_ptr<Subscription>(std::make_unique<SubscriptionImpl>(*this, id, key, subscriber));
+  return std::unique_ptr<Subscription>(
+      std::make_unique<SubscriptionImpl>(*this, id, key, subscriber, std::move(options.protocol)));
+}
+
+void StreamsImpl::set_admission(std::string refusal) noexcept {
+  owner_.check();
+  if (refusal == refusal_) return;
+  if (refusal.empty()) group_.logger().info("admitting new players again");
+  else group_.logger().warn("refusing new players: {}", refusal);
+  refusal_ = std::move(refusal);
+}
+
+void StreamsImpl::stop(const StreamKey& key, Status reason, std::function<void(Status)> done) noexcept {
+  owner_.check();
+  std::optional<GroupId> publisher = registry_->publisher_of(key);
+  if (!publisher) {
+    group_.defer([done = std::move(done), key] { done(error(Errc::not_found, "stream {} is not published", key.to_string())); });
+    return;
+  }
+  auto request = std::make_unique<StopRequest>();
+  request->key = key;
+  request->reason = std::move(reason);
+  request->reply_to = group_.id();
+  request->done = std::make_shared<std::function<void(Status)>>(std::move(done));
+  group_.post(*publisher, std::move(request));
+}
+
+Status StreamsImpl::stop_local(const StreamKey& key, const Status& reason) {
+  owner_.check();
+  for (const auto& [id, publication] : publications_) {
+    if (!(publication->key() == key)) continue;
+    std::function<void(const Status&)> hook = publication->stop_hook();
+    if (!hook) return error(Errc::unsupported, "the publisher of {} cannot be stopped by its module", key.to_string());
+    group_.logger().info("stream={} stopping: {}", key.to_string(), reason.message());
+    hook(reason);  // may destroy the publication and change publications_: return at once
+    return ok();
+  }
+  return error(Errc::not_found, "stream {} is not published", key.to_string());
 }
 
 void StreamsImpl::release_all() noexcept {
@@ -282,10 +430,10 @@ Tap* StreamsImpl::find_tap(StreamId id) {
   return it == taps_.end() ? nullptr : it->second.get();
 }
 
-void StreamsImpl::unsubscribe(StreamId id, StreamSubscriber& subscriber) {
+void StreamsImpl::unsubscribe(StreamId id, StreamSubscriber& subscriber, const std::string& protocol) {
   Tap* tap = find_tap(id);
   if (!tap) return;
-  tap->remove(subscriber);
+  tap->remove(subscriber, protocol);
   registry_->count_subscribers(id, -1);
   if (tap->empty()) {
     // Not now: we may be inside this tap's delivery loop.
@@ -324,6 +472,62 @@ void StreamsImpl::on_frames(StreamId id, std::uint64_t epoch, const FrameBatch& 
 
 void StreamsImpl::on_stream_stopped(StreamId id, std::uint64_t epoch) {
   if (Tap* tap = find_tap(id)) tap->stopped(epoch);
+}
+
+namespace {
+
+void StreamsCollectReply::run() noexcept {
+  StreamsCollection& c = *collection;
+  for (StreamStats& stream : part) {
+    std::string text = stream.key.to_string();
+    auto [it, is_new] = c.by_key.try_emplace(text);
+    StreamStats& merged = it->second;
+    std::uint64_t players = merged.players + stream.players;
+    auto by_protocol = std::move(merged.players_by_protocol);
+    auto added = std::move(stream.players_by_protocol);
+    // The publisher's part carries everything but the players; a tap's part only key and players.
+    if (is_new || stream.is_published) merged = std::move(stream);
+    merged.players = players;
+    for (auto& [protocol, count] : added) {
+      auto same = std::find_if(by_protocol.begin(), by_protocol.end(), [&](const auto& p) { return p.first == protocol; });
+      if (same == by_protocol.end()) by_protocol.emplace_back(protocol, count);
+      else same->second += count;
+    }
+    std::sort(by_protocol.begin(), by_protocol.end());
+    merged.players_by_protocol = std::move(by_protocol);
+  }
+  if (--c.waiting > 0) return;
+  std::vector<StreamStats> streams;
+  streams.reserve(c.by_key.size());
+  for (auto& [text, stream] : c.by_key) streams.push_back(std::move(stream));
+  c.done(std::move(streams));
+}
+
+}  // namespace
+
+std::vector<StreamStats> StreamsImpl::local_stats() const {
+  owner_.check();
+  std::vector<StreamStats> part;
+  for (const auto& [id, publication] : publications_) part.push_back(publication->stats());
+  for (const auto& [id, tap] : taps_) {
+    StreamStats s;
+    s.key = tap->key();
+    s.players = tap->player_count();
+    for (const auto& [protocol, count] : tap->players_by_protocol()) s.players_by_protocol.emplace_back(protocol, count);
+    part.push_back(std::move(s));
+  }
+  return part;
+}
+
+void StreamsImpl::collect(std::function<void(std::vector<StreamStats>)> done) noexcept {
+  owner_.check();
+  auto collection = std::make_shared<StreamsCollection>(group_.group_count(), std::move(done));
+  for (GroupId g = 0; g < group_.group_count(); ++g) {
+    auto request = std::make_unique<StreamsCollectRequest>();
+    request->collection = collection;
+    request->reply_to = group_.id();
+    group_.post(g, std::move(request));
+  }
 }
 
 }  // namespace weir::kernel

@@ -47,6 +47,13 @@ class StreamsImpl final : public Streams {
   Result<std::unique_ptr<Subscription>> subscribe(const StreamKey& key, StreamSubscriber& subscriber,
                                                   SubscribeOptions options) noexcept override;
   bool is_published(const StreamKey& key) const noexcept override;
+  void collect(std::function<void(std::vector<StreamStats>)> done) noexcept override;
+  void set_admission(std::string refusal) noexcept override;
+  void stop(const StreamKey& key, Status reason, std::function<void(Status)> done) noexcept override;
+  /// On the publisher's group: runs the publication's stop hook.
+  Status stop_local(const StreamKey& key, const Status& reason);
+  /// This group's part of a collection: its publications (players 0) and its taps (key and players).
+  std::vector<StreamStats> local_stats() const;
 
   // Message handlers (this group's thread).
   void on_tap_added(StreamId id, GroupId tap_group);
@@ -54,7 +61,7 @@ class StreamsImpl final : public Streams {
   void on_stream_started(StreamId id, std::uint64_t epoch, std::vector<MediaFrame> snapshot);
   void on_frames(StreamId id, std::uint64_t epoch, const FrameBatch& batch);
   void on_stream_stopped(StreamId id, std::uint64_t epoch);
-  void unsubscribe(StreamId id, StreamSubscriber& subscriber);
+  void unsubscribe(StreamId id, StreamSubscriber& subscriber, const std::string& protocol);
   Tap* find_tap(StreamId id);
 
   void forget_publication(StreamId id) { publications_.erase(id); }
@@ -73,6 +80,7 @@ class StreamsImpl final : public Streams {
   std::unordered_map<StreamId, PublicationImpl*> publications_;
   std::unordered_map<StreamId, std::unique_ptr<Tap>> taps_;
   std::unordered_map<std::string, StreamId> tap_ids_;
+  std::string refusal_;  // non-empty: new subscribers are refused (load shedding)
 };
 
 }  // namespace weir::kernel

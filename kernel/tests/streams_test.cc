@@ -188,6 +188,136 @@ TEST(Streams, LateJoinerGetsHeadersThenMetadataThenTheGopFromTheLastKeyFrame) {
   }
 }
 
+// Streams::collect() from group 0: the publication's counters from group 1, players from both.
+std::vector<StreamStats> collect_on(StreamTest& t, GroupId g) {
+  auto promise = std::make_shared<std::promise<std::vector<StreamStats>>>();
+  auto future = promise->get_future();
+  t.on(g, [&] { t.groups[g].streams().collect([promise](std::vector<StreamStats> s) { promise->set_value(std::move(s)); }); });
+  EXPECT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  return future.get();
+}
+
+TEST(Streams, CollectGathersPublisherCountersAndPlayersByProtocolFromEveryGroup) {
+  StreamTest t(with_grace(std::chrono::milliseconds(0)));
+  Publisher& publisher = t.publisher_on(1);
+  ASSERT_TRUE(t.on(1, [&] {
+    auto result = publisher.group.streams().publish(kKey, PublishOptions{true, "rtmp", "10.0.0.7:5000"});
+    if (result) publisher.publication = std::move(*result);
+    return result ? ok() : result.error();
+  }));
+  auto [a, sa] = t.subscribe_on(0, SubscribeOptions{false, "rtmp"});
+  auto [b, sb] = t.subscribe_on(0, SubscribeOptions{false, "rtmp"});
+  auto [c, sc] = t.subscribe_on(1, SubscribeOptions{false, "http-flv"});
+  ASSERT_TRUE(sa && sb && sc);
+  t.on(1, [&] {
+    publisher.push("avc-header", MediaKind::video, FrameFlags{false, true, false});  // dts 0, not counted
+    publisher.push("meta", MediaKind::data, FrameFlags{false, false, true});         // dts 1
+    publisher.video("K1", true);                                                     // dts 2
+    publisher.audio("A1");                                                           // dts 3
+    publisher.video("P1");                                                           // dts 4
+    publisher.dts = 40;
+    publisher.video("K2", true);  // dts 40: key-frame interval 38 ms
+    publisher.audio("A2");        // dts 41
+  });
+  t.groups.run_until_idle();
+
+  std::vector<StreamStats> streams = collect_on(t, 0);
+  ASSERT_EQ(streams.size(), 1u);
+  const StreamStats& s = streams[0];
+  EXPECT_EQ(s.key, kKey);
+  EXPECT_TRUE(s.is_published);
+  EXPECT_EQ(s.publisher_protocol, "rtmp");
+  EXPECT_EQ(s.publisher_address, "10.0.0.7:5000");
+  EXPECT_EQ(s.video.codec, Codec::h264);
+  EXPECT_EQ(s.video.frames, 3u);
+  EXPECT_EQ(s.video.bytes, 6u);  // "K1" "P1" "K2"
+  EXPECT_EQ(s.video.key_frames, 2u);
+  EXPECT_EQ(s.video.first_dts_ms, 2);
+  EXPECT_EQ(s.video.last_dts_ms, 40);
+  EXPECT_EQ(s.video.sequence_header.payload.size(), std::string("avc-header").size());
+  EXPECT_EQ(s.audio.codec, Codec::aac);
+  EXPECT_EQ(s.audio.frames, 2u);
+  EXPECT_EQ(s.audio.bytes, 4u);
+  EXPECT_TRUE(s.audio.sequence_header.payload.empty());
+  EXPECT_EQ(s.data_frames, 1u);
+  EXPECT_EQ(s.key_frame_interval_ms, 38);
+  EXPECT_EQ(s.players, 3u);
+  using Counts = std::vector<std::pair<std::string, std::uint64_t>>;
+  EXPECT_EQ(s.players_by_protocol, (Counts{{"http-flv", 1}, {"rtmp", 2}}));
+
+  t.on(0, [r = a] { r->subscription.reset(); });
+  t.on(1, [r = c] { r->subscription.reset(); });
+  t.groups.run_until_idle();
+  streams = collect_on(t, 1);
+  ASSERT_EQ(streams.size(), 1u);
+  EXPECT_EQ(streams[0].players, 1u);
+  EXPECT_EQ(streams[0].players_by_protocol, (Counts{{"rtmp", 1}}));
+  EXPECT_EQ(streams[0].video.frames, 3u);
+
+  // Players waiting for a stream nobody publishes are listed, unpublished.
+  auto [waiting, sw] = t.subscribe_on(1, SubscribeOptions{true, "rtmp"}, StreamKey{"live", "later"});
+  ASSERT_TRUE(sw);
+  streams = collect_on(t, 0);
+  ASSERT_EQ(streams.size(), 2u);
+  EXPECT_EQ(streams[1].key, (StreamKey{"live", "later"}));
+  EXPECT_FALSE(streams[1].is_published);
+  EXPECT_EQ(streams[1].players, 1u);
+}
+
+TEST(Streams, RefusedAdmissionDeniesNewSubscribersOnThatGroupUntilLifted) {
+  StreamTest t(with_grace(std::chrono::milliseconds(0)));
+  Publisher& publisher = t.publisher_on(0);
+  ASSERT_TRUE(t.on(0, [&] { return publisher.start(); }));
+  auto [before, s0] = t.subscribe_on(1);
+  ASSERT_TRUE(s0);
+  t.on(1, [&] { t.groups[1].streams().set_admission("server busy: test"); });
+  auto [refused, s1] = t.subscribe_on(1);
+  EXPECT_EQ(s1.code(), Errc::denied);
+  EXPECT_EQ(s1.message(), "server busy: test");
+  auto [other_group, s2] = t.subscribe_on(0);  // admission is per group
+  EXPECT_TRUE(s2) << s2.message();
+  t.on(1, [&] { t.groups[1].streams().set_admission(""); });
+  auto [after, s3] = t.subscribe_on(1);
+  EXPECT_TRUE(s3) << s3.message();
+  t.on(0, [&] { publisher.video("K1", true); });
+  EXPECT_TRUE(t.wait_frames(1, before, 1));  // a subscriber admitted earlier kept its stream
+}
+
+TEST(Streams, StopAsksThePublishersModuleOnItsGroupAndAnswersTheCaller) {
+  StreamTest t(with_grace(std::chrono::milliseconds(0)));
+  Publisher& stoppable = t.publisher_on(1);
+  Publisher& plain = t.publisher_on(1);
+  std::string stopped_with;  // written on group 1, read after the answer came back
+  ASSERT_TRUE(t.on(1, [&] {
+    PublishOptions options;
+    options.stop = [&](const Status& reason) {
+      EXPECT_EQ(PollGroupImpl::current()->id(), 1u);
+      stopped_with = reason.message();
+      stoppable.publication.reset();  // the module ends the publication from inside the hook
+    };
+    auto result = stoppable.group.streams().publish(kKey, std::move(options));
+    if (result) stoppable.publication = std::move(*result);
+    return result ? ok() : result.error();
+  }));
+  ASSERT_TRUE(t.on(1, [&] { return plain.start(StreamKey{"live", "plain"}); }));
+  auto stop = [&](const StreamKey& key) {
+    auto promise = std::make_shared<std::promise<Status>>();
+    auto future = promise->get_future();
+    t.on(0, [&] {
+      t.groups[0].streams().stop(key, error(Errc::denied, "operator"), [promise](Status s) { promise->set_value(s); });
+    });
+    EXPECT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    return future.get();
+  };
+  EXPECT_TRUE(stop(kKey));
+  EXPECT_EQ(t.on(1, [&] { return stopped_with; }), "operator");
+  EXPECT_FALSE(t.on(0, [&] { return t.groups[0].streams().is_published(kKey); }));
+  EXPECT_EQ(stop(kKey).code(), Errc::not_found);
+  Status unsupported = stop(StreamKey{"live", "plain"});
+  EXPECT_EQ(unsupported.code(), Errc::unsupported);
+  EXPECT_EQ(unsupported.message(), "the publisher of live/plain cannot be stopped by its module");
+}
+
 TEST(Streams, SecondPublisherOfTheSameKeyIsRefused) {
   StreamTest t(with_grace(std::chrono::milliseconds(5000)));
   Publisher& first = t.publisher_on(0);

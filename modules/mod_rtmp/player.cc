@@ -21,7 +21,7 @@ Player::Player(RtmpSession& session, std::uint32_t stream_id, StreamKey key)
 Player::~Player() = default;
 
 Status Player::start(bool wait, double duration_s) {
-  auto subscription = session_.worker().group().streams().subscribe(key_, *this, SubscribeOptions{wait});
+  auto subscription = session_.worker().group().streams().subscribe(key_, *this, SubscribeOptions{wait, "rtmp"});
   if (!subscription) return subscription.error();
   subscription_ = std::move(*subscription);
   Connection& c = session_.connection();

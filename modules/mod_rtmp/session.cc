@@ -535,7 +535,9 @@ void RtmpSession::start_publish(std::uint32_t stream_id, const std::string& name
     logger_.warn("conn={} publish {}/{} type={}: recording needs mod_file; publishing live only", connection_.id(),
                  app_, name, type);
   StreamKey key{app_, name};
-  auto publication = worker_.group().streams().publish(key, PublishOptions{worker_.config().gop_cache});
+  auto publication = worker_.group().streams().publish(
+      key, PublishOptions{worker_.config().gop_cache, "rtmp", connection_.peer_address(),
+                          [&connection = connection_](const Status& reason) { connection.close(reason); }});
   if (!publication) {
     logger_.info("conn={} publish {} refused: {}", connection_.id(), key.to_string(), publication.error().message());
     send_status(stream_id, "error", "NetStream.Publish.BadName", publication.error().message());
@@ -545,6 +547,7 @@ void RtmpSession::start_publish(std::uint32_t stream_id, const std::string& name
   worker_.group().stats().add(worker_.counters().publishes);
   send_user_control(wire::UserControlEvent::stream_begin, stream_id);
   send_status(stream_id, "status", "NetStream.Publish.Start", key.to_string() + " is now published.");
+  connection_.set_label("publish " + key.to_string());
   logger_.info("conn={} peer={} publishing {}", connection_.id(), connection_.peer_address(), key.to_string());
 }
 
@@ -584,6 +587,11 @@ void RtmpSession::start_play(std::uint32_t stream_id, const std::string& name, d
   auto player = std::make_unique<Player>(*this, stream_id, key);
   bool wait = worker_.config().play_waits_for_publisher;
   Status status = player->start(wait, duration_s);
+  if (!status && status.code() == Errc::denied) {  // load shedding: say why, the player shows it
+    send_status(stream_id, "error", "NetStream.Play.Failed", status.message());
+    logger_.info("conn={} play {} refused: {}", connection_.id(), key.to_string(), status.message());
+    return;
+  }
   if (!status && may_ask && worker_.has_hook(app_, AppHook::stream_not_found)) {
     // The application may send the player to another stream (a fallback, a renamed one).
     ask(AppRequest{AppHook::stream_not_found, {}, {stream_value(name)}},
@@ -608,6 +616,7 @@ void RtmpSession::start_play(std::uint32_t stream_id, const std::string& name, d
     return;
   }
   worker_.group().stats().add(worker_.counters().plays);
+  connection_.set_label("play " + key.to_string());
   logger_.info("conn={} peer={} playing {}", connection_.id(), connection_.peer_address(), key.to_string());
   players_.push_back(std::move(player));
 }

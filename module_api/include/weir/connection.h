@@ -65,6 +65,9 @@ class Connection {
 
   virtual std::uint64_t bytes_received() const noexcept = 0;
   virtual Clock::time_point connected_at() const noexcept = 0;
+  /// What the connection is doing, for statistics and operators ("play live/cam1"); the module
+  /// sets it as that changes. Shown by Stats::collect_connections().
+  virtual void set_label(std::string label) noexcept = 0;
 
  protected:
   ~Connection() = default;

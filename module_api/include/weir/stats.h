@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "weir/connection.h"
 #include "weir/pages.h"
+#include "weir/status.h"
 
 namespace weir {
 
@@ -32,6 +34,18 @@ struct StatsSnapshot {
   std::uint64_t senders_overloaded = 0;  ///< connections whose sender is not ready
 };
 
+/// One connection, as Stats::collect_connections() sees it.
+struct ConnectionInfo {
+  ConnectionId id = 0;
+  GroupId group = 0;
+  std::string listener;  ///< the listener that accepted it: "rtmp", "rtmps", "http"
+  std::string peer_address;
+  std::string label;     ///< Connection::set_label(): "play live/cam1"; empty if never set
+  double seconds = 0;    ///< since it connected
+  std::uint64_t bytes_received = 0;
+  SenderStats sender;    ///< bytes sent, bytes queued now (the player's lag in bytes), state
+};
+
 /// A poll group's statistics. Thread: that group.
 class Stats {
  public:
@@ -39,6 +53,12 @@ class Stats {
   void add(CounterId id, std::uint64_t n = 1) noexcept { values_[id] += n; }
   /// Sums every group's counters (one message to each group) and calls `done` on this group.
   virtual void collect(std::function<void(StatsSnapshot)> done) noexcept = 0;
+  /// Lists every open connection of every group (one message to each) and calls `done` on this
+  /// group, sorted by id.
+  virtual void collect_connections(std::function<void(std::vector<ConnectionInfo>)> done) noexcept = 0;
+  /// Closes connection `id` on whichever group holds it, with `reason` (logged, given to its
+  /// handler), and calls `done(found)` on this group.
+  virtual void close_connection(ConnectionId id, Status reason, std::function<void(bool found)> done) noexcept = 0;
 
  protected:
   ~Stats() = default;

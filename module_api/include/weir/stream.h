@@ -12,10 +12,13 @@
 /// Late joiners get the sequence headers, the metadata and the current GOP from the cache first.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "weir/media.h"
 #include "weir/pages.h"
@@ -86,11 +89,46 @@ class Subscription {
 
 struct PublishOptions {
   bool gop_cache = true;  ///< keep headers + the current GOP for late joiners
+  std::string protocol = {};      ///< for statistics: how the publisher came ("rtmp"); may stay empty
+  std::string peer_address = {};  ///< for statistics: the publisher's address ("127.0.0.1:50412")
+  /// Called on the publisher's group when Streams::stop() asks this publication to end (an
+  /// operator's action); the module ends it, e.g. closes the connection with `reason`. It may
+  /// destroy the Publication. Unset: Streams::stop() answers Errc::unsupported.
+  std::function<void(const Status& reason)> stop = {};
 };
 
 struct SubscribeOptions {
   /// If nobody publishes the key: false fails with Errc::not_found; true waits for a publisher.
   bool wait_for_publisher = false;
+  std::string protocol = {};  ///< for statistics: players are counted per protocol ("rtmp")
+};
+
+/// One track of a publication, as counted by the kernel since it was published.
+struct TrackStats {
+  Codec codec = Codec::unknown;   ///< of the latest frame
+  std::uint64_t frames = 0;       ///< frames pushed, sequence headers excluded
+  std::uint64_t bytes = 0;        ///< payload bytes of those frames
+  std::uint64_t key_frames = 0;   ///< video: frames flagged is_key_frame
+  std::int64_t first_dts_ms = 0;  ///< of the first counted frame
+  std::int64_t last_dts_ms = 0;   ///< of the latest counted frame
+  /// The latest sequence header (codec configuration), pages shared; empty payload when none came.
+  /// A statistics module may decode it (formats/flv/codec_config.h) for resolution or sample rate.
+  MediaFrame sequence_header;
+};
+
+/// One stream's figures, gathered from every group by Streams::collect().
+struct StreamStats {
+  StreamKey key;
+  bool is_published = false;       ///< false: only players waiting (or within the grace period)
+  std::string publisher_protocol;  ///< PublishOptions::protocol
+  std::string publisher_address;   ///< PublishOptions::peer_address
+  Clock::time_point published_at{};
+  TrackStats audio;
+  TrackStats video;
+  std::uint64_t data_frames = 0;             ///< metadata and other data frames
+  std::int64_t key_frame_interval_ms = 0;    ///< dts between the last two key frames; 0 until two came
+  std::uint64_t players = 0;                 ///< subscribers on all groups
+  std::vector<std::pair<std::string, std::uint64_t>> players_by_protocol;  ///< sorted by protocol
 };
 
 /// The stream registry seen from one poll group. Thread: that group.
@@ -104,6 +142,18 @@ class Streams {
                                                           StreamSubscriber& subscriber,
                                                           SubscribeOptions options) noexcept = 0;
   virtual bool is_published(const StreamKey& key) const noexcept = 0;
+  /// Gathers every stream's figures with one message to each group (publications report their
+  /// counters, taps their players) and calls `done` on this group with the streams sorted by key.
+  /// Nothing on the media path waits for it: counters are plain fields of their group's objects.
+  virtual void collect(std::function<void(std::vector<StreamStats>)> done) noexcept = 0;
+  /// Load shedding: while `refusal` is non-empty, subscribe() on this group fails with
+  /// Errc::denied and that text (the player's module shows it to the player); empty admits again.
+  /// Per group: a module that watches the load posts the change to every group.
+  virtual void set_admission(std::string refusal) noexcept = 0;
+  /// Asks the publisher of `key`, on its group, to end the publication (PublishOptions::stop)
+  /// and calls `done` on this group: ok, Errc::not_found if nobody publishes it, Errc::unsupported
+  /// if the publisher's module cannot stop it.
+  virtual void stop(const StreamKey& key, Status reason, std::function<void(Status)> done) noexcept = 0;
 
  protected:
   ~Streams() = default;
