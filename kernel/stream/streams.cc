@@ -43,6 +43,12 @@ struct StreamStopped final : Task {
   std::uint64_t epoch;
 };
 
+struct NoSubscribers final : Task {  // a subscriber's group -> the publisher's: the count fell to 0
+  explicit NoSubscribers(StreamId id) : id(id) {}
+  void run() noexcept override { here().on_no_subscribers(id); }
+  StreamId id;
+};
+
 }  // namespace
 
 // One stream's local subscribers on one group, and its copy of the cache for late joiners.
@@ -190,6 +196,17 @@ class PublicationImpl final : public Publication, public TurnHook {
   }
   void tap_removed(GroupId g) { tap_groups_[g] = false; }
 
+  void on_no_subscribers(std::function<void()> fn) noexcept override {
+    owner_.check();
+    on_no_subscribers_ = std::move(fn);
+  }
+  void no_subscribers() {
+    // Someone may have subscribed since the count fell to 0 on the other group.
+    if (!on_no_subscribers_ || streams_.registry().subscribers(id_) != 0) return;
+    auto fn = on_no_subscribers_;  // a copy: fn may destroy this publication
+    fn();
+  }
+
  private:
   void send_started(GroupId g, std::vector<MediaFrame> snapshot) {
     if (g == streams_.group().id()) streams_.on_stream_started(id_, epoch_, std::move(snapshot));
@@ -206,6 +223,7 @@ class PublicationImpl final : public Publication, public TurnHook {
   GopCache cache_;
   std::vector<MediaFrame> pending_;
   bool hook_requested_ = false;
+  std::function<void()> on_no_subscribers_;
 };
 
 class SubscriptionImpl final : public Subscription {
@@ -286,7 +304,11 @@ void StreamsImpl::unsubscribe(StreamId id, StreamSubscriber& subscriber) {
   Tap* tap = find_tap(id);
   if (!tap) return;
   tap->remove(subscriber);
-  registry_->count_subscribers(id, -1);
+  if (auto publisher = registry_->count_subscribers(id, -1)) {
+    // Deferred on this group too: we may be inside a delivery or a module's destructor.
+    if (*publisher == group_.id()) group_.defer([this, id] { on_no_subscribers(id); });
+    else group_.post(*publisher, std::make_unique<NoSubscribers>(id));
+  }
   if (tap->empty()) {
     // Not now: we may be inside this tap's delivery loop.
     group_.defer([this, id] { release_tap_if_unused(id); });
@@ -312,6 +334,11 @@ void StreamsImpl::on_tap_added(StreamId id, GroupId tap_group) {
 void StreamsImpl::on_tap_removed(StreamId id, GroupId tap_group) {
   auto it = publications_.find(id);
   if (it != publications_.end()) it->second->tap_removed(tap_group);
+}
+
+void StreamsImpl::on_no_subscribers(StreamId id) {
+  auto it = publications_.find(id);
+  if (it != publications_.end()) it->second->no_subscribers();
 }
 
 void StreamsImpl::on_stream_started(StreamId id, std::uint64_t epoch, std::vector<MediaFrame> snapshot) {
