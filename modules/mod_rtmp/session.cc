@@ -533,6 +533,9 @@ void RtmpSession::start_publish(std::uint32_t stream_id, const std::string& name
     send_status(stream_id, "error", "NetStream.Publish.BadName", publication.error().message());
     return;
   }
+  // The kernel tells this group when the stream's last player (on any group) left; the app hears
+  // it as on_no_readers. The publication lives in publishing_, so `this` outlives the callback.
+  (*publication)->on_no_subscribers([this, name = key.name] { notify(AppHook::no_readers, stream_value(name)); });
   publishing_.push_back(Publishing{stream_id, key, std::move(*publication), 0, 0});
   worker_.group().stats().add(worker_.counters().publishes);
   send_user_control(wire::UserControlEvent::stream_begin, stream_id);
