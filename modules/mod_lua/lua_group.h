@@ -74,6 +74,10 @@ Result<std::shared_ptr<const Sources>> read_sources(const LuaConfig& config);
 class Vm;
 struct Run;
 
+/// What a Run answers: a client's hook (AppHook), on_http_request (no client, the result is the
+/// response) or on_server_start (no client, nothing answers).
+enum class RunKind : std::uint8_t { client, http, server_start };
+
 class LuaGroup {
  public:
   /// Instructions between two calls of the count hook: the granularity of the instruction limit.
@@ -92,6 +96,9 @@ class LuaGroup {
   /// Runs on_http_request(request) of `app`; the verdict's result is what the script returned
   /// (a failure is a reject with code "500").
   void request_http(std::string_view app, Value request, AppVerdictCallback done);
+  /// Runs on_server_start(app) of every app that defines it, each as a hook (it may wait). Called
+  /// once per process, on one group, after its poll loop started (never blocks the start).
+  void server_start();
   /// Loads `sources` into a new Vm for the requests to come; when one fails, keeps the running Vm
   /// and says why. Runs in progress finish on the Vm they started on.
   Status reload(const Sources& sources);
@@ -112,7 +119,7 @@ class LuaGroup {
   int wait(lua_State* L, const char* what, const std::function<void(LuaDone)>& start);
 
  private:
-  void start(std::shared_ptr<Vm> vm, std::shared_ptr<AppClient> client, std::string app, bool is_http,
+  void start(std::shared_ptr<Vm> vm, std::shared_ptr<AppClient> client, std::string app, RunKind kind,
              AppRequest request, AppVerdictCallback done, int attempt);
   bool has_function(std::string_view app, std::string_view table, std::string_view name) const noexcept;
   void resume(std::uint64_t run_id, int nargs);

@@ -195,6 +195,15 @@ Status register_module(Registrar& registrar) {
     g_group_handles[group.id()].store(&group, std::memory_order_release);
   });
   g_groups.install(registrar, &g_shared, *sources);
+  // on_server_start: once per process, on group 0 (registered after install, so its LuaGroup
+  // exists), deferred so that the hooks run inside the loop and never hold up its start. A reload
+  // does not run it again: the server did not start.
+  registrar.on_group_start([](PollGroup& group) {
+    if (group.id() != 0) return;
+    group.defer([&group] {
+      if (g_groups.has(group)) g_groups.local(group).server_start();
+    });
+  });
   registrar.on_reload([groups] {
     auto fresh = read_sources(g_shared.config);
     if (!fresh) {
