@@ -75,6 +75,9 @@ Result<LuaConfig> LuaConfig::parse(const ConfigView& view) {
   if (!prefix->empty() && (prefix->front() != '/' || prefix->back() != '/' || prefix->size() < 2))
     return view.invalid("http_prefix", "expected a path that starts and ends with '/' (\"/apps/\"), or nothing");
   c.http_prefix = *prefix;
+  auto ca_file = view.get_string("http_ca_file", c.http_ca_file);
+  if (!ca_file) return ca_file.error();
+  c.http_ca_file = *ca_file;
   if (view.has("libraries")) {
     auto libraries = view.get_list("libraries");
     if (!libraries) return libraries.error();

@@ -40,6 +40,9 @@ struct LuaConfig {
   std::vector<std::pair<std::string, std::string>> env;
   /// HTTP requests under <prefix><app>/ go to the app's on_http_request (with mod_http); empty: off.
   std::string http_prefix = "/apps/";
+  /// weir.http https://: a PEM file of CA certificates trusted besides the system's; empty: the
+  /// system's only. Server certificates are always verified (chain and host name).
+  std::string http_ca_file;
   bool allow_io = false;  // the io library
   bool allow_os = false;  // all of os (otherwise only time, clock, date, difftime)
 

@@ -5,6 +5,7 @@
 
 #include <Poco/Exception.h>
 #include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/URI.h>
@@ -451,6 +452,8 @@ struct HttpExchange {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   std::chrono::milliseconds timeout{5000};
+  Poco::Net::Context::Ptr https_context;  // null: made for this request
+  std::string ca_file;                    // for a context made here
   int status = 0;
   std::string response_body;
   std::vector<std::pair<std::string, std::string>> response_headers;
@@ -460,9 +463,23 @@ struct HttpExchange {
 Status http_exchange(HttpExchange& x) {
   try {
     Poco::URI uri(x.url);
-    if (uri.getScheme() != "http")
-      return error(Errc::unsupported, "weir.http: {}: only http:// URLs", x.url);
-    Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());
+    std::unique_ptr<Poco::Net::HTTPClientSession> connection;
+    if (uri.getScheme() == "https") {
+      Poco::Net::Context::Ptr context = x.https_context;
+      if (context.isNull()) {
+        LuaConfig config;
+        config.http_ca_file = x.ca_file;
+        auto made = make_https_context(config);
+        if (!made) return made.error().with_context("weir.http");
+        context = *made;
+      }
+      connection = std::make_unique<Poco::Net::HTTPSClientSession>(uri.getHost(), uri.getPort(), context);
+    } else if (uri.getScheme() == "http") {
+      connection = std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort());
+    } else {
+      return error(Errc::unsupported, "weir.http: {}: only http:// and https:// URLs", x.url);
+    }
+    Poco::Net::HTTPClientSession& session = *connection;
     session.setTimeout(Poco::Timespan(static_cast<long>(x.timeout.count()) * 1000));
     std::string target = uri.getPathAndQuery();
     if (target.empty()) target = "/";
@@ -526,6 +543,8 @@ int weir_http(lua_State* L) {
       lua_pop(L, 5);
     }
     x->timeout = std::min(x->timeout, group->shared().config.hook_timeout);
+    x->https_context = group->shared().https_context;
+    x->ca_file = group->shared().config.http_ca_file;
     if (!valid) {
       outcome = raise(L, "weir.http: the request has no url");
     } else {
@@ -776,6 +795,19 @@ Status LuaGroup::check_scripts(const LuaShared& shared, const Sources& sources) 
   Vm vm(nullptr, shared);
   for (const ScriptSource& source : sources) WEIR_TRY(vm.load(source));
   return ok();
+}
+
+Result<Poco::Net::Context::Ptr> make_https_context(const LuaConfig& config) {
+  try {
+    // VERIFY_RELAXED on a client is SSL_VERIFY_PEER: the chain must verify; Poco's extended
+    // verification (on by default) checks the host name against the certificate.
+    Poco::Net::Context::Ptr context(new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, config.http_ca_file,
+                                                           Poco::Net::Context::VERIFY_RELAXED, 9, true));
+    if (!context->extendedCertificateVerificationEnabled()) context->enableExtendedCertificateVerification(true);
+    return context;
+  } catch (const Poco::Exception& e) {
+    return error(Errc::config, "[lua] http_ca_file {}: {}", config.http_ca_file, e.displayText());
+  }
 }
 
 Result<std::shared_ptr<const Sources>> read_sources(const LuaConfig& config) {

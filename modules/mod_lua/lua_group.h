@@ -21,6 +21,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <Poco/Net/Context.h>
+
 #include "lua_config.h"
 #include "weir/apps.h"
 #include "weir/log.h"
@@ -59,7 +61,14 @@ struct LuaShared {
   Logger logger;
   std::vector<ModuleFunction> functions;
   mutable SharedCounts counts;
+  /// TLS client settings of weir.http https:// (make_https_context); null: made per request.
+  /// Poco's Context is shared by the worker threads (its refcount and SSL_CTX are thread-safe).
+  Poco::Net::Context::Ptr https_context;
 };
+
+/// The TLS client context of weir.http: the system's CAs plus config.http_ca_file, peer
+/// verification and host name check on. Errc::config when the CA file cannot be loaded.
+Result<Poco::Net::Context::Ptr> make_https_context(const LuaConfig& config);
 
 /// A script's text, read on the main thread (never on a poll group: disk).
 struct ScriptSource {

@@ -183,6 +183,9 @@ Status register_module(Registrar& registrar) {
   if (!config) return config.error();
   g_shared.config = std::move(*config);
   g_shared.logger = registrar.logger("lua");
+  auto https = make_https_context(g_shared.config);  // an unreadable http_ca_file stops startup
+  if (!https) return https.error();
+  g_shared.https_context = *https;
   auto sources = read_sources(g_shared.config);
   if (!sources) return sources.error();
   // The functions other modules add come later (they register after us), so the startup check
