@@ -32,6 +32,8 @@ struct LuaConfig {
   std::uint64_t memory_limit_bytes = 64u << 20;
   /// on_update of each connected client, this often.
   std::chrono::milliseconds update_interval{10000};
+  /// on_no_readers once a stream has had no players this long (0: when the last one leaves).
+  std::chrono::milliseconds no_readers_delay{0};
   /// Further attempts of a hook that timed out.
   int hook_retries = 0;
   /// Per AppHook: accept (true) or reject (false) when the script fails or times out.

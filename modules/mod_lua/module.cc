@@ -45,6 +45,7 @@ class Apps final : public AppsService {
     g_groups.local(group).request(std::move(client), std::move(request), std::move(done));
   }
   std::chrono::milliseconds update_interval() const noexcept override { return g_shared.config.update_interval; }
+  std::chrono::milliseconds no_readers_delay() const noexcept override { return g_shared.config.no_readers_delay; }
 };
 
 bool is_identifier(std::string_view name) {

@@ -583,6 +583,30 @@ def case_no_readers(_):
         assert ffmpeg.returncode != 0, "ffmpeg ended as if it had published to the end"
 
 
+def case_no_readers_delay(_):
+    with lua_weir(no_readers_delay="1s", **{"app.live": "lifecycle.lua"}) as w:
+        publisher = RtmpClient("127.0.0.1", w.rtmp_port)
+        first, second = RtmpClient("127.0.0.1", w.rtmp_port), RtmpClient("127.0.0.1", w.rtmp_port)
+        try:
+            publisher.connect("live")
+            assert publisher.publish("keep")[1].get("code") == "NetStream.Publish.Start"
+            first.connect("live")
+            second.connect("live")
+            assert first.play_start("keep")[2].get("code") == "NetStream.Play.Start"
+            first.close()
+            # A player comes back within the delay and stays past it: the app is not asked.
+            assert second.play_start("keep")[2].get("code") == "NetStream.Play.Start"
+            time.sleep(2.5)
+            assert "no readers of live/keep" not in w.log(), w.log()
+            second.close()
+            w.wait_log(r"no readers of live/keep")
+            publisher.create_stream()  # the publisher stays
+        finally:
+            publisher.close()
+            first.close()
+            second.close()
+
+
 if __name__ == "__main__":
     run_cases({
         "ffmpeg_token_secret": case_ffmpeg_token_secret,
@@ -601,4 +625,5 @@ if __name__ == "__main__":
         "player_limit": case_player_limit,
         "server_start_and_https": case_server_start_and_https,
         "no_readers": case_no_readers,
+        "no_readers_delay": case_no_readers_delay,
     })

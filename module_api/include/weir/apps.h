@@ -132,6 +132,9 @@ class AppsService : public Service {
   /// How often a connected client of an app that defines update is asked (the protocol module
   /// runs the timer, and skips a tick while the previous update is still running). Any thread.
   virtual std::chrono::milliseconds update_interval() const noexcept = 0;
+  /// How long a stream must stay without players before no_readers is asked (0: at once). The
+  /// protocol module waits, and asks only when nobody came back meanwhile. Any thread.
+  virtual std::chrono::milliseconds no_readers_delay() const noexcept = 0;
 };
 
 }  // namespace weir
