@@ -112,8 +112,8 @@ struct AppRequest {
   AppHook hook = AppHook::connect;
   /// call: the method name.
   std::string method;
-  /// connect: {params}; publish, play, unpublish, stop, stream_not_found, no_readers: {stream}; call: the
-  /// call's arguments; disconnect, update: {}.
+  /// connect: {params}; publish, play, unpublish, stop, stream_not_found, no_readers: {stream};
+  /// call: the call's arguments; disconnect, update: {}.
   std::vector<Value> args;
 };
 
