@@ -799,10 +799,10 @@ Status LuaGroup::check_scripts(const LuaShared& shared, const Sources& sources) 
 
 Result<Poco::Net::Context::Ptr> make_https_context(const LuaConfig& config) {
   try {
-    // VERIFY_RELAXED on a client is SSL_VERIFY_PEER: the chain must verify; Poco's extended
-    // verification (on by default) checks the host name against the certificate.
+    // VERIFY_STRICT: the chain must verify, and Poco's extended verification checks the host
+    // name against the certificate for every host (VERIFY_RELAXED skips it for localhost).
     Poco::Net::Context::Ptr context(new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, config.http_ca_file,
-                                                           Poco::Net::Context::VERIFY_RELAXED, 9, true));
+                                                           Poco::Net::Context::VERIFY_STRICT, 9, true));
     if (!context->extendedCertificateVerificationEnabled()) context->enableExtendedCertificateVerification(true);
     return context;
   } catch (const Poco::Exception& e) {

@@ -480,12 +480,26 @@ def case_player_limit(_):
                 p.close()
 
 
-def make_certificate(folder):
-    """A self-signed certificate for localhost (and 127.0.0.1): (key path, certificate path)."""
-    key, cert = os.path.join(folder, "key.pem"), os.path.join(folder, "cert.pem")
+def make_certificate(folder, name="localhost", alt="DNS:localhost,IP:127.0.0.1"):
+    """A self-signed certificate for `name`: (key path, certificate path)."""
+    key, cert = os.path.join(folder, f"{name}.key"), os.path.join(folder, f"{name}.pem")
     run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], timeout=60)
+         "-subj", f"/CN={name}", "-addext", f"subjectAltName={alt}"], timeout=60)
     return key, cert
+
+
+def read_file(path):
+    with open(path) as f:
+        return f.read()
+
+
+def tls_server(key, cert):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TlsBackend)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 class TlsBackend(http.server.BaseHTTPRequestHandler):
@@ -505,23 +519,28 @@ def case_server_start_and_https(_):
         sys.exit(77)
     folder = tempfile.mkdtemp(prefix="weir-tls-")
     key, cert = make_certificate(folder)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TlsBackend)
-    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    tls.load_cert_chain(cert, key)
-    server.socket = tls.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # A second backend whose certificate is trusted too but names another host.
+    other_key, other_cert = make_certificate(folder, "elsewhere.example", "DNS:elsewhere.example")
+    bundle = os.path.join(folder, "trusted.pem")
+    with open(bundle, "w") as out:
+        out.write(read_file(cert) + read_file(other_cert))
+    server, other = tls_server(key, cert), tls_server(other_key, other_cert)
     backend = f"https://localhost:{server.server_address[1]}"
     fetch = "/live/fetch?url=" + urllib.parse.quote(backend + "/x", safe="")
     try:
         port = free_port()
         with Weir(threads=2, modules=("mod_http",) + MODULES, http={"listen": f"127.0.0.1:{port}"},
                   lua={"scripts": TEST_SCRIPTS, "app.live": "lifecycle.lua", "env.backend": backend,
-                       "http_ca_file": cert}) as w:
+                       "http_ca_file": bundle}) as w:
             # on_server_start ran once (two groups), and its https call was verified with the CA file.
             w.wait_log(r"server start of live #1")
             w.wait_log(r"backend at start: 200 hello over tls /started")
             base = f"http://127.0.0.1:{port}/apps"
             assert http_fetch(base + fetch)[::2] == (200, "200 hello over tls /x")
+            # A trusted certificate for another name is refused: the host name is checked.
+            wrong_host = urllib.parse.quote(f"https://localhost:{other.server_address[1]}/x", safe="")
+            status, _, body = http_fetch(f"{base}/live/fetch?url={wrong_host}")
+            assert status == 502 and "weir.http GET" in body, (status, body)
             w.proc.send_signal(signal.SIGHUP)
             w.wait_log(r"group=1 reloaded 1 script")
             w.wait_log(r"group=0 reloaded 1 script")
@@ -545,8 +564,9 @@ def case_server_start_and_https(_):
             if bad.proc and bad.proc.poll() is None:
                 bad.__exit__(None, None, None)
     finally:
-        server.shutdown()
-        server.server_close()
+        for s in (server, other):
+            s.shutdown()
+            s.server_close()
         shutil.rmtree(folder, ignore_errors=True)
 
 
