@@ -67,9 +67,13 @@ std::optional<GroupId> StreamRegistry::remove_tap(StreamId id, GroupId group) {
   return publisher;
 }
 
-void StreamRegistry::count_subscribers(StreamId id, std::int64_t delta) {
+std::optional<GroupId> StreamRegistry::count_subscribers(StreamId id, std::int64_t delta) {
   std::lock_guard lock(mutex_);
-  if (Entry* entry = by_id(id)) entry->subscribers = static_cast<std::uint64_t>(static_cast<std::int64_t>(entry->subscribers) + delta);
+  Entry* entry = by_id(id);
+  if (!entry) return std::nullopt;
+  entry->subscribers = static_cast<std::uint64_t>(static_cast<std::int64_t>(entry->subscribers) + delta);
+  if (delta < 0 && entry->subscribers == 0) return entry->publisher;
+  return std::nullopt;
 }
 
 std::uint64_t StreamRegistry::subscribers(StreamId id) const {

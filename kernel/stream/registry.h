@@ -40,7 +40,9 @@ class StreamRegistry {
   /// Returns the publisher's group, if any, to tell it the tap is gone.
   std::optional<GroupId> remove_tap(StreamId id, GroupId group);
 
-  void count_subscribers(StreamId id, std::int64_t delta);
+  /// Adds `delta` to the subscriber count of `id`. When that makes it 0 and the stream has a
+  /// publisher, returns the publisher's group (to tell it nobody watches any more).
+  std::optional<GroupId> count_subscribers(StreamId id, std::int64_t delta);
   std::uint64_t subscribers(StreamId id) const;
   bool is_published(const StreamKey& key) const;
   std::optional<GroupId> publisher_of(const StreamKey& key) const;

@@ -92,6 +92,12 @@ struct StopRequest final : Task {
   }
 };
 
+struct NoSubscribers final : Task {  // a subscriber's group -> the publisher's: the count fell to 0
+  explicit NoSubscribers(StreamId id) : id(id) {}
+  void run() noexcept override { here().on_no_subscribers(id); }
+  StreamId id;
+};
+
 }  // namespace
 
 // One stream's local subscribers on one group, and its copy of the cache for late joiners.
@@ -265,6 +271,16 @@ class PublicationImpl final : public Publication, public TurnHook {
     s.key_frame_interval_ms = key_frame_interval_ms_;
     return s;
   }
+  void on_no_subscribers(std::function<void()> fn) noexcept override {
+    owner_.check();
+    on_no_subscribers_ = std::move(fn);
+  }
+  void no_subscribers() {
+    // Someone may have subscribed since the count fell to 0 on the other group.
+    if (!on_no_subscribers_ || streams_.registry().subscribers(id_) != 0) return;
+    auto fn = on_no_subscribers_;  // a copy: fn may destroy this publication
+    fn();
+  }
 
  private:
   // Plain fields of the publisher's group: counting costs a few adds per frame, no atomics.
@@ -311,6 +327,7 @@ class PublicationImpl final : public Publication, public TurnHook {
   std::uint64_t data_frames_ = 0;
   std::int64_t last_key_frame_dts_ms_ = 0;
   std::int64_t key_frame_interval_ms_ = 0;
+  std::function<void()> on_no_subscribers_;
 };
 
 class SubscriptionImpl final : public Subscription {
@@ -434,7 +451,11 @@ void StreamsImpl::unsubscribe(StreamId id, StreamSubscriber& subscriber, const s
   Tap* tap = find_tap(id);
   if (!tap) return;
   tap->remove(subscriber, protocol);
-  registry_->count_subscribers(id, -1);
+  if (auto publisher = registry_->count_subscribers(id, -1)) {
+    // Deferred on this group too: we may be inside a delivery or a module's destructor.
+    if (*publisher == group_.id()) group_.defer([this, id] { on_no_subscribers(id); });
+    else group_.post(*publisher, std::make_unique<NoSubscribers>(id));
+  }
   if (tap->empty()) {
     // Not now: we may be inside this tap's delivery loop.
     group_.defer([this, id] { release_tap_if_unused(id); });
@@ -460,6 +481,11 @@ void StreamsImpl::on_tap_added(StreamId id, GroupId tap_group) {
 void StreamsImpl::on_tap_removed(StreamId id, GroupId tap_group) {
   auto it = publications_.find(id);
   if (it != publications_.end()) it->second->tap_removed(tap_group);
+}
+
+void StreamsImpl::on_no_subscribers(StreamId id) {
+  auto it = publications_.find(id);
+  if (it != publications_.end()) it->second->no_subscribers();
 }
 
 void StreamsImpl::on_stream_started(StreamId id, std::uint64_t epoch, std::vector<MediaFrame> snapshot) {

@@ -61,6 +61,7 @@ class StreamsImpl final : public Streams {
   void on_stream_started(StreamId id, std::uint64_t epoch, std::vector<MediaFrame> snapshot);
   void on_frames(StreamId id, std::uint64_t epoch, const FrameBatch& batch);
   void on_stream_stopped(StreamId id, std::uint64_t epoch);
+  void on_no_subscribers(StreamId id);
   void unsubscribe(StreamId id, StreamSubscriber& subscriber, const std::string& protocol);
   Tap* find_tap(StreamId id);
 

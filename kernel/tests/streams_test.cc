@@ -450,6 +450,78 @@ TEST(Streams, LastSubscriberLeavingReleasesItsGroupsTap) {
   EXPECT_EQ(t.frames_of(1, remote), std::vector<std::string>{"A1"});
 }
 
+TEST(Streams, ThePublisherHearsOnItsGroupWhenTheLastSubscriberOfAnyGroupLeaves) {
+  StreamTest t(with_grace(std::chrono::milliseconds(0), 3));
+  Publisher& publisher = t.publisher_on(0);
+  ASSERT_TRUE(t.on(0, [&] { return publisher.start(); }));
+  int heard = 0;  // group 0's
+  t.on(0, [&] {
+    publisher.publication->on_no_subscribers([&heard, group = &t.groups[0]] {
+      EXPECT_EQ(PollGroupImpl::current(), group);
+      ++heard;
+    });
+  });
+  auto [local, s0] = t.subscribe_on(0);
+  auto [remote1, s1] = t.subscribe_on(1);
+  auto [remote2, s2] = t.subscribe_on(2);
+  ASSERT_TRUE(s0 && s1 && s2);
+  t.groups.run_until_idle();
+  // Two of three leave (one on the publisher's group): nothing to hear.
+  t.on(0, [r = local] { r->subscription.reset(); });
+  t.on(1, [r = remote1] { r->subscription.reset(); });
+  t.groups.run_until_idle();
+  EXPECT_EQ(t.on(0, [&] { return heard; }), 0);
+  // The last one, on another group.
+  t.on(2, [r = remote2] { r->subscription.reset(); });
+  t.groups.run_until_idle();
+  EXPECT_EQ(t.on(0, [&] { return heard; }), 1);
+  // A new subscriber and its leaving: once more, now from the publisher's own group.
+  auto [again, s3] = t.subscribe_on(0);
+  ASSERT_TRUE(s3);
+  t.on(0, [r = again] { r->subscription.reset(); });
+  t.groups.run_until_idle();
+  EXPECT_EQ(t.on(0, [&] { return heard; }), 2);
+}
+
+TEST(Streams, TheCallbackMayEndThePublicationAndASubscriberBackInTimeSilencesIt) {
+  StreamTest t(with_grace(std::chrono::milliseconds(0)));
+  Publisher& publisher = t.publisher_on(0);
+  ASSERT_TRUE(t.on(0, [&] { return publisher.start(); }));
+  int heard = 0;
+  t.on(0, [&] {
+    publisher.publication->on_no_subscribers([&] {
+      ++heard;
+      publisher.publication.reset();  // as a module that unpublishes when nobody watches
+    });
+  });
+  auto [first, s1] = t.subscribe_on(1);
+  ASSERT_TRUE(s1);
+  t.groups.run_until_idle();
+  // Group 0 is held while group 1's subscriber leaves and another subscribes: when the news
+  // arrives, someone watches again.
+  std::promise<void> release;
+  std::promise<void> held;
+  auto blocker = std::async(std::launch::async, [&] {
+    t.on(0, [&] {
+      held.set_value();
+      release.get_future().wait();
+    });
+  });
+  held.get_future().wait();
+  t.on(1, [r = first] { r->subscription.reset(); });
+  auto [second, s2] = t.subscribe_on(1);
+  release.set_value();
+  blocker.get();
+  ASSERT_TRUE(s2);
+  t.groups.run_until_idle();
+  EXPECT_EQ(t.on(0, [&] { return heard; }), 0);
+  t.on(1, [r = second] { r->subscription.reset(); });
+  t.groups.run_until_idle();
+  EXPECT_EQ(t.on(0, [&] { return heard; }), 1);
+  EXPECT_TRUE(t.on(0, [&] { return publisher.publication == nullptr; }));
+  EXPECT_FALSE(t.on(1, [&] { return t.groups[1].streams().is_published(kKey); }));
+}
+
 TEST(Streams, FramePagesComeHomeWhenEveryoneIsDone) {
   TestGroupsOptions options = with_grace(std::chrono::milliseconds(0));
   {

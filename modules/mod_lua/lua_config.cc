@@ -56,6 +56,10 @@ Result<LuaConfig> LuaConfig::parse(const ConfigView& view) {
   if (!update) return update.error();
   if (update->count() < 100) return view.invalid("update_interval", "must be at least 100ms");
   c.update_interval = *update;
+  auto no_readers = view.get_duration("no_readers_delay", c.no_readers_delay);
+  if (!no_readers) return no_readers.error();
+  if (no_readers->count() < 0) return view.invalid("no_readers_delay", "must not be negative");
+  c.no_readers_delay = *no_readers;
   auto retries = view.get_int("hook_retries", c.hook_retries, 0, 10);
   if (!retries) return retries.error();
   c.hook_retries = static_cast<int>(*retries);
@@ -75,6 +79,9 @@ Result<LuaConfig> LuaConfig::parse(const ConfigView& view) {
   if (!prefix->empty() && (prefix->front() != '/' || prefix->back() != '/' || prefix->size() < 2))
     return view.invalid("http_prefix", "expected a path that starts and ends with '/' (\"/apps/\"), or nothing");
   c.http_prefix = *prefix;
+  auto ca_file = view.get_string("http_ca_file", c.http_ca_file);
+  if (!ca_file) return ca_file.error();
+  c.http_ca_file = *ca_file;
   if (view.has("libraries")) {
     auto libraries = view.get_list("libraries");
     if (!libraries) return libraries.error();

@@ -32,6 +32,8 @@ struct LuaConfig {
   std::uint64_t memory_limit_bytes = 64u << 20;
   /// on_update of each connected client, this often.
   std::chrono::milliseconds update_interval{10000};
+  /// on_no_readers once a stream has had no players this long (0: when the last one leaves).
+  std::chrono::milliseconds no_readers_delay{0};
   /// Further attempts of a hook that timed out.
   int hook_retries = 0;
   /// Per AppHook: accept (true) or reject (false) when the script fails or times out.
@@ -40,6 +42,9 @@ struct LuaConfig {
   std::vector<std::pair<std::string, std::string>> env;
   /// HTTP requests under <prefix><app>/ go to the app's on_http_request (with mod_http); empty: off.
   std::string http_prefix = "/apps/";
+  /// weir.http https://: a PEM file of CA certificates trusted besides the system's; empty: the
+  /// system's only. Server certificates are always verified (chain and host name).
+  std::string http_ca_file;
   bool allow_io = false;  // the io library
   bool allow_os = false;  // all of os (otherwise only time, clock, date, difftime)
 

@@ -5,6 +5,7 @@
 
 #include <Poco/Exception.h>
 #include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/URI.h>
@@ -51,8 +52,8 @@ struct Run {
   int thread_ref = LUA_NOREF;
   const AppScript* script = nullptr;
   std::string app;
-  bool is_http = false;  // on_http_request: no client, the result is the response
-  std::shared_ptr<AppClient> client;  // null for is_http
+  RunKind kind = RunKind::client;
+  std::shared_ptr<AppClient> client;  // null but for RunKind::client
   AppRequest request;
   AppVerdictCallback done;
   int attempt = 0;
@@ -451,6 +452,8 @@ struct HttpExchange {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   std::chrono::milliseconds timeout{5000};
+  Poco::Net::Context::Ptr https_context;  // null: made for this request
+  std::string ca_file;                    // for a context made here
   int status = 0;
   std::string response_body;
   std::vector<std::pair<std::string, std::string>> response_headers;
@@ -460,9 +463,23 @@ struct HttpExchange {
 Status http_exchange(HttpExchange& x) {
   try {
     Poco::URI uri(x.url);
-    if (uri.getScheme() != "http")
-      return error(Errc::unsupported, "weir.http: {}: only http:// URLs", x.url);
-    Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());
+    std::unique_ptr<Poco::Net::HTTPClientSession> connection;
+    if (uri.getScheme() == "https") {
+      Poco::Net::Context::Ptr context = x.https_context;
+      if (context.isNull()) {
+        LuaConfig config;
+        config.http_ca_file = x.ca_file;
+        auto made = make_https_context(config);
+        if (!made) return made.error().with_context("weir.http");
+        context = *made;
+      }
+      connection = std::make_unique<Poco::Net::HTTPSClientSession>(uri.getHost(), uri.getPort(), context);
+    } else if (uri.getScheme() == "http") {
+      connection = std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort());
+    } else {
+      return error(Errc::unsupported, "weir.http: {}: only http:// and https:// URLs", x.url);
+    }
+    Poco::Net::HTTPClientSession& session = *connection;
     session.setTimeout(Poco::Timespan(static_cast<long>(x.timeout.count()) * 1000));
     std::string target = uri.getPathAndQuery();
     if (target.empty()) target = "/";
@@ -526,6 +543,8 @@ int weir_http(lua_State* L) {
       lua_pop(L, 5);
     }
     x->timeout = std::min(x->timeout, group->shared().config.hook_timeout);
+    x->https_context = group->shared().https_context;
+    x->ca_file = group->shared().config.http_ca_file;
     if (!valid) {
       outcome = raise(L, "weir.http: the request has no url");
     } else {
@@ -778,6 +797,19 @@ Status LuaGroup::check_scripts(const LuaShared& shared, const Sources& sources) 
   return ok();
 }
 
+Result<Poco::Net::Context::Ptr> make_https_context(const LuaConfig& config) {
+  try {
+    // VERIFY_STRICT: the chain must verify, and Poco's extended verification checks the host
+    // name against the certificate for every host (VERIFY_RELAXED skips it for localhost).
+    Poco::Net::Context::Ptr context(new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, config.http_ca_file,
+                                                           Poco::Net::Context::VERIFY_STRICT, 9, true));
+    if (!context->extendedCertificateVerificationEnabled()) context->enableExtendedCertificateVerification(true);
+    return context;
+  } catch (const Poco::Exception& e) {
+    return error(Errc::config, "[lua] http_ca_file {}: {}", config.http_ca_file, e.displayText());
+  }
+}
+
 Result<std::shared_ptr<const Sources>> read_sources(const LuaConfig& config) {
   auto sources = std::make_shared<Sources>();
   for (const AppScript& script : config.apps) {
@@ -839,12 +871,20 @@ bool LuaGroup::has_http_hook(std::string_view app) const noexcept {
 }
 
 void LuaGroup::request_http(std::string_view app, Value request, AppVerdictCallback done) {
-  start(vm_, nullptr, std::string(app), true, AppRequest{AppHook::call, {}, {std::move(request)}}, std::move(done), 0);
+  start(vm_, nullptr, std::string(app), RunKind::http, AppRequest{AppHook::call, {}, {std::move(request)}},
+        std::move(done), 0);
 }
 
 void LuaGroup::request(std::shared_ptr<AppClient> client, AppRequest request, AppVerdictCallback done) {
   std::string app(client->app());
-  start(vm_, std::move(client), std::move(app), false, std::move(request), std::move(done), 0);
+  start(vm_, std::move(client), std::move(app), RunKind::client, std::move(request), std::move(done), 0);
+}
+
+void LuaGroup::server_start() {
+  for (const AppScript& script : shared_->config.apps)
+    if (has_function(script.app, {}, "on_server_start"))
+      start(vm_, nullptr, script.app, RunKind::server_start,
+            AppRequest{AppHook::call, {}, {Value::object({{"name", script.app}})}}, nullptr, 0);
 }
 
 Run* LuaGroup::find(std::uint64_t run_id) noexcept {
@@ -852,14 +892,14 @@ Run* LuaGroup::find(std::uint64_t run_id) noexcept {
   return it == runs_.end() ? nullptr : it->second.get();
 }
 
-void LuaGroup::start(std::shared_ptr<Vm> vm, std::shared_ptr<AppClient> client, std::string app, bool is_http,
+void LuaGroup::start(std::shared_ptr<Vm> vm, std::shared_ptr<AppClient> client, std::string app, RunKind kind,
                      AppRequest request, AppVerdictCallback done, int attempt) {
   auto run = std::make_unique<Run>();
   run->id = next_run_++;
   run->vm = vm;
   run->script = shared_->config.find(app);
   run->app = std::move(app);
-  run->is_http = is_http;
+  run->kind = kind;
   run->client = std::move(client);
   run->request = std::move(request);
   run->done = std::move(done);
@@ -877,8 +917,11 @@ void LuaGroup::start(std::shared_ptr<Vm> vm, std::shared_ptr<AppClient> client, 
   }
   // The hook's function, or accept when the script does not define it.
   lua_rawgeti(L, LUA_REGISTRYINDEX, env);
-  if (r.is_http) {
+  if (r.kind == RunKind::http) {
     lua_pushliteral(L, "on_http_request");
+    lua_rawget(L, -2);
+  } else if (r.kind == RunKind::server_start) {
+    lua_pushliteral(L, "on_server_start");
     lua_rawget(L, -2);
   } else if (r.request.hook == AppHook::call) {
     lua_pushliteral(L, "methods");
@@ -895,8 +938,9 @@ void LuaGroup::start(std::shared_ptr<Vm> vm, std::shared_ptr<AppClient> client, 
   lua_remove(L, -2);  // env
   if (!lua_isfunction(L, -1)) {
     lua_pop(L, 1);
-    if (r.is_http) fail(id, Errc::not_found, "no on_http_request");
-    else if (r.request.hook == AppHook::call) fail(id, Errc::not_found, "no method '" + r.request.method + "'");
+    if (r.kind == RunKind::http) fail(id, Errc::not_found, "no on_http_request");
+    else if (r.kind == RunKind::client && r.request.hook == AppHook::call)
+      fail(id, Errc::not_found, "no method '" + r.request.method + "'");
     else finish(id, AppVerdict{});
     return;
   }
@@ -1078,9 +1122,10 @@ void LuaGroup::fail(std::uint64_t run_id, Errc code, const std::string& why) {
   Run* run = find(run_id);
   if (!run) return;
   const AppRequest& request = run->request;
-  std::string hook = run->is_http                     ? std::string("on_http_request")
-                     : request.hook == AppHook::call ? "methods." + request.method
-                                                     : "on_" + std::string(app_hook_name(request.hook));
+  std::string hook = run->kind == RunKind::http           ? std::string("on_http_request")
+                     : run->kind == RunKind::server_start ? std::string("on_server_start")
+                     : request.hook == AppHook::call      ? "methods." + request.method
+                                                          : "on_" + std::string(app_hook_name(request.hook));
   std::string script = run->script ? run->script->name : "-";
   std::string conn = run->client ? std::to_string(run->client->id()) : "-";
   if (code == Errc::timeout && run->attempt < shared_->config.hook_retries) {
@@ -1089,24 +1134,26 @@ void LuaGroup::fail(std::uint64_t run_id, Errc code, const std::string& why) {
     auto vm = vm_;  // a retry runs the current scripts
     auto client = run->client;
     std::string app = run->app;
-    bool is_http = run->is_http;
+    RunKind kind = run->kind;
     AppRequest again = run->request;
     AppVerdictCallback done = std::move(run->done);
     int attempt = run->attempt + 1;
     runs_.erase(run_id);
-    start(std::move(vm), std::move(client), std::move(app), is_http, std::move(again), std::move(done), attempt);
+    start(std::move(vm), std::move(client), std::move(app), kind, std::move(again), std::move(done), attempt);
     return;
   }
-  bool open = !run->is_http && shared_->config.fail_open[static_cast<std::size_t>(request.hook)];
-  bool is_notification = request.hook == AppHook::unpublish || request.hook == AppHook::stop ||
-                         request.hook == AppHook::disconnect;
+  bool open = run->kind == RunKind::client && shared_->config.fail_open[static_cast<std::size_t>(request.hook)];
+  bool is_notification = run->kind == RunKind::server_start ||
+                         (run->kind == RunKind::client &&
+                          (request.hook == AppHook::unpublish || request.hook == AppHook::stop ||
+                           request.hook == AppHook::disconnect || request.hook == AppHook::no_readers));
   shared_->logger.error("conn={} app={} script={} {} failed ({}){}: {}", conn, run->app, script, hook,
                         errc_name(code), is_notification ? "" : (open ? ", accepted (fail_open)" : ", rejected"), why);
   AppVerdict verdict;
   if (!open) {
     verdict.kind = AppVerdict::Kind::reject;
     // The client learns that the application failed, not how (the log says how).
-    if (run->is_http) {
+    if (run->kind == RunKind::http) {
       verdict.code = code == Errc::timeout ? "504" : "500";
       verdict.description = "application error";
     } else if (request.hook == AppHook::call) {

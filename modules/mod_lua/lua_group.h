@@ -21,6 +21,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <Poco/Net/Context.h>
+
 #include "lua_config.h"
 #include "weir/apps.h"
 #include "weir/log.h"
@@ -59,7 +61,14 @@ struct LuaShared {
   Logger logger;
   std::vector<ModuleFunction> functions;
   mutable SharedCounts counts;
+  /// TLS client settings of weir.http https:// (make_https_context); null: made per request.
+  /// Poco's Context is shared by the worker threads (its refcount and SSL_CTX are thread-safe).
+  Poco::Net::Context::Ptr https_context;
 };
+
+/// The TLS client context of weir.http: the system's CAs plus config.http_ca_file, peer
+/// verification and host name check on. Errc::config when the CA file cannot be loaded.
+Result<Poco::Net::Context::Ptr> make_https_context(const LuaConfig& config);
 
 /// A script's text, read on the main thread (never on a poll group: disk).
 struct ScriptSource {
@@ -73,6 +82,10 @@ Result<std::shared_ptr<const Sources>> read_sources(const LuaConfig& config);
 
 class Vm;
 struct Run;
+
+/// What a Run answers: a client's hook (AppHook), on_http_request (no client, the result is the
+/// response) or on_server_start (no client, nothing answers).
+enum class RunKind : std::uint8_t { client, http, server_start };
 
 class LuaGroup {
  public:
@@ -92,6 +105,9 @@ class LuaGroup {
   /// Runs on_http_request(request) of `app`; the verdict's result is what the script returned
   /// (a failure is a reject with code "500").
   void request_http(std::string_view app, Value request, AppVerdictCallback done);
+  /// Runs on_server_start(app) of every app that defines it, each as a hook (it may wait). Called
+  /// once per process, on one group, after its poll loop started (never blocks the start).
+  void server_start();
   /// Loads `sources` into a new Vm for the requests to come; when one fails, keeps the running Vm
   /// and says why. Runs in progress finish on the Vm they started on.
   Status reload(const Sources& sources);
@@ -112,7 +128,7 @@ class LuaGroup {
   int wait(lua_State* L, const char* what, const std::function<void(LuaDone)>& start);
 
  private:
-  void start(std::shared_ptr<Vm> vm, std::shared_ptr<AppClient> client, std::string app, bool is_http,
+  void start(std::shared_ptr<Vm> vm, std::shared_ptr<AppClient> client, std::string app, RunKind kind,
              AppRequest request, AppVerdictCallback done, int attempt);
   bool has_function(std::string_view app, std::string_view table, std::string_view name) const noexcept;
   void resume(std::uint64_t run_id, int nargs);

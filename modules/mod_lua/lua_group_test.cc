@@ -328,6 +328,40 @@ TEST_F(LuaGroupTest, SyntaxAndTopLevelErrorsNameTheScriptAndLine) {
   EXPECT_EQ(l.code(), Errc::limit);
 }
 
+TEST_F(LuaGroupTest, ServerStartRunsOnceAsAHookThatMayWait) {
+  // on_server_start gets the app, may wait (here for a backend the test answers) and sets state
+  // its app's hooks see.
+  LuaDone backend;  // group 0's
+  auto hold = [&backend](PollGroup&, std::vector<Value>, LuaDone done) { backend = std::move(done); };
+  shared_.functions.push_back(ModuleFunction{"test", "backend", hold});
+  load("started = nil function on_server_start(app) local v = weir.test.backend() started = app.name .. v "
+       "weir.count('boots', 1) end methods = {} function methods.state() return {started = started, "
+       "boots = weir.count('boots', 0)} end");
+  groups_.run(0, [this] { engine_->server_start(); });
+  // It runs as a hook: the group answers while it waits.
+  EXPECT_EQ(call("state", {}).result, Value::object({{"boots", 0}}));
+  EXPECT_EQ(groups_.run(0, [this] { return engine_->runs(); }), 1u);
+  groups_.run(0, [&backend] { backend(Value(" ok")); });
+  EXPECT_EQ(call("state", {}).result, Value::object({{"boots", 1}, {"started", "live ok"}}));
+  EXPECT_EQ(groups_.run(0, [this] { return engine_->runs(); }), 0u);
+}
+
+TEST_F(LuaGroupTest, NoReadersGetsThePublisherAndTheStreamAndMayCloseIt) {
+  load("function on_no_readers(client, stream) if stream.name == 'pull' then client:close('idle ' .. stream.app) "
+       "end end");
+  EXPECT_TRUE(has(AppHook::no_readers));
+  Value stream = Value::object({{"name", "pull"}, {"app", "live"}, {"args", Value::object()}});
+  EXPECT_EQ(ask({AppHook::no_readers, {}, {stream}}).kind, AppVerdict::Kind::accept);
+  EXPECT_EQ(client_->close_reason, "idle live");
+}
+
+TEST_F(LuaGroupTest, AFailingServerStartIsLoggedAndLeavesTheAppServing) {
+  load("function on_server_start(app) error('backend down') end methods = {v = function() return 1 end}");
+  groups_.run(0, [this] { engine_->server_start(); });
+  EXPECT_EQ(groups_.run(0, [this] { return engine_->runs(); }), 0u);
+  EXPECT_EQ(call("v", {}).result, Value(1));
+}
+
 TEST_F(LuaGroupTest, AReloadSwapsScriptsAndABrokenOneKeepsTheOld) {
   load("methods = {v = function() return 1 end}");
   Sources v2{ScriptSource{shared_.config.apps[0], "methods = {v = function() return 2 end}"}};

@@ -45,6 +45,7 @@ class Apps final : public AppsService {
     g_groups.local(group).request(std::move(client), std::move(request), std::move(done));
   }
   std::chrono::milliseconds update_interval() const noexcept override { return g_shared.config.update_interval; }
+  std::chrono::milliseconds no_readers_delay() const noexcept override { return g_shared.config.no_readers_delay; }
 };
 
 bool is_identifier(std::string_view name) {
@@ -183,6 +184,9 @@ Status register_module(Registrar& registrar) {
   if (!config) return config.error();
   g_shared.config = std::move(*config);
   g_shared.logger = registrar.logger("lua");
+  auto https = make_https_context(g_shared.config);  // an unreadable http_ca_file stops startup
+  if (!https) return https.error();
+  g_shared.https_context = *https;
   auto sources = read_sources(g_shared.config);
   if (!sources) return sources.error();
   // The functions other modules add come later (they register after us), so the startup check
@@ -195,6 +199,15 @@ Status register_module(Registrar& registrar) {
     g_group_handles[group.id()].store(&group, std::memory_order_release);
   });
   g_groups.install(registrar, &g_shared, *sources);
+  // on_server_start: once per process, on group 0 (registered after install, so its LuaGroup
+  // exists), deferred so that the hooks run inside the loop and never hold up its start. A reload
+  // does not run it again: the server did not start.
+  registrar.on_group_start([](PollGroup& group) {
+    if (group.id() != 0) return;
+    group.defer([&group] {
+      if (g_groups.has(group)) g_groups.local(group).server_start();
+    });
+  });
   registrar.on_reload([groups] {
     auto fresh = read_sources(g_shared.config);
     if (!fresh) {

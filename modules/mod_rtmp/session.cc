@@ -543,7 +543,10 @@ void RtmpSession::start_publish(std::uint32_t stream_id, const std::string& name
     send_status(stream_id, "error", "NetStream.Publish.BadName", publication.error().message());
     return;
   }
-  publishing_.push_back(Publishing{stream_id, key, std::move(*publication), 0, 0});
+  // The kernel tells this group when the stream's last player (on any group) left; the app hears
+  // it as on_no_readers. The publication lives in publishing_, so `this` outlives the callback.
+  (*publication)->on_no_subscribers([this, stream_id] { on_no_readers(stream_id); });
+  publishing_.push_back(Publishing{stream_id, key, std::move(*publication), 0, 0, nullptr});
   worker_.group().stats().add(worker_.counters().publishes);
   send_user_control(wire::UserControlEvent::stream_begin, stream_id);
   send_status(stream_id, "status", "NetStream.Publish.Start", key.to_string() + " is now published.");
@@ -637,6 +640,23 @@ void RtmpSession::close_stream(std::uint32_t stream_id) {
       ++it;
     }
   }
+}
+
+void RtmpSession::on_no_readers(std::uint32_t stream_id) {
+  Publishing* p = publishing(stream_id);
+  if (!p || !worker_.has_hook(app_, AppHook::no_readers)) return;
+  auto delay = worker_.apps().no_readers_delay();
+  if (delay.count() == 0) {
+    notify(AppHook::no_readers, stream_value(p->key.name));
+    return;
+  }
+  // Asked only if still nobody watches when the delay ends; a later drop to 0 restarts it. The
+  // timer goes with the Publishing (unpublish, close).
+  p->no_readers_timer = worker_.group().after(delay, [this, stream_id] {
+    Publishing* still = publishing(stream_id);
+    if (still && still->publication->subscriber_count() == 0)
+      notify(AppHook::no_readers, stream_value(still->key.name));
+  });
 }
 
 RtmpSession::Publishing* RtmpSession::publishing(std::uint32_t stream_id) {

@@ -82,6 +82,7 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
     std::unique_ptr<Publication> publication;
     std::int64_t last_dts = 0;
     std::int64_t wrap_offset = 0;
+    std::unique_ptr<Timer> no_readers_timer;  // [lua] no_readers_delay
   };
 
   Incoming* incoming(std::uint32_t chunk_stream_id);
@@ -108,6 +109,8 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   void send_message(std::uint32_t chunk_stream_id, std::uint8_t type_id, std::uint32_t stream_id,
                     std::span<const std::uint8_t> payload);
   Publishing* publishing(std::uint32_t stream_id);
+  /// The kernel saw the last player of this publisher's stream leave: on_no_readers, after the delay.
+  void on_no_readers(std::uint32_t stream_id);
   void schedule_ping();
 
   // Server-side applications (weir/apps.h). While a hook runs, the commands that arrive wait in

@@ -6,15 +6,18 @@ scripts of scripts/examples, and scripts that fail (a runaway loop, a syntax err
 at a SIGHUP reload) while the server keeps serving everyone else."""
 import http.server
 import os
+import re
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import sys
 import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -477,6 +480,153 @@ def case_player_limit(_):
                 p.close()
 
 
+def make_certificate(folder, name="localhost", alt="DNS:localhost,IP:127.0.0.1"):
+    """A self-signed certificate for `name`: (key path, certificate path)."""
+    key, cert = os.path.join(folder, f"{name}.key"), os.path.join(folder, f"{name}.pem")
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+         "-subj", f"/CN={name}", "-addext", f"subjectAltName={alt}"], timeout=60)
+    return key, cert
+
+
+def read_file(path):
+    with open(path) as f:
+        return f.read()
+
+
+def tls_server(key, cert):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TlsBackend)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+class TlsBackend(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        body = f"hello over tls {self.path}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def case_server_start_and_https(_):
+    if not shutil.which("openssl"):
+        sys.exit(77)
+    folder = tempfile.mkdtemp(prefix="weir-tls-")
+    key, cert = make_certificate(folder)
+    # A second backend whose certificate is trusted too but names another host.
+    other_key, other_cert = make_certificate(folder, "elsewhere.example", "DNS:elsewhere.example")
+    bundle = os.path.join(folder, "trusted.pem")
+    with open(bundle, "w") as out:
+        out.write(read_file(cert) + read_file(other_cert))
+    server, other = tls_server(key, cert), tls_server(other_key, other_cert)
+    backend = f"https://localhost:{server.server_address[1]}"
+    fetch = "/live/fetch?url=" + urllib.parse.quote(backend + "/x", safe="")
+    try:
+        port = free_port()
+        with Weir(threads=2, modules=("mod_http",) + MODULES, http={"listen": f"127.0.0.1:{port}"},
+                  lua={"scripts": TEST_SCRIPTS, "app.live": "lifecycle.lua", "env.backend": backend,
+                       "http_ca_file": bundle}) as w:
+            # on_server_start ran once (two groups), and its https call was verified with the CA file.
+            w.wait_log(r"server start of live #1")
+            w.wait_log(r"backend at start: 200 hello over tls /started")
+            base = f"http://127.0.0.1:{port}/apps"
+            assert http_fetch(base + fetch)[::2] == (200, "200 hello over tls /x")
+            # A trusted certificate for another name is refused: the host name is checked.
+            wrong_host = urllib.parse.quote(f"https://localhost:{other.server_address[1]}/x", safe="")
+            status, _, body = http_fetch(f"{base}/live/fetch?url={wrong_host}")
+            assert status == 502 and "weir.http GET" in body, (status, body)
+            w.proc.send_signal(signal.SIGHUP)
+            w.wait_log(r"group=1 reloaded 1 script")
+            w.wait_log(r"group=0 reloaded 1 script")
+            assert http_fetch(f"{base}/live/starts")[::2] == (200, "1")  # a reload is no start
+            assert len(re.findall(r"server start of live", w.log())) == 1, w.log()
+        # Without the CA file the self-signed certificate is refused: verification is on by default.
+        with Weir(threads=1, modules=("mod_http",) + MODULES, http={"listen": f"127.0.0.1:{port}"},
+                  lua={"scripts": TEST_SCRIPTS, "app.live": "lifecycle.lua", "env.backend": backend}) as w:
+            w.wait_log(r"(?i)backend at start: weir\.http GET .*certificate verify failed")
+            status, _, body = http_fetch(f"http://127.0.0.1:{port}/apps" + fetch)
+            assert status == 502 and "certificate verify failed" in body, (status, body)
+        # A CA file that cannot be read stops startup, naming the key.
+        bad = Weir(threads=1, modules=MODULES, lua={"scripts": TEST_SCRIPTS, "app.live": "lifecycle.lua",
+                                                    "http_ca_file": os.path.join(folder, "missing.pem")})
+        try:
+            bad.__enter__()
+            raise AssertionError("weir started with an unreadable http_ca_file")
+        except RuntimeError as e:
+            assert "http_ca_file" in str(e), str(e)
+        finally:
+            if bad.proc and bad.proc.poll() is None:
+                bad.__exit__(None, None, None)
+    finally:
+        for s in (server, other):
+            s.shutdown()
+            s.server_close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def case_no_readers(_):
+    with lua_weir(**{"app.live": "lifecycle.lua"}) as w:
+        publisher = RtmpClient("127.0.0.1", w.rtmp_port)
+        players = [RtmpClient("127.0.0.1", w.rtmp_port) for _ in range(2)]
+        try:
+            publisher.connect("live")
+            _, status = publisher.publish("keep")
+            assert status.get("code") == "NetStream.Publish.Start", status
+            for p in players:
+                p.connect("live")
+                assert p.play_start("keep")[2].get("code") == "NetStream.Play.Start"
+            players[0].close()
+            players[1].close()
+            w.wait_log(r"no readers of live/keep")
+            # Once, for the last of the two; the publisher stays (the script keeps "keep").
+            publisher.create_stream()
+            assert len(re.findall(r"no readers of live/keep", w.log())) == 1, w.log()
+        finally:
+            publisher.close()
+            for p in players:
+                p.close()
+        # ffmpeg publishes live/pull1; the script drops it when its only player (ours) has left.
+        ffmpeg = ffmpeg_publish(w.rtmp_url("live/pull1"), 60, weir=w)
+        wait_media(w.rtmp_port, "live/pull1", video_frames=5, timeout=30)
+        w.wait_log(r"no readers of live/pull1")
+        w.wait_log(r"nobody watches pull1")
+        d = Deadline(30)
+        while ffmpeg.poll() is None:
+            assert d.left(), "ffmpeg was not disconnected"
+            time.sleep(0.1)
+        assert ffmpeg.returncode != 0, "ffmpeg ended as if it had published to the end"
+
+
+def case_no_readers_delay(_):
+    with lua_weir(no_readers_delay="1s", **{"app.live": "lifecycle.lua"}) as w:
+        publisher = RtmpClient("127.0.0.1", w.rtmp_port)
+        first, second = RtmpClient("127.0.0.1", w.rtmp_port), RtmpClient("127.0.0.1", w.rtmp_port)
+        try:
+            publisher.connect("live")
+            assert publisher.publish("keep")[1].get("code") == "NetStream.Publish.Start"
+            first.connect("live")
+            second.connect("live")
+            assert first.play_start("keep")[2].get("code") == "NetStream.Play.Start"
+            first.close()
+            # A player comes back within the delay and stays past it: the app is not asked.
+            assert second.play_start("keep")[2].get("code") == "NetStream.Play.Start"
+            time.sleep(2.5)
+            assert "no readers of live/keep" not in w.log(), w.log()
+            second.close()
+            w.wait_log(r"no readers of live/keep")
+            publisher.create_stream()  # the publisher stays
+        finally:
+            publisher.close()
+            first.close()
+            second.close()
+
+
 if __name__ == "__main__":
     run_cases({
         "ffmpeg_token_secret": case_ffmpeg_token_secret,
@@ -493,4 +643,7 @@ if __name__ == "__main__":
         "stream_not_found": case_stream_not_found,
         "update": case_update,
         "player_limit": case_player_limit,
+        "server_start_and_https": case_server_start_and_https,
+        "no_readers": case_no_readers,
+        "no_readers_delay": case_no_readers_delay,
     })

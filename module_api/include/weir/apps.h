@@ -33,11 +33,12 @@ namespace weir {
 /// The control points of a client's life. Requests with a verdict: connect, publish, play, call,
 /// stream_not_found (a play of a name nobody publishes: the verdict may rename it), update (every
 /// update_interval() while connected: a reject disconnects the client). Notifications (the verdict
-/// is ignored): unpublish, stop, disconnect. New hooks are added at the end.
+/// is ignored): unpublish, stop, disconnect, no_readers (the last player of a stream this client
+/// publishes left, on any group). New hooks are added at the end.
 enum class AppHook : std::uint8_t {
-  connect = 0, publish, play, call, unpublish, stop, disconnect, stream_not_found, update
+  connect = 0, publish, play, call, unpublish, stop, disconnect, stream_not_found, update, no_readers
 };
-inline constexpr std::size_t kAppHookCount = 9;
+inline constexpr std::size_t kAppHookCount = 10;
 
 /// "connect", "publish", ... (the Lua hook is "on_" + this; call is `methods.<name>`).
 constexpr std::string_view app_hook_name(AppHook hook) noexcept {
@@ -51,6 +52,7 @@ constexpr std::string_view app_hook_name(AppHook hook) noexcept {
     case AppHook::disconnect: return "disconnect";
     case AppHook::stream_not_found: return "stream_not_found";
     case AppHook::update: return "update";
+    case AppHook::no_readers: return "no_readers";
   }
   return "unknown";
 }
@@ -110,8 +112,8 @@ struct AppRequest {
   AppHook hook = AppHook::connect;
   /// call: the method name.
   std::string method;
-  /// connect: {params}; publish, play, unpublish, stop, stream_not_found: {stream}; call: the
-  /// call's arguments; disconnect, update: {}.
+  /// connect: {params}; publish, play, unpublish, stop, stream_not_found, no_readers: {stream};
+  /// call: the call's arguments; disconnect, update: {}.
   std::vector<Value> args;
 };
 
@@ -130,6 +132,9 @@ class AppsService : public Service {
   /// How often a connected client of an app that defines update is asked (the protocol module
   /// runs the timer, and skips a tick while the previous update is still running). Any thread.
   virtual std::chrono::milliseconds update_interval() const noexcept = 0;
+  /// How long a stream must stay without players before no_readers is asked (0: at once). The
+  /// protocol module waits, and asks only when nobody came back meanwhile. Any thread.
+  virtual std::chrono::milliseconds no_readers_delay() const noexcept = 0;
 };
 
 }  // namespace weir

@@ -77,6 +77,11 @@ class Publication {
   virtual const StreamKey& key() const noexcept = 0;
   /// Subscribers on all groups, as last counted (updated as they come and go).
   virtual std::uint64_t subscriber_count() const noexcept = 0;
+  /// Sets what to call when the last subscriber (of any group) left: each time the count falls
+  /// to 0, unless one came back before the news reached this group. Called on this group, in its
+  /// own loop turn (never inside push() or a subscriber's call), while this handle lives; it may
+  /// destroy the handle. Empty: nothing. Costs nothing per frame (a message per drop to 0).
+  virtual void on_no_subscribers(std::function<void()> fn) noexcept = 0;
 };
 
 /// A subscriber's handle. Thread: the subscriber's poll group. Destroying it detaches.
