@@ -5,6 +5,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "weir/query.h"
+
 namespace weir::http {
 
 namespace {
@@ -63,23 +65,6 @@ std::string_view reason_phrase(int status) noexcept {
     case 505: return "HTTP Version Not Supported";
     default: return "Status";
   }
-}
-
-bool percent_decode(std::string_view in, std::string& out) {
-  out.clear();
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out.push_back(in[i]);
-      continue;
-    }
-    if (i + 2 >= in.size()) return false;
-    unsigned value = 0;
-    auto [end, ec] = std::from_chars(in.data() + i + 1, in.data() + i + 3, value, 16);
-    if (ec != std::errc() || end != in.data() + i + 3) return false;
-    out.push_back(static_cast<char>(value));
-    i += 2;
-  }
-  return true;
 }
 
 Status Routes::route(std::string_view method, std::string_view path, HttpHandler handler) {

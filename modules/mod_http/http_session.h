@@ -79,7 +79,5 @@ class HttpSession final : public ConnectionHandler {
 
 /// "Not Found" for 404 and so on.
 std::string_view reason_phrase(int status) noexcept;
-/// Decodes %XX escapes; false on a malformed escape.
-bool percent_decode(std::string_view in, std::string& out);
 
 }  // namespace weir::http

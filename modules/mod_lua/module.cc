@@ -16,6 +16,7 @@
 #include "weir/lua.h"
 #include "weir/module.h"
 #include "weir/per_group.h"
+#include "weir/query.h"
 
 namespace weir::lua {
 namespace {
@@ -73,42 +74,10 @@ class LuaFunctions final : public LuaService {
   }
 };
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string url_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && hex_digit(s[i + 1]) >= 0 && hex_digit(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 // The request as scripts see it: {method, path, query, args, headers, body, address}; path is
 // what follows <prefix><app>, "/" at least.
 Value http_request_value(const HttpRequest& request, std::string_view path) {
-  Value args = Value::object();
-  std::string_view query = request.query;
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    auto eq = pair.find('=');
-    std::string name = url_decode(pair.substr(0, eq));
-    if (!args.find(name)) args.set(name, eq == std::string_view::npos ? std::string() : url_decode(pair.substr(eq + 1)));
-  }
+  Value args = parse_query(request.query);
   Value headers = Value::object();
   for (const auto& [name, value] : request.headers)
     if (!headers.find(name)) headers.set(name, value);

@@ -15,30 +15,6 @@ Value from_properties(const amf::Properties& properties, std::string class_name 
   return Value::object(std::move(members), std::move(class_name));
 }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && hex_digit(s[i + 1]) >= 0 &&
-               hex_digit(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 Value to_app_value(const amf::Value& v) {
@@ -102,21 +78,6 @@ amf::Value to_amf(const Value& v) {
 std::string_view query_of(std::string_view name) noexcept {
   auto q = name.find('?');
   return q == std::string_view::npos ? std::string_view() : name.substr(q + 1);
-}
-
-Value parse_query(std::string_view query) {
-  Value args = Value::object();
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    auto eq = pair.find('=');
-    std::string name = decode(pair.substr(0, eq));
-    std::string value = eq == std::string_view::npos ? std::string() : decode(pair.substr(eq + 1));
-    if (!args.find(name)) args.set(name, std::move(value));
-  }
-  return args;
 }
 
 }  // namespace weir::rtmp

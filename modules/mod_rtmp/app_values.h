@@ -18,14 +18,13 @@
 #include <string_view>
 
 #include "formats/amf/value.h"
+#include "weir/query.h"  // parse_query, for the query arguments of names and tcUrl
 #include "weir/value.h"
 
 namespace weir::rtmp {
 
 Value to_app_value(const formats::amf::Value& amf);
 formats::amf::Value to_amf(const Value& value);
-/// "a=1&b=x%20y" -> {a = "1", b = "x y"} (a name without '=' gets ""; the first of a name wins).
-Value parse_query(std::string_view query);
 /// "cam1?token=x" -> "token=x"; "" when there is no '?'.
 std::string_view query_of(std::string_view name_with_query) noexcept;
 
