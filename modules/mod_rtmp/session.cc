@@ -510,11 +510,7 @@ Status RtmpSession::on_publish(double, std::uint32_t stream_id, const std::vecto
     stream.set("type", type);
     ask(AppRequest{AppHook::publish, {}, {std::move(stream)}}, [this, stream_id, name, type](AppVerdict verdict) {
       if (verdict.kind != AppVerdict::Kind::accept) {
-        std::string description = verdict.kind == AppVerdict::Kind::redirect ? "Redirected to " + verdict.redirect_url
-                                  : verdict.description.empty() ? "Publishing " + name + " was refused"
-                                                                : verdict.description;
-        logger_.info("conn={} publish {}/{} rejected by the application: {}", connection_.id(), app_, name, description);
-        send_status(stream_id, "error", verdict.code.empty() ? "NetStream.Publish.Denied" : verdict.code, description);
+        refuse(stream_id, verdict, "publish", name, "NetStream.Publish.Denied", "Publishing " + name + " was refused");
         return;
       }
       apply_verdict(verdict);
@@ -568,11 +564,7 @@ Status RtmpSession::on_play(double, std::uint32_t stream_id, const std::vector<a
     stream.set("duration", duration_s);
     ask(AppRequest{AppHook::play, {}, {std::move(stream)}}, [this, stream_id, name, duration_s](AppVerdict verdict) {
       if (verdict.kind != AppVerdict::Kind::accept) {
-        std::string description = verdict.kind == AppVerdict::Kind::redirect ? "Redirected to " + verdict.redirect_url
-                                  : verdict.description.empty() ? "Playing " + name + " was refused"
-                                                                : verdict.description;
-        logger_.info("conn={} play {}/{} rejected by the application: {}", connection_.id(), app_, name, description);
-        send_status(stream_id, "error", verdict.code.empty() ? "NetStream.Play.Failed" : verdict.code, description);
+        refuse(stream_id, verdict, "play", name, "NetStream.Play.Failed", "Playing " + name + " was refused");
         return;
       }
       apply_verdict(verdict);
@@ -604,12 +596,7 @@ void RtmpSession::start_play(std::uint32_t stream_id, const std::string& name, d
             start_play(stream_id, verdict.stream_name, duration_s, false);
             return;
           }
-          std::string description = verdict.kind == AppVerdict::Kind::redirect ? "Redirected to " + verdict.redirect_url
-                                    : verdict.description.empty() ? app_ + "/" + name + " is not published"
-                                                                  : verdict.description;
-          send_status(stream_id, "error", verdict.code.empty() ? "NetStream.Play.StreamNotFound" : verdict.code,
-                      description);
-          logger_.info("conn={} play {}/{}: not found ({})", connection_.id(), app_, name, description);
+          refuse(stream_id, verdict, "play", name, "NetStream.Play.StreamNotFound", app_ + "/" + name + " is not published");
         });
     return;
   }
@@ -766,6 +753,17 @@ void RtmpSession::notify(AppHook hook, Value arg) {
   std::vector<Value> args;
   if (!arg.is_undefined()) args.push_back(std::move(arg));
   worker_.apps().request(app_client(), AppRequest{hook, {}, std::move(args)}, nullptr);
+}
+
+void RtmpSession::refuse(std::uint32_t stream_id, const AppVerdict& verdict, std::string_view what,
+                         std::string_view name, std::string_view default_code, std::string default_description) {
+  std::string description = verdict.kind == AppVerdict::Kind::redirect ? "Redirected to " + verdict.redirect_url
+                            : verdict.description.empty()                ? std::move(default_description)
+                                                                         : verdict.description;
+  std::string_view code = verdict.code.empty() ? default_code : std::string_view(verdict.code);
+  logger_.info("conn={} {} {}/{} rejected by the application: {} ({})", connection_.id(), what, app_, name, description,
+               code);
+  send_status(stream_id, "error", code, description);
 }
 
 void RtmpSession::apply_verdict(const AppVerdict& verdict) {

@@ -123,6 +123,9 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   void ask(AppRequest request, std::function<void(AppVerdict)> then);
   void notify(AppHook hook, Value arg);
   void resume_commands();
+  /// Answers a publish or play the application refused: its code and description, else the defaults.
+  void refuse(std::uint32_t stream_id, const AppVerdict& verdict, std::string_view what, std::string_view name,
+              std::string_view default_code, std::string default_description);
   void apply_verdict(const AppVerdict& verdict);
   void schedule_update();
   void finish_connect(double transaction, const AppVerdict& verdict);
