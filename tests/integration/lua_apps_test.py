@@ -674,9 +674,8 @@ def case_chat_room(_):
         history = call(bob, "history")[3]
         assert [(int(h["seq"]), h["from"], h["text"]) for h in history] == kept, history
         cleo, so_cleo = chat_user(w, "cleo")  # joins late: the history comes in its first onSync
-        check_first = so_cleo.syncs[0]
-        assert check_first[0] == {"code": "clear"}, check_first
         so_cleo.wait(lambda s: chat_history(s) == kept and chat_users(s) == ["ana", "bob", "cleo"])
+        assert so_cleo.syncs[0][0] == {"code": "clear"}, so_cleo.syncs[0]
         refused = RtmpClient("127.0.0.1", w.rtmp_port)
         result = raw_connect(refused, "chat", tc_url="rtmp://127.0.0.1/chat?name=no%20spaces")
         assert result[0] == "_error" and "a name is" in result[3]["description"], result
