@@ -412,6 +412,8 @@ TEST_F(LuaGroupTest, SharedObjectsChangedByAScriptReachSubscribersOnOtherGroupsA
   auto sees = [&](SharedObjectEvent::Type type, std::string_view name, const Value& value) {
     return kernel::testing::wait_until([&] { return groups_.run(1, [&] { return recorder.saw(type, name, value); }); });
   };
+  // Subscribed first (the initial update came): a send reaches only those subscribed when it is made.
+  ASSERT_TRUE(kernel::testing::wait_until([&] { return groups_.run(1, [&] { return !recorder.events.empty(); }); }));
   EXPECT_EQ(call("say", {"hi"}).result, Value(true));
   EXPECT_TRUE(sees(SharedObjectEvent::Type::changed, "last", Value::object({{"text", "hi"}})));
   EXPECT_TRUE(sees(SharedObjectEvent::Type::message, "said", Value::array({"hi", 2})));
