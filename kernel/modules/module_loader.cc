@@ -44,6 +44,13 @@ Result<LoadedModule> ModuleLoader::load(const std::filesystem::path& path) {
                  descriptor->abi_signature ? descriptor->abi_signature : "(none)", WEIR_ABI_SIGNATURE);
   if (!descriptor->name || !descriptor->register_module)
     return error(Errc::config, "{}: descriptor lacks a name or a registration function", where);
+  // Pinned (RTLD_NODELETE) so that destroying the loader at the end of main() unloads nothing:
+  // modules hold each other's code (mod_http's routes, mod_lua's functions are std::functions of
+  // mod_stats), and some cannot be unloaded at all (GNU unique symbols), so their statics run at
+  // exit; were mod_stats unmapped by then, destroying its handlers would jump into nothing.
+  // Pinned, every module stays mapped until the process ends and statics go in reverse order.
+  if (!::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD | RTLD_NODELETE))
+    return error(Errc::internal, "{}: cannot pin the loaded library: {}", where, ::dlerror());
   libraries_.push_back(std::move(library));
   return LoadedModule{path, descriptor};
 }

@@ -12,6 +12,7 @@
 #include "lua_group.h"
 #include "lua_value.h"
 #include "test_groups.h"
+#include "weir/shared_objects.h"
 
 namespace weir::lua {
 namespace {
@@ -91,7 +92,7 @@ class LuaGroupTest : public ::testing::Test {
     return groups_.run(0, [&] { return engine_->has_hook("live", hook, method); });
   }
 
-  TestGroups groups_{1};
+  TestGroups groups_{2};  // scripts on group 0; group 1 for shared-object subscribers
   LuaShared shared_;
   std::unique_ptr<LuaGroup> engine_;
   std::shared_ptr<TestClient> client_;
@@ -370,6 +371,77 @@ TEST_F(LuaGroupTest, AReloadSwapsScriptsAndABrokenOneKeepsTheOld) {
   Sources broken{ScriptSource{shared_.config.apps[0], "methods = {"}};
   EXPECT_FALSE(groups_.run(0, [&] { return engine_->reload(broken); }).is_ok());
   EXPECT_EQ(call("v", {}).result, Value(2));
+}
+
+// A subscriber on another group, as an RTMP client's session would be (group 1's only).
+class SharedObjectRecorder final : public SharedObjectSubscriber {
+ public:
+  void on_update(const SharedObjectUpdate& update) noexcept override {
+    for (const SharedObjectEvent& e : update.events) events.push_back(e);
+  }
+  void on_refused(std::string_view, const Value&, const Status&) noexcept override {}
+  void on_failed(const Status& why) noexcept override { failed = why.message(); }
+  bool saw(SharedObjectEvent::Type type, std::string_view name, const Value& value) const {
+    for (const SharedObjectEvent& e : events)
+      if (e.type == type && e.name == name && e.value == value) return true;
+    return false;
+  }
+  std::vector<SharedObjectEvent> events;
+  std::string failed;
+};
+
+TEST_F(LuaGroupTest, SharedObjectsChangedByAScriptReachSubscribersOnOtherGroupsAndGetReadsTheirChanges) {
+  load(R"(
+    local room = weir.shared_object('room')   -- a handle: fine at the top level
+    methods = {}
+    function methods.say(c, text)
+      assert(room:set('last', {text = text}))
+      return room:send('said', text, 2)
+    end
+    function methods.read(c) return {slot = room:get('x'), all = room:get(), none = room:get('nothing') == nil,
+                                     name = room.name, persistent = room.persistent} end
+    function methods.drop(c) assert(room:remove('last')) return room:set('x', nil) end
+    function methods.names() return weir.shared_object_names() end
+    function methods.empty() local ok, err = room:set('', 1) return {ok = ok == nil, err = err} end
+  )");
+  SharedObjectRecorder recorder;
+  std::unique_ptr<SharedObjectSubscription> subscription;
+  groups_.run(1, [&] {
+    subscription = std::move(*groups_[1].shared_objects().subscribe(SharedObjectKey{"live", "room", false}, recorder));
+  });
+  auto sees = [&](SharedObjectEvent::Type type, std::string_view name, const Value& value) {
+    return kernel::testing::wait_until([&] { return groups_.run(1, [&] { return recorder.saw(type, name, value); }); });
+  };
+  // Subscribed first (the initial update came): a send reaches only those subscribed when it is made.
+  ASSERT_TRUE(kernel::testing::wait_until([&] { return groups_.run(1, [&] { return !recorder.events.empty(); }); }));
+  EXPECT_EQ(call("say", {"hi"}).result, Value(true));
+  EXPECT_TRUE(sees(SharedObjectEvent::Type::changed, "last", Value::object({{"text", "hi"}})));
+  EXPECT_TRUE(sees(SharedObjectEvent::Type::message, "said", Value::array({"hi", 2})));
+  // A change from the other group is what the script's get reads.
+  groups_.run(1, [&] { subscription->set("x", Value(5)); });
+  EXPECT_TRUE(sees(SharedObjectEvent::Type::changed, "x", Value(5)));
+  EXPECT_EQ(call("read", {}).result,
+            Value::object({{"all", Value::object({{"last", Value::object({{"text", "hi"}})}, {"x", 5}})},
+                           {"name", "room"}, {"none", true}, {"persistent", false}, {"slot", 5}}));
+  EXPECT_EQ(call("drop", {}).result, Value(true));
+  EXPECT_TRUE(sees(SharedObjectEvent::Type::removed, "last", Value()));
+  EXPECT_TRUE(sees(SharedObjectEvent::Type::removed, "x", Value()));
+  EXPECT_EQ(call("names", {}).result, Value::array({Value::object({{"name", "room"}, {"persistent", false}})}));
+  Value empty = call("empty", {}).result;
+  EXPECT_EQ(empty.find("ok")->as_bool(), true);
+  EXPECT_FALSE(empty.find("err")->as_string().empty());
+  groups_.run(1, [&] { subscription.reset(); });
+  EXPECT_EQ(groups_.run(1, [&] { return recorder.failed; }), "");
+}
+
+TEST_F(LuaGroupTest, SharedObjectCallsWaitOnlyInAHook) {
+  shared_.config.apps = {AppScript{"live", "live.lua", "live.lua"}};
+  Sources top{ScriptSource{shared_.config.apps[0], "weir.shared_object('room'):set('x', 1)"}};
+  Status s = LuaGroup::check_scripts(shared_, top);
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_NE(s.message().find("so:set: only inside a hook"), std::string::npos) << s.message();
+  load("methods = {} function methods.bad() return weir.shared_object('room'):set('x', print) end");
+  EXPECT_EQ(call("bad", {}).kind, AppVerdict::Kind::reject);
 }
 
 }  // namespace

@@ -64,7 +64,7 @@ class LuaFunctions final : public LuaService {
       return error(Errc::config, "weir.{}.{}: not a Lua identifier", library, name);
     static constexpr std::string_view kTaken[] = {"null", "accept", "reject", "redirect", "date", "array",
                                                   "now_ms", "sleep", "http", "log", "warn", "app",
-                                                  "count", "env"};
+                                                  "count", "env", "shared_object", "shared_object_names"};
     for (std::string_view taken : kTaken)
       if (library == taken) return error(Errc::exists, "weir.{} is mod_lua's own", library);
     for (const ModuleFunction& f : g_shared.functions)

@@ -9,6 +9,7 @@
 #include "dashboard.h"
 #include "figures.h"
 #include "weir/http.h"
+#include "weir/lua.h"
 #include "weir/module.h"
 #include "weir/per_group.h"
 #include "weir/stats_service.h"
@@ -137,6 +138,26 @@ class StatsServiceImpl final : public StatsService {
 };
 
 const std::shared_ptr<StatsServiceImpl> g_service = std::make_shared<StatsServiceImpl>();
+
+// A figure for a script: nil (not weir.null) when there is none yet or no such stream, so that
+// `if not weir.stats.stream(app, name) then` reads as it should.
+Value for_lua(Value figures) { return figures.is_null() ? Value() : std::move(figures); }
+
+// weir.stats.server(), weir.stats.streams(), weir.stats.stream(app, name): the JSON of the
+// matching endpoint as tables, from the calling group's latest sample (no wait, no message).
+Status add_lua_functions(LuaService& lua) {
+  WEIR_TRY(lua.add_function("stats", "server", [](PollGroup& group, std::vector<Value>, LuaDone done) {
+    done(for_lua(g_service->server(group)));
+  }));
+  WEIR_TRY(lua.add_function("stats", "streams", [](PollGroup& group, std::vector<Value>, LuaDone done) {
+    done(for_lua(g_service->streams(group)));
+  }));
+  return lua.add_function("stats", "stream", [](PollGroup& group, std::vector<Value> args, LuaDone done) {
+    if (args.size() < 2 || !args[0].is_string() || !args[1].is_string())
+      return done(Status(Errc::malformed, "weir.stats.stream(app, name): two strings"));
+    done(for_lua(g_service->stream(group, StreamKey{std::string(args[0].as_string()), std::string(args[1].as_string())})));
+  });
+}
 
 HttpResponse json_response(int status, const Value& value) {
   return HttpResponse{status, "application/json", {{"Cache-Control", "no-store"}}, to_json(value) + "\n"};
@@ -336,6 +357,9 @@ Status register_module(Registrar& registrar) {
   g_groups.assign(registrar.group_count(), nullptr);
   registrar.on_group_start([](PollGroup& group) { g_groups[group.id()] = &group; });
   g_workers.install(registrar);
+  // Optional: with mod_lua listed before us, scripts read the figures (weir.stats.*).
+  if (auto lua = registrar.find_service(LuaService::kServiceName))
+    WEIR_TRY(add_lua_functions(*std::static_pointer_cast<LuaService>(lua)));
   return registrar.provide_service(StatsService::kServiceName, g_service);
 }
 

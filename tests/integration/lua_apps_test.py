@@ -21,8 +21,9 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Weir, Deadline, ffmpeg_publish, ffmpeg_publish_cmd, free_port, run, run_cases, wait_media  # noqa: E402
-from rtmp_client import (MSG_COMMAND_AMF0, RtmpClient, amf_decode_all, amf_encode)  # noqa: E402
+from harness import (Weir, Deadline, ffmpeg_publish, ffmpeg_publish_cmd, free_port, run, run_cases,  # noqa: E402
+                     wait_media, wait_published)
+from rtmp_client import (MSG_COMMAND_AMF0, RemoteSharedObject, RtmpClient, amf_decode_all, amf_encode)  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -627,6 +628,108 @@ def case_no_readers_delay(_):
             second.close()
 
 
+def chat_user(w, name):
+    """A client of examples/chat.lua named `name`, subscribed to the shared object "chat"."""
+    c = RtmpClient("127.0.0.1", w.rtmp_port)
+    c.connect("chat", tc_url=f"rtmp://127.0.0.1/chat?name={name}")
+    so = RemoteSharedObject(c, "chat")
+    so.connect()
+    so.wait(lambda s: s.connected)
+    return c, so
+
+
+def chat_users(so):
+    return sorted(v for k, v in so.data.items() if k.startswith("user_"))
+
+
+def chat_history(so):
+    """(seq, from, text) of the messages the object holds, oldest first."""
+    return sorted((int(v["seq"]), v["from"], v["text"]) for k, v in so.data.items() if k.startswith("msg_"))
+
+
+def chat_messages(so):
+    return [(args[0]["from"], args[0]["text"]) for handler, args in so.calls if handler == "message"]
+
+
+def case_chat_room(_):
+    """examples/chat.lua on two poll groups: each client sees the other's messages (sent and kept
+    in the history slots), join and leave notices, and a late joiner gets the history."""
+    with Weir(threads=2, modules=MODULES, log={"level": "debug"},
+              lua={"scripts": EXAMPLES, "app.chat": "chat.lua", "env.chat_history": "3"}) as w:
+        ana, so_ana = chat_user(w, "ana")
+        bob, so_bob = chat_user(w, "bob")
+        so_ana.wait(lambda s: ("notice", ["bob joined"]) in s.calls and chat_users(s) == ["ana", "bob"])
+        assert call(ana, "say", "hello from ana")[3] == 1
+        assert call(bob, "say", "hi ana")[3] == 2
+        both = [(1, "ana", "hello from ana"), (2, "bob", "hi ana")]
+        for so in (so_ana, so_bob):
+            so.wait(lambda s: chat_history(s) == both and len(chat_messages(s)) == 2)
+            assert chat_messages(so) == [(f, t) for _, f, t in both], so.calls
+        bad = call(ana, "say", "")
+        assert bad[0] == "_error" and bad[3]["code"] == "Chat.BadMessage", bad
+        # History: a ring of env.chat_history slots; history() reads it on the object's owner.
+        for i in range(3):
+            call(ana, "say", f"m{i}")
+        kept = [(3, "ana", "m0"), (4, "ana", "m1"), (5, "ana", "m2")]
+        history = call(bob, "history")[3]
+        assert [(int(h["seq"]), h["from"], h["text"]) for h in history] == kept, history
+        cleo, so_cleo = chat_user(w, "cleo")  # joins late: the history comes in its first onSync
+        so_cleo.wait(lambda s: chat_history(s) == kept and chat_users(s) == ["ana", "bob", "cleo"])
+        assert so_cleo.syncs[0][0] == {"code": "clear"}, so_cleo.syncs[0]
+        refused = RtmpClient("127.0.0.1", w.rtmp_port)
+        result = raw_connect(refused, "chat", tc_url="rtmp://127.0.0.1/chat?name=no%20spaces")
+        assert result[0] == "_error" and "a name is" in result[3]["description"], result
+        refused.close()
+        bob.close()
+        for so in (so_ana, so_cleo):
+            so.wait(lambda s: ("notice", ["bob left"]) in s.calls and chat_users(s) == ["ana", "cleo"])
+        ana.close()
+        cleo.close()
+        w.stop()
+        log = w.log()
+        groups = {int(m.group(2)): int(m.group(1))
+                  for m in re.finditer(r"kernel\.group(\d+): conn=(\d+) peer=\S+ listener=rtmp closed", log)}
+        conns = [int(x) for x in re.findall(r"conn=(\d+) peer=\S+ connect app=chat", log)]
+        assert len({groups.get(x) for x in conns[:2]}) == 2, f"ana and bob were not on two groups: {groups} {conns}"
+
+
+def case_stats_from_lua(_):
+    """mod_stats adds weir.stats.* through the lua service (mod_lua is listed before it); a route
+    of the script answers the player count of a stream ffmpeg publishes."""
+    port = free_port()
+    with Weir(threads=2, modules=("mod_http", "mod_lua", "mod_rtmp", "mod_stats"),
+              http={"listen": f"127.0.0.1:{port}"}, stats={"sample_interval": "100ms"},
+              lua={"scripts": TEST_SCRIPTS, "app.live": "stats.lua"}) as w:
+        base = f"http://127.0.0.1:{port}/apps/live"
+        d = Deadline(15)
+        while http_fetch(f"{base}/server")[0] != 200:  # the first sample
+            assert d.left(), "no figures from weir.stats.server()"
+            time.sleep(0.1)
+        assert http_fetch(f"{base}/server")[::2] == (200, "threads=2 accepting=true")
+        assert http_fetch(f"{base}/players?name=cam")[::2] == (404, "no such stream")
+        assert http_fetch(f"{base}/bad")[::2] == (200, "nil weir.stats.stream(app, name): two strings")
+        ffmpeg_publish(w.rtmp_url("live/cam"), 60, weir=w)
+        wait_published(w.rtmp_port, "live/cam")
+        players = [RtmpClient("127.0.0.1", w.rtmp_port) for _ in range(2)]
+        try:
+            for p in players:
+                p.connect("live")
+                assert p.play_start("cam")[2].get("code") == "NetStream.Play.Start"
+            d = Deadline(15)
+            while http_fetch(f"{base}/players?name=cam")[::2] != (200, "2"):
+                assert d.left(), f"players never 2: {http_fetch(f'{base}/players?name=cam')}"
+                time.sleep(0.1)
+            assert http_fetch(f"{base}/streams")[::2] == (200, "live/cam")
+            players[0].close()
+            d = Deadline(15)
+            while http_fetch(f"{base}/players?name=cam")[::2] != (200, "1"):
+                assert d.left(), f"players never back to 1: {http_fetch(f'{base}/players?name=cam')}"
+                time.sleep(0.1)
+        finally:
+            for p in players:
+                p.close()
+
+
 if __name__ == "__main__":
     run_cases({
         "ffmpeg_token_secret": case_ffmpeg_token_secret,
@@ -646,4 +749,6 @@ if __name__ == "__main__":
         "server_start_and_https": case_server_start_and_https,
         "no_readers": case_no_readers,
         "no_readers_delay": case_no_readers_delay,
+        "chat_room": case_chat_room,
+        "stats_from_lua": case_stats_from_lua,
     })
