@@ -352,6 +352,8 @@ ConnectionInfo ConnectionImpl::info() const {
   i.listener = listener_;
   i.peer_address = peer_;
   i.label = label_;
+  i.stream = stream_;
+  i.frames_dropped = frames_dropped_;
   i.seconds = std::chrono::duration<double>(group_.now() - connected_at_).count();
   i.bytes_received = bytes_received_;
   i.sender = sender_stats();
@@ -412,7 +414,8 @@ void ConnectionImpl::close(Status reason) noexcept {
                           reason.is_ok() ? std::string("done") : reason.message());
   else
     group_.logger().info("conn={} peer={} listener={} closed: {}", id_, peer_, listener_, reason.message());
-  group_.stats_impl().connection_closed(listener_);
+  // Only a started connection was counted opened; one its acceptor refused is counted refused.
+  if (handler_) group_.stats_impl().connection_closed(listener_);
   if (handler_) handler_->on_close(reason);
   group_.retire_connection(id_);
 }

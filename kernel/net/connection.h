@@ -87,6 +87,7 @@ class ConnectionImpl final : public Connection, public std::enable_shared_from_t
   std::uint64_t bytes_received() const noexcept override { return bytes_received_; }
   Clock::time_point connected_at() const noexcept override { return connected_at_; }
   void set_label(std::string label) noexcept override { label_ = std::move(label); }
+  void set_stream(std::string stream) noexcept override { stream_ = std::move(stream); }
   /// For Stats::collect_connections(). Owner thread.
   ConnectionInfo info() const;
 
@@ -110,6 +111,7 @@ class ConnectionImpl final : public Connection, public std::enable_shared_from_t
   const ConnectionId id_;
   const std::string listener_;
   std::string label_;
+  std::string stream_;
   std::string peer_;
   std::string local_;
   std::unique_ptr<ConnectionHandler> handler_;

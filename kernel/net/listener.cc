@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "net/connection.h"
+#include "stats/stats.h"
 
 namespace weir::kernel {
 namespace {
@@ -36,6 +37,7 @@ struct NewConnection final : Task {
     group.adopt_connection(connection);
     std::unique_ptr<ConnectionHandler> handler = acceptor->accept(*connection);
     if (!handler) {
+      group.stats_impl().connection_refused(listener);
       connection->close(Status(Errc::denied, "refused by the " + listener + " acceptor"));
       return;
     }

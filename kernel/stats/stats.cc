@@ -148,6 +148,9 @@ void StatsRegistry::add_listener(const std::string& listener) {
   ListenerCounters c;
   c.opened = add_counter("weir_connections_opened_total" + label, "Connections accepted");
   c.closed = add_counter("weir_connections_closed_total" + label, "Connections closed");
+  c.refused = add_counter("weir_connections_refused_total" + label,
+                          "Connections refused at accept by the listener's acceptor, and players of its protocol "
+                          "refused while shedding load");
   listeners_.emplace(listener, c);
 }
 
@@ -170,6 +173,15 @@ void StatsImpl::connection_opened(const std::string& listener) noexcept {
 
 void StatsImpl::connection_closed(const std::string& listener) noexcept {
   if (const auto* c = registry_->listener(listener)) add(c->closed);
+}
+
+void StatsImpl::connection_refused(const std::string& listener) noexcept {
+  if (const auto* c = registry_->listener(listener)) add(c->refused);
+}
+
+void StatsImpl::count_refused_player(const std::string& protocol) noexcept {
+  add(registry_->refused_players);
+  connection_refused(protocol);
 }
 
 std::vector<double> StatsImpl::local_values() {

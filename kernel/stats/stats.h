@@ -40,6 +40,7 @@ class StatsRegistry {
   struct ListenerCounters {
     CounterId opened;
     CounterId closed;
+    CounterId refused;  // by the acceptor at accept (never counted opened), or by load shedding
   };
   const ListenerCounters* listener(const std::string& name) const;
 
@@ -70,9 +71,12 @@ class StatsImpl final : public Stats {
   }
   void count_refused_send() noexcept { add(registry_->refused_sends); }
   void count_receive_stall() noexcept { add(registry_->receive_stalls); }
-  void count_refused_player() noexcept { add(registry_->refused_players); }
+  /// A player refused while shedding load; also counted refused for the listener named like its
+  /// protocol (SubscribeOptions::protocol), if there is one.
+  void count_refused_player(const std::string& protocol) noexcept;
   void connection_opened(const std::string& listener) noexcept;
   void connection_closed(const std::string& listener) noexcept;
+  void connection_refused(const std::string& listener) noexcept;
 
   /// This group's part of a snapshot (values, then gauges in registry order).
   std::vector<double> local_values();

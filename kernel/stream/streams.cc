@@ -168,6 +168,25 @@ class Tap {
       if (Tap* tap = streams.find_tap(id)) tap->grace_expired();
     });
   }
+  /// Subscriptions report what they delivered; a leaving one leaves its counts behind.
+  void attach(const Subscription& subscription) { subscriptions_.push_back(&subscription); }
+  void detach(const Subscription& subscription) {
+    auto it = std::find(subscriptions_.begin(), subscriptions_.end(), &subscription);
+    if (it == subscriptions_.end()) return;
+    departed_.bytes_sent += subscription.delivered().bytes_sent;
+    departed_.frames_dropped += subscription.delivered().frames_dropped;
+    subscriptions_.erase(it);
+  }
+  /// This group's deliveries of the stream, for Streams::collect(): read once a sample, so the
+  /// media path only ever adds to its own subscription's fields.
+  DeliveryCounts delivered() const noexcept {
+    DeliveryCounts sum = departed_;
+    for (const Subscription* s : subscriptions_) {
+      sum.bytes_sent += s->delivered().bytes_sent;
+      sum.frames_dropped += s->delivered().frames_dropped;
+    }
+    return sum;
+  }
   /// This group's players by protocol, for Streams::collect().
   const std::map<std::string, std::uint64_t>& players_by_protocol() const noexcept { return by_protocol_; }
   std::size_t player_count() const noexcept { return count_; }
@@ -192,6 +211,8 @@ class Tap {
   std::vector<StreamSubscriber*> subscribers_;
   std::size_t count_ = 0;
   std::map<std::string, std::uint64_t> by_protocol_;  // statistics only; touched on join and leave
+  std::vector<const Subscription*> subscriptions_;  // statistics only: their delivery counts
+  DeliveryCounts departed_;                           // what subscriptions that left delivered
   int delivering_ = 0;
   bool started_ = false;
   bool joined_live_;
@@ -334,8 +355,13 @@ class SubscriptionImpl final : public Subscription {
  public:
   SubscriptionImpl(StreamsImpl& streams, StreamId id, StreamKey key, StreamSubscriber& subscriber,
                    std::string protocol)
-      : streams_(streams), id_(id), key_(std::move(key)), subscriber_(subscriber), protocol_(std::move(protocol)) {}
-  ~SubscriptionImpl() override { streams_.unsubscribe(id_, subscriber_, protocol_); }
+      : streams_(streams), id_(id), key_(std::move(key)), subscriber_(subscriber), protocol_(std::move(protocol)) {
+    if (Tap* tap = streams_.find_tap(id_)) tap->attach(*this);
+  }
+  ~SubscriptionImpl() override {
+    if (Tap* tap = streams_.find_tap(id_)) tap->detach(*this);
+    streams_.unsubscribe(id_, subscriber_, protocol_);
+  }
   const StreamKey& key() const noexcept override { return key_; }
   bool is_published() const noexcept override {
     Tap* tap = streams_.find_tap(id_);
@@ -373,7 +399,7 @@ Result<std::unique_ptr<Subscription>> StreamsImpl::subscribe(const StreamKey& ke
                                                              SubscribeOptions options) noexcept {
   owner_.check();
   if (!refusal_.empty()) {
-    group_.stats_impl().count_refused_player();
+    group_.stats_impl().count_refused_player(options.protocol);
     return error(Errc::denied, "{}", refusal_);
   }
   if (!options.wait_for_publisher && !registry_->is_published(key))
@@ -509,11 +535,16 @@ void StreamsCollectReply::run() noexcept {
     auto [it, is_new] = c.by_key.try_emplace(text);
     StreamStats& merged = it->second;
     std::uint64_t players = merged.players + stream.players;
+    DeliveryCounts delivered = merged.delivered;
+    delivered.bytes_sent += stream.delivered.bytes_sent;
+    delivered.frames_dropped += stream.delivered.frames_dropped;
     auto by_protocol = std::move(merged.players_by_protocol);
     auto added = std::move(stream.players_by_protocol);
-    // The publisher's part carries everything but the players; a tap's part only key and players.
+    // The publisher's part carries everything but the players; a tap's part only key, players and
+    // deliveries.
     if (is_new || stream.is_published) merged = std::move(stream);
     merged.players = players;
+    merged.delivered = delivered;
     for (auto& [protocol, count] : added) {
       auto same = std::find_if(by_protocol.begin(), by_protocol.end(), [&](const auto& p) { return p.first == protocol; });
       if (same == by_protocol.end()) by_protocol.emplace_back(protocol, count);
@@ -539,6 +570,7 @@ std::vector<StreamStats> StreamsImpl::local_stats() const {
     StreamStats s;
     s.key = tap->key();
     s.players = tap->player_count();
+    s.delivered = tap->delivered();
     for (const auto& [protocol, count] : tap->players_by_protocol()) s.players_by_protocol.emplace_back(protocol, count);
     part.push_back(std::move(s));
   }

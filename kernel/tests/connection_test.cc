@@ -3,6 +3,7 @@
 // handler that echoes, and blocking test clients.
 #include <gtest/gtest.h>
 
+#include <future>
 #include <set>
 
 #include "test_net.h"
@@ -63,6 +64,57 @@ TEST(Connection, NewConnectionsSpreadOverTheGroups) {
   }
   EXPECT_EQ(used, (std::set<GroupId>{0, 1}));
   for (auto& client : clients) EXPECT_TRUE(client->echoes("ping"));
+}
+
+TEST(Connection, RefusedByTheAcceptorIsClosedAndCountedRefusedForItsListener) {
+  TestListener server(groups_of(2));
+  server.acceptor().refuse = true;
+  TestClient refused(server.address());
+  ASSERT_TRUE(refused.connected());
+  EXPECT_EQ(refused.read_to_close(), std::string());
+  server.acceptor().refuse = false;
+  TestClient accepted(server.address());
+  EXPECT_TRUE(accepted.echoes("ping"));
+  auto promise = std::make_shared<std::promise<StatsSnapshot>>();
+  auto future = promise->get_future();
+  server.groups().run(0, [&] { server.groups()[0].stats().collect([promise](StatsSnapshot s) { promise->set_value(std::move(s)); }); });
+  ASSERT_EQ(future.wait_for(testing::kWaitLimit), std::future_status::ready);
+  StatsSnapshot snapshot = future.get();
+  auto value = [&](const std::string& name) {
+    for (const StatValue& v : snapshot.values)
+      if (v.name == name) return v.value;
+    return -1.0;
+  };
+  EXPECT_EQ(value("weir_connections_refused_total{listener=\"probe\"}"), 1);
+  EXPECT_EQ(value("weir_connections_opened_total{listener=\"probe\"}"), 1);  // opened: handed to a handler
+  EXPECT_EQ(value("weir_connections_closed_total{listener=\"probe\"}"), 0);  // so open = opened - closed holds
+  EXPECT_EQ(snapshot.connections_open, 1u);
+}
+
+TEST(Connection, ListedWithTheStreamAndTheFramesDroppedItsModuleReported) {
+  TestListener server(groups_of(2));
+  TestClient client(server.address());
+  ASSERT_TRUE(client.echoes("ping"));
+  auto probe = server.probe(0);
+  ConnectionId id = server.on_connection(probe, [](Connection& c, ConnectionProbe&) {
+    c.set_stream("live/cam1");
+    c.count_frames_dropped(2);
+    c.count_frames_dropped(3);
+    return c.id();
+  });
+  auto promise = std::make_shared<std::promise<std::vector<ConnectionInfo>>>();
+  auto future = promise->get_future();
+  GroupId other = probe->group == 0 ? 1 : 0;  // listed from the group that does not hold it
+  server.groups().run(other, [&] {
+    server.groups()[other].stats().collect_connections(
+        [promise](std::vector<ConnectionInfo> all) { promise->set_value(std::move(all)); });
+  });
+  ASSERT_EQ(future.wait_for(testing::kWaitLimit), std::future_status::ready);
+  std::vector<ConnectionInfo> all = future.get();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].id, id);
+  EXPECT_EQ(all[0].stream, "live/cam1");
+  EXPECT_EQ(all[0].frames_dropped, 5u);
 }
 
 TEST(Sender, SendReportsOverloadedFromTheSoftLimitAndRefusesAUnitPastTheHardLimit) {

@@ -264,6 +264,38 @@ TEST(Streams, CollectGathersPublisherCountersAndPlayersByProtocolFromEveryGroup)
   EXPECT_EQ(streams[1].players, 1u);
 }
 
+TEST(Streams, CollectSumsWhatSubscribersDeliveredOnEveryGroupIncludingThoseWhoLeft) {
+  StreamTest t(with_grace(std::chrono::milliseconds(0)));
+  Publisher& publisher = t.publisher_on(1);
+  ASSERT_TRUE(t.on(1, [&] { return publisher.start(); }));
+  auto [a, sa] = t.subscribe_on(0);
+  auto [b, sb] = t.subscribe_on(0);
+  auto [c, sc] = t.subscribe_on(1);
+  ASSERT_TRUE(sa && sb && sc);
+  t.on(0, [r = a] { r->subscription->count_delivery(1000, 0); });
+  t.on(0, [r = b] {
+    r->subscription->count_delivery(200, 3);
+    r->subscription->count_delivery(30, 1);
+  });
+  t.on(1, [r = c] { r->subscription->count_delivery(4, 0); });
+  t.groups.run_until_idle();
+
+  std::vector<StreamStats> streams = collect_on(t, 0);
+  ASSERT_EQ(streams.size(), 1u);
+  EXPECT_EQ(streams[0].delivered.bytes_sent, 1234u);
+  EXPECT_EQ(streams[0].delivered.frames_dropped, 4u);
+
+  // b leaves; group 0 still has a player of the stream, so what b delivered still counts.
+  t.on(0, [r = b] { r->subscription.reset(); });
+  t.on(0, [r = a] { r->subscription->count_delivery(5000, 0); });
+  t.groups.run_until_idle();
+  streams = collect_on(t, 1);
+  ASSERT_EQ(streams.size(), 1u);
+  EXPECT_EQ(streams[0].players, 2u);
+  EXPECT_EQ(streams[0].delivered.bytes_sent, 6234u);
+  EXPECT_EQ(streams[0].delivered.frames_dropped, 4u);
+}
+
 TEST(Streams, RefusedAdmissionDeniesNewSubscribersOnThatGroupUntilLifted) {
   StreamTest t(with_grace(std::chrono::milliseconds(0)));
   Publisher& publisher = t.publisher_on(0);

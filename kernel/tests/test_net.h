@@ -15,6 +15,7 @@
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cstring>
+#include <atomic>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -184,6 +185,7 @@ class ProbeHandler final : public ConnectionHandler {
 class ProbeAcceptor final : public Acceptor {
  public:
   std::unique_ptr<ConnectionHandler> accept(Connection& connection) noexcept override {
+    if (refuse) return nullptr;
     auto probe = std::make_shared<ConnectionProbe>();
     probe->group = connection.group().id();
     probe->connection = &connection;
@@ -193,6 +195,8 @@ class ProbeAcceptor final : public Acceptor {
     }
     return std::make_unique<ProbeHandler>(connection, std::move(probe));
   }
+  /// Set: accept() refuses every new connection (returns nullptr).
+  std::atomic<bool> refuse = false;
   /// The `i`th accepted connection's probe, waiting (bounded) for it to be accepted.
   std::shared_ptr<ConnectionProbe> probe(std::size_t i) {
     std::shared_ptr<ConnectionProbe> found;
@@ -243,6 +247,7 @@ class TestListener {
   TestGroups& groups() noexcept { return groups_; }
   const std::string& address() const noexcept { return address_; }
   std::shared_ptr<ConnectionProbe> probe(std::size_t i) { return acceptor_->probe(i); }
+  ProbeAcceptor& acceptor() noexcept { return *acceptor_; }
 
   /// Runs `fn(connection, probe)` on the probe's group; the connection must still be open.
   template <class Fn>

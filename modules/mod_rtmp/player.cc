@@ -120,24 +120,34 @@ void Player::on_frames(std::span<const MediaFrame> frames) noexcept {
   // The replies to play and the cache replay leave at the end of this turn; only then does the
   // coalescing interval apply, so batching never delays Play.Start or the first picture.
   bool arm_coalescing = !coalescing_armed_;
+  // The stream's delivery figures, added to the subscription once per batch.
+  std::uint64_t payload_sent = 0, dropped = 0;
+  auto count_batch = [&] {
+    if (subscription_) subscription_->count_delivery(payload_sent, dropped);
+    session_.connection().count_frames_dropped(dropped);
+  };
   for (const MediaFrame& frame : frames) {
-    if (!session_.connection().is_open()) return;
+    if (!session_.connection().is_open()) return count_batch();
     if (!should_send(frame)) {
       if (frame.kind == MediaKind::video && !paused_ && video_) {
         ++frames_dropped_;
+        ++dropped;
         worker.group().stats().add(worker.counters().frames_dropped);
       }
       continue;
     }
     if (send_frame(frame) == SenderState::hard_barrier) {
+      count_batch();
       worker.group().stats().add(worker.counters().slow_players_closed);
       session_.fail(error(Errc::limit, "player of {} too slow: its send queue reached the hard limit ({} frames sent, {} dropped)",
                           key_.to_string(), frames_sent_, frames_dropped_));
       return;
     }
     ++frames_sent_;
+    if (frame.kind != MediaKind::data && !frame.flags.is_sequence_header) payload_sent += frame.payload.size();
     worker.group().stats().add(worker.counters().frames_out);
   }
+  count_batch();
   if (arm_coalescing && worker.config().play_coalescing.count() >= 0) {
     session_.connection().set_coalescing(worker.config().play_coalescing);
     coalescing_armed_ = true;

@@ -547,6 +547,7 @@ void RtmpSession::start_publish(std::uint32_t stream_id, const std::string& name
   send_user_control(wire::UserControlEvent::stream_begin, stream_id);
   send_status(stream_id, "status", "NetStream.Publish.Start", key.to_string() + " is now published.");
   connection_.set_label("publish " + key.to_string());
+  connection_.set_stream(key.to_string());
   logger_.info("conn={} peer={} publishing {}", connection_.id(), connection_.peer_address(), key.to_string());
 }
 
@@ -607,6 +608,7 @@ void RtmpSession::start_play(std::uint32_t stream_id, const std::string& name, d
   }
   worker_.group().stats().add(worker_.counters().plays);
   connection_.set_label("play " + key.to_string());
+  connection_.set_stream(key.to_string());
   logger_.info("conn={} peer={} playing {}", connection_.id(), connection_.peer_address(), key.to_string());
   players_.push_back(std::move(player));
 }

@@ -42,7 +42,7 @@ void describe(const TrackStats& track, StreamFigures& out) {
 
 }  // namespace
 
-StreamFigures Sampler::measure(StreamStats stats, const std::string& key) {
+StreamFigures Sampler::measure(StreamStats stats, const std::string& key, Clock::time_point now) {
   StreamFigures f;
   describe(stats.video, f);
   describe(stats.audio, f);
@@ -76,6 +76,21 @@ StreamFigures Sampler::measure(StreamStats stats, const std::string& key) {
     f.frame_rate = static_cast<double>(video_frames) * 1000.0 / video_span_ms;
   }
   f.bitrate_bps = f.audio_bitrate_bps + f.video_bitrate_bps;
+  // Bytes out over wall time: players join and leave, so there is no one media clock to follow.
+  // A group's part of the count restarts when its last player leaves: the base is the oldest
+  // sample of the window from which the count only grew.
+  std::uint64_t above = stats.delivered.bytes_sent;
+  const Raw* out_base = nullptr;
+  for (auto raw = raws_.rbegin(); raw != raws_.rend(); ++raw) {
+    auto it = raw->streams.find(key);
+    if (it == raw->streams.end() || it->second.bytes_sent > above) break;
+    above = it->second.bytes_sent;
+    out_base = &*raw;
+  }
+  if (out_base) {
+    double elapsed = seconds_between(out_base->at, now);
+    if (elapsed > 0) f.bitrate_out_bps = static_cast<double>(stats.delivered.bytes_sent - above) * 8.0 / elapsed;
+  }
   f.kernel = std::move(stats);
   return f;
 }
@@ -113,7 +128,8 @@ std::shared_ptr<const Figures> Sampler::add(Clock::time_point now, GroupId threa
     r.video_frames = stats.video.frames;
     r.audio_last_dts_ms = stats.audio.last_dts_ms;
     r.video_last_dts_ms = stats.video.last_dts_ms;
-    StreamFigures f = measure(std::move(stats), key);
+    r.bytes_sent = stats.delivered.bytes_sent;
+    StreamFigures f = measure(std::move(stats), key, now);
     auto& points = history[key];
     if (auto old = history_.find(key); old != history_.end()) points = std::move(old->second);
     points.emplace_back(f.bitrate_bps, static_cast<double>(f.kernel.players));

@@ -42,6 +42,9 @@ struct StreamFigures {
   double audio_bitrate_bps = 0;
   double video_bitrate_bps = 0;
   double frame_rate = 0;            ///< video frames per second of media time, over the window
+  /// Audio and video payload sent to the stream's players (StreamStats::delivered), bits per
+  /// second of wall time over the rate window: players x bitrate_bps when every player keeps up.
+  double bitrate_out_bps = 0;
   std::uint32_t width = 0;          ///< from the video sequence header; 0 when unknown
   std::uint32_t height = 0;
   std::uint32_t sample_rate_hz = 0; ///< from the audio sequence header
@@ -83,13 +86,14 @@ class Sampler {
     Clock::time_point published_at{};
     std::uint64_t audio_bytes = 0, video_bytes = 0, video_frames = 0;
     std::int64_t audio_last_dts_ms = 0, video_last_dts_ms = 0;
+    std::uint64_t bytes_sent = 0;  // to players, all groups
   };
   struct Raw {
     Clock::time_point at{};
     double received = 0, sent = 0, cpu_seconds = 0;
     std::map<std::string, StreamRaw> streams;
   };
-  StreamFigures measure(StreamStats stats, const std::string& key);
+  StreamFigures measure(StreamStats stats, const std::string& key, Clock::time_point now);
 
   const StatsConfig config_;
   const Clock::time_point started_at_;
@@ -108,8 +112,9 @@ Value server_value(const Figures& figures);
 Value stream_value(const StreamFigures& stream, Clock::time_point taken_at, bool with_history);
 Value streams_value(const Figures& figures);
 
-/// Connections as weir::Value: {"clients": [...]}.
-Value clients_value(const std::vector<ConnectionInfo>& connections);
+/// Connections as weir::Value: {"clients": [...]}. With `figures`, a client of a stream gets
+/// `lag_ms`: its queued bytes at the stream's bitrate in.
+Value clients_value(const std::vector<ConnectionInfo>& connections, const Figures* figures = nullptr);
 
 /// weir::Value -> JSON text (Poco::JSON). Numbers that are whole print without a fraction.
 std::string to_json(const Value& value);

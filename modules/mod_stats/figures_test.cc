@@ -16,6 +16,7 @@ StatsSnapshot counters(double received, double sent, std::uint64_t open = 0) {
   s.values.push_back(StatValue{"weir_sent_bytes_total", "Bytes sent", false, sent});
   s.values.push_back(StatValue{"weir_connections_opened_total{listener=\"rtmp\"}", "Connections accepted", false, 5});
   s.values.push_back(StatValue{"weir_connections_closed_total{listener=\"rtmp\"}", "Connections closed", false, 2});
+  s.values.push_back(StatValue{"weir_connections_refused_total{listener=\"rtmp\"}", "Connections refused", false, 1});
   s.connections_open = open;
   return s;
 }
@@ -85,6 +86,38 @@ TEST(Sampler, ARepublishedStreamIsNotMeasuredAgainstTheOldPublication) {
   EXPECT_NEAR(f->streams[0].video_bitrate_bps, 10000 * 8 / 0.5, 1e-6);
 }
 
+StreamStats delivered(std::uint64_t bytes_sent, std::uint64_t frames_dropped) {
+  StreamStats s = stream("a", Clock::time_point{}, 0, 0, 0, 0, 0);
+  s.delivered.bytes_sent = bytes_sent;
+  s.delivered.frames_dropped = frames_dropped;
+  return s;
+}
+
+TEST(Sampler, BitrateOutIsBytesSentPerWallSecondAndRestartsWhenTheCountFalls) {
+  StatsConfig config;
+  config.rate_window = milliseconds(2000);
+  Sampler sampler(config, Clock::time_point{});
+  const Clock::time_point t0{};
+  auto f = sampler.add(t0 + milliseconds(1000), 1, counters(0, 0), one(delivered(1000, 0)), {});
+  EXPECT_EQ(f->streams[0].bitrate_out_bps, 0);  // one sample: no rate yet
+  f = sampler.add(t0 + milliseconds(1500), 1, counters(0, 0), one(delivered(6000, 2)), {});
+  EXPECT_NEAR(f->streams[0].bitrate_out_bps, 5000 * 8 / 0.5, 1e-6);
+  f = sampler.add(t0 + milliseconds(2500), 1, counters(0, 0), one(delivered(16000, 2)), {});
+  EXPECT_NEAR(f->streams[0].bitrate_out_bps, 15000 * 8 / 1.5, 1e-6);
+  // A group's part went back to 0 (its last player left): the older samples are not a base, the
+  // rate starts again from this one.
+  f = sampler.add(t0 + milliseconds(3500), 1, counters(0, 0), one(delivered(6500, 2)), {});
+  EXPECT_EQ(f->streams[0].bitrate_out_bps, 0);
+  f = sampler.add(t0 + milliseconds(4500), 1, counters(0, 0), one(delivered(8500, 2)), {});
+  EXPECT_NEAR(f->streams[0].bitrate_out_bps, 2000 * 8 / 1.0, 1e-6);
+  Value v = stream_value(f->streams[0], f->taken_at, false);
+  EXPECT_EQ(v.find("bytes_out")->as_number(), 8500);
+  EXPECT_EQ(v.find("frames_dropped")->as_number(), 2);
+  std::string text = to_prometheus(*f);
+  EXPECT_NE(text.find("weir_stream_sent_bytes_per_second{app=\"live\",name=\"a\"} 2000\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("weir_stream_frames_dropped_total{app=\"live\",name=\"a\"} 2\n"), std::string::npos) << text;
+}
+
 TEST(Sampler, LimitsMakeARefusalNamingTheFigureAndTheLimit) {
   StatsConfig config;
   config.max_connections = 3;
@@ -126,6 +159,7 @@ TEST(Render, ServerValueCountsOpenConnectionsPerListener) {
   ASSERT_NE(rtmp, nullptr);
   EXPECT_EQ(rtmp->find("open")->as_number(), 3);
   EXPECT_EQ(rtmp->find("total")->as_number(), 5);
+  EXPECT_EQ(rtmp->find("refused")->as_number(), 1);
 }
 
 }  // namespace

@@ -216,7 +216,9 @@ void serve_metrics(const HttpRequest&, std::shared_ptr<HttpResponder> responder)
 // Per client, on request: a fresh listing from every group (one message each).
 void serve_clients(const HttpRequest&, std::shared_ptr<HttpResponder> responder) {
   responder->group().stats().collect_connections([responder](std::vector<ConnectionInfo> connections) {
-    responder->respond(json_response(200, clients_value(connections)));
+    PollGroup& group = responder->group();
+    const Figures* figures = g_workers.has(group) ? g_workers.local(group).latest().get() : nullptr;
+    responder->respond(json_response(200, clients_value(connections, figures)));
   });
 }
 

@@ -122,12 +122,15 @@ Value server_value(const Figures& f) {
   for (const StatValue& s : f.server.values) {
     std::string name = listener_of(s.name, "weir_connections_opened_total");
     if (name.empty()) continue;
-    double closed = 0;
-    for (const StatValue& c : f.server.values)
+    double closed = 0, refused = 0;
+    for (const StatValue& c : f.server.values) {
       if (listener_of(c.name, "weir_connections_closed_total") == name) closed = c.value;
+      if (listener_of(c.name, "weir_connections_refused_total") == name) refused = c.value;
+    }
     Value l = Value::object();
     l.set("open", s.value - closed);
     l.set("total", s.value);
+    l.set("refused", refused);
     listeners.set(name, std::move(l));
   }
   Value connections = Value::object();
@@ -208,6 +211,9 @@ Value stream_value(const StreamFigures& s, Clock::time_point taken_at, bool with
   audio.set("bitrate", round3(s.audio_bitrate_bps));
   v.set("audio", std::move(audio));
   v.set("bitrate_in", round3(s.bitrate_bps));
+  v.set("bitrate_out", round3(s.bitrate_out_bps));
+  v.set("bytes_out", k.delivered.bytes_sent);
+  v.set("frames_dropped", k.delivered.frames_dropped);
   Value players = Value::object();
   players.set("total", k.players);
   Value by_protocol = Value::object();
@@ -232,7 +238,7 @@ Value streams_value(const Figures& f) {
   return v;
 }
 
-Value clients_value(const std::vector<ConnectionInfo>& connections) {
+Value clients_value(const std::vector<ConnectionInfo>& connections, const Figures* figures) {
   std::vector<Value> items;
   items.reserve(connections.size());
   for (const ConnectionInfo& c : connections) {
@@ -241,13 +247,24 @@ Value clients_value(const std::vector<ConnectionInfo>& connections) {
     v.set("protocol", c.listener);
     v.set("address", c.peer_address);
     v.set("label", c.label);
+    v.set("stream", c.stream);
     v.set("group", c.group);
     v.set("seconds", round3(c.seconds));
     v.set("bytes_received", c.bytes_received);
     v.set("bytes_sent", c.sender.bytes_sent_total);
     v.set("queued_bytes", c.sender.queued_bytes);
+    // How far behind live, in media time: what is queued, at the rate the stream comes in.
+    const StreamFigures* stream = nullptr;
+    if (figures && !c.stream.empty())
+      for (const StreamFigures& s : figures->streams)
+        if (s.kernel.key.to_string() == c.stream) stream = &s;
+    if (stream && stream->bitrate_bps > 0)
+      v.set("lag_ms", round3(static_cast<double>(c.sender.queued_bytes) * 8000.0 / stream->bitrate_bps));
+    else
+      v.set("lag_ms", nullptr);
     v.set("sender_state", sender_state_name(c.sender.state));
     v.set("refused_sends", c.sender.refused_sends);
+    v.set("frames_dropped", c.frames_dropped);
     items.push_back(std::move(v));
   }
   Value v = Value::object();
@@ -311,6 +328,23 @@ std::string to_prometheus(const Figures& f) {
     e.sample("weir_stream_received_bytes_total{app=\"" + label(s.kernel.key.app) + "\",name=\"" +
                  label(s.kernel.key.name) + "\"}",
              static_cast<double>(s.kernel.audio.bytes + s.kernel.video.bytes));
+  e.family("weir_stream_sent_bytes_per_second", "gauge",
+           "Audio and video payload sent to the stream's players per second, over the rate window");
+  for (const StreamFigures& s : f.streams)
+    e.sample("weir_stream_sent_bytes_per_second{app=\"" + label(s.kernel.key.app) + "\",name=\"" +
+                 label(s.kernel.key.name) + "\"}",
+             std::round(s.bitrate_out_bps / 8));
+  e.family("weir_stream_sent_bytes_total", "counter",
+           "Audio and video payload bytes sent to the stream's players (a group's part restarts when its last player leaves)");
+  for (const StreamFigures& s : f.streams)
+    e.sample("weir_stream_sent_bytes_total{app=\"" + label(s.kernel.key.app) + "\",name=\"" +
+                 label(s.kernel.key.name) + "\"}",
+             static_cast<double>(s.kernel.delivered.bytes_sent));
+  e.family("weir_stream_frames_dropped_total", "counter", "Frames the stream's players skipped because they were behind");
+  for (const StreamFigures& s : f.streams)
+    e.sample("weir_stream_frames_dropped_total{app=\"" + label(s.kernel.key.app) + "\",name=\"" +
+                 label(s.kernel.key.name) + "\"}",
+             static_cast<double>(s.kernel.delivered.frames_dropped));
   e.family("weir_stream_players", "gauge", "Players of a stream by protocol");
   for (const StreamFigures& s : f.streams)
     for (const auto& [protocol, count] : s.kernel.players_by_protocol)

@@ -143,6 +143,20 @@ def case_figures(_):
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(3)]
         poll(w, path, lambda s: s["players"]["total"] == 3 and s["players"]["by_protocol"] == {"rtmp": 3},
              what="3 players")
+        # Bytes out: each player gets every audio and video payload byte. Once the players' joins
+        # (each starts with a cached GOP, ~1 s of media at once) have left the 8 s window, bytes
+        # out per wall second are 3 x bytes in per media second. 10%: the window's ends fall on
+        # sample ticks (1 s apart) and ffmpeg -re paces in bursts, a few % over 8 s; a per-player
+        # or framing error would be 33% or more.
+        time.sleep(11)
+        s = get(w, path)
+        print(json.dumps({k: s[k] for k in ("bitrate_in", "bitrate_out", "bytes_out", "frames_dropped")}), flush=True)
+        within(s["bitrate_out"], 3 * s["bitrate_in"], 0.10, "bitrate out of 3 players")
+        assert s["frames_dropped"] == 0 and s["bytes_out"] > 3 * 8 * 125000, s
+        metrics = get(w, "/metrics")
+        m = re.search(r'^weir_stream_sent_bytes_per_second\{app="live",name="known"\} (\S+)$', metrics, re.M)
+        assert m and float(m.group(1)) > 0, metrics
+        assert 'weir_stream_frames_dropped_total{app="live",name="known"} 0' in metrics, metrics
         stop_process(players.pop())
         poll(w, path, lambda s: s["players"]["total"] == 2, what="2 players")
         for p in players:
@@ -214,9 +228,57 @@ def case_load_shedding(_):
         refused = poll(w, "/api/v1/server", lambda s: s["counters"]["weir_players_refused_total"] >= 1,
                        what="a refused player counted")
         assert refused["counters"]["weir_players_refused_total"] == 1, refused["counters"]
+        # Refused players are counted for their protocol's listener, also in /metrics.
+        assert refused["connections"]["by_listener"]["rtmp"]["refused"] == 1, refused["connections"]
+        assert refused["connections"]["by_listener"]["http"]["refused"] == 0, refused["connections"]
+        assert 'weir_connections_refused_total{listener="rtmp"} 1' in get(w, "/metrics")
         stop_process(first)
         poll(w, "/api/v1/server", lambda s: s["accepting"], timeout=20, what="accepting again")
         wait_media(w.rtmp_port, "live/busy")  # a new player is admitted and gets video
+
+
+def case_dropped_frames(_):
+    # A player that stops reading falls past the soft limit: its non-key video is dropped, counted
+    # for it and for the stream, while players that keep up drop nothing. The hard limit is far
+    # (past the soft limit only audio is queued), so it stays connected meanwhile.
+    from rtmp_client import PlayerRecorder
+    with stats_server(threads=1, sender={"soft_limit": "128k", "hard_limit": "64m"}) as w:
+        url = w.rtmp_url("live/drop")
+        # 3 Mbit/s of constant bitrate: the stalled player's socket buffers fill within a second or two.
+        w.spawn(ffmpeg_publish_cmd(url, 60, size="640x360", extra=(
+            "-b:v", "3M", "-minrate", "3M", "-maxrate", "3M", "-bufsize", "1M", "-x264-params", "nal-hrd=cbr")),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_media(w.rtmp_port, "live/drop")
+        readers = [w.spawn(["rtmpdump", "-q", "--live", "-r", url, "-o", os.devnull],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]
+        slow = PlayerRecorder(w.rtmp_port, "live/drop", rcvbuf=4096, read=False).start()
+        try:
+            def players(clients):
+                return [c for c in clients["clients"] if c["label"] == "play live/drop"]
+            clients = poll(w, "/api/v1/clients",
+                           lambda c: len(players(c)) == 3 and any(p["frames_dropped"] > 0 for p in players(c)),
+                           timeout=30, what="a player dropping frames")
+            print(json.dumps(players(clients)), flush=True)
+            mine = players(clients)
+            dropping = [p for p in mine if p["frames_dropped"] > 0]
+            assert len(dropping) == 1, mine
+            assert dropping[0]["address"].endswith(f":{slow.client.local_port}"), (dropping, slow.client.local_port)
+            assert dropping[0]["sender_state"] != "ready" and dropping[0]["queued_bytes"] >= 128 * 1024, dropping
+            # 128 KiB queued of a 3 Mbit/s stream: at least ~340 ms behind live.
+            assert dropping[0]["lag_ms"] is not None and dropping[0]["lag_ms"] > 300, dropping
+            assert all(p["stream"] == "live/drop" for p in mine), mine
+            assert all(p["frames_dropped"] == 0 and p["sender_state"] == "ready" for p in mine if p not in dropping), mine
+            publisher = [c for c in clients["clients"] if c["label"] == "publish live/drop"]
+            assert publisher and publisher[0]["stream"] == "live/drop", clients
+            s = poll(w, "/api/v1/streams/live/drop", lambda s: s["frames_dropped"] > 0, what="the stream's drops")
+            assert s["players"]["total"] == 3 and s["bytes_out"] > 0, s
+            metrics = get(w, "/metrics")
+            m = re.search(r'^weir_stream_frames_dropped_total\{app="live",name="drop"\} (\S+)$', metrics, re.M)
+            assert m and float(m.group(1)) > 0, metrics
+        finally:
+            slow.stop()
+            for p in readers:
+                stop_process(p)
 
 
 def chromium(*args, timeout=90):
@@ -240,12 +302,15 @@ def case_dashboard(_):
              what="live/dash with a bitrate")
         player = w.spawn(["rtmpdump", "-q", "--live", "-r", url, "-o", os.devnull],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        poll(w, "/api/v1/streams/live/dash", lambda s: s["players"]["total"] == 1, what="one player")
+        poll(w, "/api/v1/streams/live/dash", lambda s: s["players"]["total"] == 1 and s["bitrate_out"] > 0,
+             what="one player, bytes out")
         page = w.http + "/"
         dom = chromium("--virtual-time-budget=5000", "--dump-dom", page).stdout
-        m = re.search(r'<article class="stream" data-stream="live/dash" data-bitrate="([0-9.]+)" data-players="(\d+)"', dom)
+        m = re.search(r'<article class="stream" data-stream="live/dash" data-bitrate="([0-9.]+)" data-players="(\d+)"'
+                      r' data-bitrate-out="([0-9.]+)" data-frames-dropped="(\d+)"', dom)
         assert m, f"live/dash is not on the dashboard:\n{dom[:4000]}"
         assert float(m.group(1)) > 0 and m.group(2) == "1", m.group(0)
+        assert float(m.group(3)) > 0 and m.group(4) == "0", m.group(0)
         assert "<polyline" in dom, "no sparkline drawn"
         assert 'id="accepting" class="badge ok"' in dom, "server state not shown"
         artifacts = os.environ.get("WEIR_TEST_ARTIFACTS") or w.dir
@@ -352,5 +417,5 @@ if __name__ == "__main__":
         skip("promtool (Debian prometheus) is not installed")
     run_cases({"figures": case_figures, "metrics_promtool": case_metrics_promtool,
                "bad_requests": case_bad_requests, "load_shedding": case_load_shedding,
-               "dashboard": case_dashboard, "clients_and_kick": case_clients_and_kick, "unknown_config_key": case_unknown_config_key,
+               "dashboard": case_dashboard, "dropped_frames": case_dropped_frames, "clients_and_kick": case_clients_and_kick, "unknown_config_key": case_unknown_config_key,
                "bad_config_value": case_bad_config_value})

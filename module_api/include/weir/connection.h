@@ -68,9 +68,17 @@ class Connection {
   /// What the connection is doing, for statistics and operators ("play live/cam1"); the module
   /// sets it as that changes. Shown by Stats::collect_connections().
   virtual void set_label(std::string label) noexcept = 0;
+  /// The stream the connection publishes or plays ("live/cam1"; empty: none), for statistics.
+  /// Shown by Stats::collect_connections().
+  virtual void set_stream(std::string stream) noexcept = 0;
+  /// Counts media frames skipped for this connection because it was behind (its module's
+  /// policy, e.g. non-key video while the sender is overloaded). A plain add, no atomic: cheap
+  /// per batch. Shown by Stats::collect_connections().
+  void count_frames_dropped(std::uint64_t frames) noexcept { frames_dropped_ += frames; }
 
  protected:
   ~Connection() = default;
+  std::uint64_t frames_dropped_ = 0;  ///< count_frames_dropped() so far
 };
 
 /// A module's side of one connection. Thread: the connection's poll group. Owned by the kernel

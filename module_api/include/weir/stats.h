@@ -41,6 +41,8 @@ struct ConnectionInfo {
   std::string listener;  ///< the listener that accepted it: "rtmp", "rtmps", "http"
   std::string peer_address;
   std::string label;     ///< Connection::set_label(): "play live/cam1"; empty if never set
+  std::string stream;    ///< Connection::set_stream(): "live/cam1"; empty if never set
+  std::uint64_t frames_dropped = 0;  ///< Connection::count_frames_dropped() so far
   double seconds = 0;    ///< since it connected
   std::uint64_t bytes_received = 0;
   SenderStats sender;    ///< bytes sent, bytes queued now (the player's lag in bytes), state

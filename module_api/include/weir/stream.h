@@ -84,12 +84,32 @@ class Publication {
   virtual void on_no_subscribers(std::function<void()> fn) noexcept = 0;
 };
 
+/// What one subscriber delivered of its stream, as its module counted it (statistics).
+struct DeliveryCounts {
+  /// Audio and video payload bytes sent (the bytes StreamStats' tracks count: sequence headers,
+  /// metadata and the protocol's framing excluded), so bytes out compare with bytes in.
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t frames_dropped = 0;  ///< frames skipped because the subscriber was behind
+};
+
 /// A subscriber's handle. Thread: the subscriber's poll group. Destroying it detaches.
 class Subscription {
  public:
   virtual ~Subscription() = default;
   virtual const StreamKey& key() const noexcept = 0;
   virtual bool is_published() const noexcept = 0;
+  /// Counts what the subscriber sent and skipped, for Streams::collect() (per stream, summed over
+  /// its subscribers, those gone included). Plain adds to this group's fields: no atomic, no
+  /// call; a module bumps it once per batch of on_frames(). Thread: the subscriber's group.
+  void count_delivery(std::uint64_t bytes_sent, std::uint64_t frames_dropped) noexcept {
+    delivered_.bytes_sent += bytes_sent;
+    delivered_.frames_dropped += frames_dropped;
+  }
+  /// What count_delivery() added up so far.
+  const DeliveryCounts& delivered() const noexcept { return delivered_; }
+
+ protected:
+  DeliveryCounts delivered_;
 };
 
 struct PublishOptions {
@@ -134,6 +154,10 @@ struct StreamStats {
   std::int64_t key_frame_interval_ms = 0;    ///< dts between the last two key frames; 0 until two came
   std::uint64_t players = 0;                 ///< subscribers on all groups
   std::vector<std::pair<std::string, std::uint64_t>> players_by_protocol;  ///< sorted by protocol
+  /// Subscription::count_delivery() summed over the stream's subscribers on all groups, those who
+  /// left included while their group still has players of the stream (a group's part restarts
+  /// from 0 when its last player leaves: a reader measuring a rate treats a drop as a restart).
+  DeliveryCounts delivered;
 };
 
 /// The stream registry seen from one poll group. Thread: that group.

@@ -58,13 +58,16 @@ function streamCard(s) {
   if (a.codec !== "unknown") parts.push(a.codec + (a.sample_rate ? " " + a.sample_rate / 1000 + " kHz" : ""));
   const publisher = s.publisher ? s.publisher.protocol + " from " + s.publisher.address + ", " + duration(s.publisher.seconds) : "not published";
   const card = el("article", { class: "stream", "data-stream": s.app + "/" + s.name, "data-bitrate": String(s.bitrate_in),
-                               "data-players": String(s.players.total) },
+                               "data-players": String(s.players.total), "data-bitrate-out": String(s.bitrate_out),
+                               "data-frames-dropped": String(s.frames_dropped) },
     el("h3", {}, s.app + "/" + s.name),
     el("div", { class: "meta" }, parts.join(" · ") || "no media yet"),
     el("div", { class: "meta" }, publisher),
     el("div", { class: "numbers" },
       el("span", { class: "bitrate" }, bits(s.bitrate_in)),
-      el("span", { class: "players" }, s.players.total + (s.players.total === 1 ? " player" : " players"))),
+      el("span", { class: "bitrate-out", title: "sent to players" }, "out " + bits(s.bitrate_out)),
+      el("span", { class: "players" }, s.players.total + (s.players.total === 1 ? " player" : " players")),
+      el("span", { class: "dropped", title: "frames skipped for slow players" }, s.frames_dropped + " dropped")),
     sparkline(s.history.bitrate_in, "Bitrate", bits(s.bitrate_in)),
     sparkline(s.history.players, "Players", String(s.players.total)));
   return card;
