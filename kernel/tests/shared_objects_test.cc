@@ -139,6 +139,9 @@ TEST(SharedObjects, SendReachesEverySubscriberTheSenderIncluded) {
   auto a = subscribe(groups, 0, kChat);
   auto b = subscribe(groups, 1, kChat);
   auto c = subscribe(groups, 2, kChat);
+  // Messages are not kept: every subscription must have reached the owner before the send.
+  ASSERT_TRUE(seen(groups, 0, *a, "initial v0"));
+  ASSERT_TRUE(seen(groups, 1, *b, "initial v0"));
   ASSERT_TRUE(seen(groups, 2, *c, "initial v0"));
   groups.run(1, [&] { b->subscription->send("say", {Value("hi"), Value(2)}); });
   EXPECT_TRUE(seen(groups, 0, *a, "message say(hi,2) by other"));
