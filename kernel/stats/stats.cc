@@ -3,126 +3,10 @@
 
 #include <algorithm>
 
+#include "poll_group/gather.h"
 #include "poll_group/poll_group.h"
 
 namespace weir::kernel {
-namespace {
-
-// Gathers one reply per group on the requesting group, then calls `done` there.
-struct Collection {
-  explicit Collection(GroupId groups, std::function<void(StatsSnapshot)> done)
-      : waiting(groups), done(std::move(done)) {}
-  GroupId waiting;
-  std::vector<double> sums;
-  StatsSnapshot snapshot;
-  std::function<void(StatsSnapshot)> done;
-};
-
-struct CollectReply final : Task {
-  std::shared_ptr<Collection> collection;  // lives on the requesting group; only it touches it
-  std::vector<double> values;
-  PagePoolStats pool;
-  std::uint64_t connections = 0;
-  std::uint64_t overloaded = 0;
-  void run() noexcept override {
-    Collection& c = *collection;
-    if (c.sums.size() < values.size()) c.sums.resize(values.size());
-    for (std::size_t i = 0; i < values.size(); ++i) c.sums[i] += values[i];
-    c.snapshot.page_pools.push_back(pool);
-    c.snapshot.connections_open += connections;
-    c.snapshot.senders_overloaded += overloaded;
-    if (--c.waiting > 0) return;
-    auto* group = PollGroupImpl::current();
-    const StatsRegistry& registry = group->stats_impl().registry();
-    std::size_t i = 0;
-    for (const auto& counter : registry.counters())
-      c.snapshot.values.push_back(StatValue{counter.name, counter.help, false, c.sums[i++]});
-    for (const auto& gauge : registry.gauges())
-      c.snapshot.values.push_back(StatValue{gauge.name, gauge.help, true, c.sums[i++]});
-    c.done(std::move(c.snapshot));
-  }
-};
-
-struct CollectRequest final : Task {
-  std::shared_ptr<Collection> collection;
-  GroupId reply_to = 0;
-  void run() noexcept override {
-    PollGroupImpl& group = *PollGroupImpl::current();
-    auto reply = std::make_unique<CollectReply>();
-    reply->collection = std::move(collection);
-    reply->values = group.stats_impl().local_values();
-    reply->pool = group.pool().stats();
-    reply->connections = group.connection_count();
-    reply->overloaded = group.overloaded_senders();
-    group.post(reply_to, std::move(reply));
-  }
-};
-
-// collect_connections(): one request per group, replies merged on the requester.
-struct ConnectionsCollection {
-  ConnectionsCollection(GroupId groups, std::function<void(std::vector<ConnectionInfo>)> done)
-      : waiting(groups), done(std::move(done)) {}
-  GroupId waiting;
-  std::vector<ConnectionInfo> all;
-  std::function<void(std::vector<ConnectionInfo>)> done;
-};
-
-struct ConnectionsReply final : Task {
-  std::shared_ptr<ConnectionsCollection> collection;  // only the requesting group touches it
-  std::vector<ConnectionInfo> part;
-  void run() noexcept override {
-    ConnectionsCollection& c = *collection;
-    for (ConnectionInfo& info : part) c.all.push_back(std::move(info));
-    if (--c.waiting > 0) return;
-    std::sort(c.all.begin(), c.all.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
-    c.done(std::move(c.all));
-  }
-};
-
-struct ConnectionsRequest final : Task {
-  std::shared_ptr<ConnectionsCollection> collection;
-  GroupId reply_to = 0;
-  void run() noexcept override {
-    PollGroupImpl& group = *PollGroupImpl::current();
-    auto reply = std::make_unique<ConnectionsReply>();
-    reply->collection = std::move(collection);
-    reply->part = group.connection_infos();
-    group.post(reply_to, std::move(reply));
-  }
-};
-
-// close_connection(): asked of every group (ids do not say their group); one reply each.
-struct CloseSearch {
-  CloseSearch(GroupId groups, std::function<void(bool)> done) : waiting(groups), done(std::move(done)) {}
-  GroupId waiting;
-  bool found = false;
-  std::function<void(bool)> done;
-};
-
-struct CloseReply final : Task {
-  std::shared_ptr<CloseSearch> search;
-  bool found = false;
-  void run() noexcept override {
-    search->found = search->found || found;
-    if (--search->waiting == 0) search->done(search->found);
-  }
-};
-
-struct CloseRequest final : Task {
-  std::shared_ptr<CloseSearch> search;
-  GroupId reply_to = 0;
-  ConnectionId id = 0;
-  Status reason;
-  void run() noexcept override {
-    PollGroupImpl& group = *PollGroupImpl::current();
-    auto reply = std::make_unique<CloseReply>();
-    reply->search = std::move(search);
-    reply->found = group.close_connection(id, reason);
-    group.post(reply_to, std::move(reply));
-  }
-};
-
-}  // namespace
 
 StatsRegistry::StatsRegistry() {
   bytes_in = add_counter("weir_received_bytes_total", "Bytes received on all connections");
@@ -192,36 +76,61 @@ std::vector<double> StatsImpl::local_values() {
   return values;
 }
 
+namespace {
+struct GroupFigures {  // one group's part of a StatsSnapshot
+  std::vector<double> values;
+  PagePoolStats pool;
+  std::uint64_t connections = 0;
+  std::uint64_t overloaded = 0;
+};
+}  // namespace
+
 void StatsImpl::collect(std::function<void(StatsSnapshot)> done) noexcept {
-  auto collection = std::make_shared<Collection>(group_.group_count(), std::move(done));
-  for (GroupId g = 0; g < group_.group_count(); ++g) {
-    auto request = std::make_unique<CollectRequest>();
-    request->collection = collection;
-    request->reply_to = group_.id();
-    group_.post(g, std::move(request));
-  }
+  gather<GroupFigures>(
+      group_,
+      [](PollGroupImpl& group) {
+        return GroupFigures{group.stats_impl().local_values(), group.pool().stats(), group.connection_count(),
+                            group.overloaded_senders()};
+      },
+      [this, done = std::move(done)](std::vector<GroupFigures> parts) {
+        StatsSnapshot snapshot;
+        std::vector<double> sums;
+        for (const GroupFigures& part : parts) {
+          if (sums.size() < part.values.size()) sums.resize(part.values.size());
+          for (std::size_t i = 0; i < part.values.size(); ++i) sums[i] += part.values[i];
+          snapshot.page_pools.push_back(part.pool);
+          snapshot.connections_open += part.connections;
+          snapshot.senders_overloaded += part.overloaded;
+        }
+        sums.resize(registry_->counters().size() + registry_->gauges().size());
+        std::size_t i = 0;
+        for (const auto& counter : registry_->counters())
+          snapshot.values.push_back(StatValue{counter.name, counter.help, false, sums[i++]});
+        for (const auto& gauge : registry_->gauges())
+          snapshot.values.push_back(StatValue{gauge.name, gauge.help, true, sums[i++]});
+        done(std::move(snapshot));
+      });
 }
 
 void StatsImpl::collect_connections(std::function<void(std::vector<ConnectionInfo>)> done) noexcept {
-  auto collection = std::make_shared<ConnectionsCollection>(group_.group_count(), std::move(done));
-  for (GroupId g = 0; g < group_.group_count(); ++g) {
-    auto request = std::make_unique<ConnectionsRequest>();
-    request->collection = collection;
-    request->reply_to = group_.id();
-    group_.post(g, std::move(request));
-  }
+  gather<std::vector<ConnectionInfo>>(
+      group_, [](PollGroupImpl& group) { return group.connection_infos(); },
+      [done = std::move(done)](std::vector<std::vector<ConnectionInfo>> parts) {
+        std::vector<ConnectionInfo> all;
+        for (auto& part : parts)
+          for (ConnectionInfo& info : part) all.push_back(std::move(info));
+        std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+        done(std::move(all));
+      });
 }
 
 void StatsImpl::close_connection(ConnectionId id, Status reason, std::function<void(bool found)> done) noexcept {
-  auto search = std::make_shared<CloseSearch>(group_.group_count(), std::move(done));
-  for (GroupId g = 0; g < group_.group_count(); ++g) {
-    auto request = std::make_unique<CloseRequest>();
-    request->search = search;
-    request->reply_to = group_.id();
-    request->id = id;
-    request->reason = reason;
-    group_.post(g, std::move(request));
-  }
+  // Asked of every group: an id does not say which group holds it.
+  gather<bool>(
+      group_, [id, reason](PollGroupImpl& group) { return group.close_connection(id, reason); },
+      [done = std::move(done)](std::vector<bool> found) {
+        done(std::find(found.begin(), found.end(), true) != found.end());
+      });
 }
 
 }  // namespace weir::kernel

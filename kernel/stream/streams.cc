@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "stream/streams.h"
 
+#include "poll_group/gather.h"
 #include "stats/stats.h"
 
 #include <algorithm>
@@ -44,32 +45,6 @@ struct StreamStopped final : Task {
   void run() noexcept override { here().on_stream_stopped(id, epoch); }
   StreamId id;
   std::uint64_t epoch;
-};
-
-// Streams::collect(): one request to each group, one reply from each, merged on the requester.
-struct StreamsCollection {
-  StreamsCollection(GroupId groups, std::function<void(std::vector<StreamStats>)> done)
-      : waiting(groups), done(std::move(done)) {}
-  GroupId waiting;
-  std::map<std::string, StreamStats> by_key;  // sorted by "app/name"
-  std::function<void(std::vector<StreamStats>)> done;
-};
-
-struct StreamsCollectReply final : Task {
-  std::shared_ptr<StreamsCollection> collection;  // only the requesting group touches it
-  std::vector<StreamStats> part;
-  void run() noexcept override;
-};
-
-struct StreamsCollectRequest final : Task {
-  std::shared_ptr<StreamsCollection> collection;
-  GroupId reply_to = 0;
-  void run() noexcept override {
-    auto reply = std::make_unique<StreamsCollectReply>();
-    reply->collection = std::move(collection);
-    reply->part = here().local_stats();
-    PollGroupImpl::current()->post(reply_to, std::move(reply));
-  }
 };
 
 // Streams::stop(): to the publisher's group and back.
@@ -528,36 +503,37 @@ void StreamsImpl::on_stream_stopped(StreamId id, std::uint64_t epoch) {
 
 namespace {
 
-void StreamsCollectReply::run() noexcept {
-  StreamsCollection& c = *collection;
-  for (StreamStats& stream : part) {
-    std::string text = stream.key.to_string();
-    auto [it, is_new] = c.by_key.try_emplace(text);
-    StreamStats& merged = it->second;
-    std::uint64_t players = merged.players + stream.players;
-    DeliveryCounts delivered = merged.delivered;
-    delivered.bytes_sent += stream.delivered.bytes_sent;
-    delivered.frames_dropped += stream.delivered.frames_dropped;
-    auto by_protocol = std::move(merged.players_by_protocol);
-    auto added = std::move(stream.players_by_protocol);
-    // The publisher's part carries everything but the players; a tap's part only key, players and
-    // deliveries.
-    if (is_new || stream.is_published) merged = std::move(stream);
-    merged.players = players;
-    merged.delivered = delivered;
-    for (auto& [protocol, count] : added) {
-      auto same = std::find_if(by_protocol.begin(), by_protocol.end(), [&](const auto& p) { return p.first == protocol; });
-      if (same == by_protocol.end()) by_protocol.emplace_back(protocol, count);
-      else same->second += count;
+// Merges the groups' parts of Streams::collect(), sorted by "app/name".
+std::vector<StreamStats> merge_stream_parts(std::vector<std::vector<StreamStats>> parts) {
+  std::map<std::string, StreamStats> by_key;
+  for (auto& part : parts) {
+    for (StreamStats& stream : part) {
+      auto [it, is_new] = by_key.try_emplace(stream.key.to_string());
+      StreamStats& merged = it->second;
+      std::uint64_t players = merged.players + stream.players;
+      DeliveryCounts delivered = merged.delivered;
+      delivered.bytes_sent += stream.delivered.bytes_sent;
+      delivered.frames_dropped += stream.delivered.frames_dropped;
+      auto by_protocol = std::move(merged.players_by_protocol);
+      auto added = std::move(stream.players_by_protocol);
+      // The publisher's part carries everything but the players; a tap's part only key, players
+      // and deliveries.
+      if (is_new || stream.is_published) merged = std::move(stream);
+      merged.players = players;
+      merged.delivered = delivered;
+      for (auto& [protocol, count] : added) {
+        auto same = std::find_if(by_protocol.begin(), by_protocol.end(), [&](const auto& p) { return p.first == protocol; });
+        if (same == by_protocol.end()) by_protocol.emplace_back(protocol, count);
+        else same->second += count;
+      }
+      std::sort(by_protocol.begin(), by_protocol.end());
+      merged.players_by_protocol = std::move(by_protocol);
     }
-    std::sort(by_protocol.begin(), by_protocol.end());
-    merged.players_by_protocol = std::move(by_protocol);
   }
-  if (--c.waiting > 0) return;
   std::vector<StreamStats> streams;
-  streams.reserve(c.by_key.size());
-  for (auto& [text, stream] : c.by_key) streams.push_back(std::move(stream));
-  c.done(std::move(streams));
+  streams.reserve(by_key.size());
+  for (auto& [text, stream] : by_key) streams.push_back(std::move(stream));
+  return streams;
 }
 
 }  // namespace
@@ -579,13 +555,11 @@ std::vector<StreamStats> StreamsImpl::local_stats() const {
 
 void StreamsImpl::collect(std::function<void(std::vector<StreamStats>)> done) noexcept {
   owner_.check();
-  auto collection = std::make_shared<StreamsCollection>(group_.group_count(), std::move(done));
-  for (GroupId g = 0; g < group_.group_count(); ++g) {
-    auto request = std::make_unique<StreamsCollectRequest>();
-    request->collection = collection;
-    request->reply_to = group_.id();
-    group_.post(g, std::move(request));
-  }
+  gather<std::vector<StreamStats>>(
+      group_, [](PollGroupImpl& group) { return group.streams_impl().local_stats(); },
+      [done = std::move(done)](std::vector<std::vector<StreamStats>> parts) {
+        done(merge_stream_parts(std::move(parts)));
+      });
 }
 
 }  // namespace weir::kernel
