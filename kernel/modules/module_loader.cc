@@ -29,13 +29,19 @@ Result<LoadedModule> ModuleLoader::load(const std::filesystem::path& path) {
     else if (const char* text = ::dlerror()) reason = text;
     return error(Errc::config, "{}: cannot load: {}", where, reason);
   }
-  if (!library.has("weir_module_v1"))
-    return error(Errc::config, "{}: no entry point weir_module_v1 (not a Weir module, or built for another API)",
-                 where);
+  const std::string entry_name = "weir_module_v" + std::to_string(kModuleAbiVersion);
+  if (!library.has(entry_name)) {
+    // A module of another API version exports another name: say which, rather than "not a module".
+    for (std::uint32_t v = 1; v < kModuleAbiVersion + 8; ++v)
+      if (v != kModuleAbiVersion && library.has("weir_module_v" + std::to_string(v)))
+        return error(Errc::config, "{}: built for module API version {} (entry point weir_module_v{}), this server has "
+                     "version {}: rebuild it against this server's SDK", where, v, v, kModuleAbiVersion);
+    return error(Errc::config, "{}: no entry point {} (not a Weir module)", where, entry_name);
+  }
   using Entry = const ModuleDescriptor*() noexcept;
-  auto& entry = library.get<Entry>("weir_module_v1");
+  auto& entry = library.get<Entry>(entry_name);
   const ModuleDescriptor* descriptor = entry();
-  if (!descriptor) return error(Errc::config, "{}: weir_module_v1 returned no descriptor", where);
+  if (!descriptor) return error(Errc::config, "{}: {} returned no descriptor", where, entry_name);
   if (descriptor->abi_version != kModuleAbiVersion)
     return error(Errc::config, "{}: built for module API version {}, this server has version {}", where,
                  descriptor->abi_version, kModuleAbiVersion);

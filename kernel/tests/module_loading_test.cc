@@ -101,8 +101,17 @@ TEST(ModuleLoading, WrongAbiSignatureIsRefusedNamingBothSignatures) {
 
 TEST(ModuleLoading, SharedObjectWithoutTheEntryPointIsRefused) {
   Status status = prepare_with({"server.modules=mod_test_no_entry"});
-  EXPECT_EQ(status.message(), "module " + module_file("mod_test_no_entry") +
-                                  ": no entry point weir_module_v1 (not a Weir module, or built for another API)");
+  EXPECT_EQ(status.message(), "module " + module_file("mod_test_no_entry") + ": no entry point weir_module_v" +
+                                  std::to_string(kModuleAbiVersion) + " (not a Weir module)");
+}
+
+TEST(ModuleLoading, ModuleOfAnOlderApiIsNamedAsSuchByItsEntryPoint) {
+  Status status = prepare_with({"server.modules=mod_test_old_api"});
+  EXPECT_EQ(status.code(), Errc::config);
+  EXPECT_EQ(status.message(), "module " + module_file("mod_test_old_api") +
+                                  ": built for module API version 1 (entry point weir_module_v1), this server has "
+                                  "version " + std::to_string(kModuleAbiVersion) +
+                                  ": rebuild it against this server's SDK");
 }
 
 TEST(ModuleLoading, RegistrationErrorIsReportedWithTheFile) {
@@ -110,6 +119,23 @@ TEST(ModuleLoading, RegistrationErrorIsReportedWithTheFile) {
   EXPECT_EQ(status.code(), Errc::config);
   EXPECT_EQ(status.message(),
             "module " + module_file("mod_test_register_fails") + ": registration failed: test_fail: refused on purpose");
+}
+
+TEST(ModuleLoading, ServiceNameTakenByAnotherTypeIsAnErrorNamingBothTypes) {
+  // mod_test_impostor offers its own type as "http"; mod_test_needs_http asks for HttpService.
+  Status status = prepare_with({"server.modules=mod_test_impostor,mod_test_needs_http"});
+  EXPECT_EQ(status.code(), Errc::config);
+  EXPECT_EQ(status.message(), "module " + module_file("mod_test_needs_http") +
+                                  ": registration failed: mod_test_needs_http needs the 'http' service as "
+                                  "weir::HttpService/1, but the module offering it provides test::Impostor/1");
+}
+
+TEST(ModuleLoading, MissingServiceIsAnErrorNamingIt) {
+  Status status = prepare_with({"server.modules=mod_test_needs_http"});
+  EXPECT_EQ(status.code(), Errc::not_found);
+  EXPECT_NE(status.message().find("mod_test_needs_http needs the 'http' service: enable a module that provides it"),
+            std::string::npos)
+      << status.message();
 }
 
 TEST(ModuleLoading, RegistrationThatThrowsBecomesAnError) {

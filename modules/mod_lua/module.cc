@@ -194,13 +194,14 @@ Status register_module(Registrar& registrar) {
     }
   });
   // Optional: with mod_http listed before us, scripts answer HTTP under http_prefix.
-  if (auto http = registrar.find_service(HttpService::kServiceName); http && !g_shared.config.http_prefix.empty()) {
-    auto routes = std::static_pointer_cast<HttpService>(http);
+  auto http = registrar.optional_service<HttpService>();
+  if (!http) return http.error();
+  if (*http && !g_shared.config.http_prefix.empty()) {
     for (const char* method : {"GET", "POST", "PUT", "DELETE", "HEAD"})
-      WEIR_TRY(routes->route(method, g_shared.config.http_prefix, serve_http));
+      WEIR_TRY((*http)->route(method, g_shared.config.http_prefix, serve_http));
   }
-  WEIR_TRY(registrar.provide_service(AppsService::kServiceName, std::make_shared<Apps>()));
-  return registrar.provide_service(LuaService::kServiceName, std::make_shared<LuaFunctions>());
+  WEIR_TRY(registrar.provide<AppsService>(std::make_shared<Apps>()));
+  return registrar.provide<LuaService>(std::make_shared<LuaFunctions>());
 }
 
 }  // namespace

@@ -39,7 +39,9 @@ Status register_module(Registrar& registrar) {
   g_counters.slow_players_closed = registrar.counter("weir_rtmp_slow_players_closed_total", "Players disconnected at the hard limit");
   g_counters.protocol_errors = registrar.counter("weir_rtmp_protocol_errors_total", "Connections or frames refused as malformed");
   // Optional: without it every app keeps the default behaviour.
-  g_apps = std::static_pointer_cast<AppsService>(registrar.find_service(AppsService::kServiceName));
+  auto apps = registrar.optional_service<AppsService>();
+  if (!apps) return apps.error();
+  g_apps = std::move(*apps);
   g_workers.install(registrar, &g_config, &g_counters, g_apps.get());
   auto acceptor = std::make_shared<RtmpAcceptor>();
   WEIR_TRY(registrar.listen(ListenerSpec{"rtmp", g_config.listen, false, {}}, acceptor));

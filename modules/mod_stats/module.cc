@@ -360,9 +360,10 @@ Status register_module(Registrar& registrar) {
   registrar.on_group_start([](PollGroup& group) { g_groups[group.id()] = &group; });
   g_workers.install(registrar);
   // Optional: with mod_lua listed before us, scripts read the figures (weir.stats.*).
-  if (auto lua = registrar.find_service(LuaService::kServiceName))
-    WEIR_TRY(add_lua_functions(*std::static_pointer_cast<LuaService>(lua)));
-  return registrar.provide_service(StatsService::kServiceName, g_service);
+  auto lua = registrar.optional_service<LuaService>();
+  if (!lua) return lua.error();
+  if (*lua) WEIR_TRY(add_lua_functions(**lua));
+  return registrar.provide<StatsService>(g_service);
 }
 
 }  // namespace

@@ -6,7 +6,7 @@ namespace {
 weir::Status register_module(weir::Registrar&) noexcept { return weir::ok(); }
 }  // namespace
 
-extern "C" __attribute__((visibility("default"))) const weir::ModuleDescriptor* weir_module_v1() noexcept {
+extern "C" __attribute__((visibility("default"))) const weir::ModuleDescriptor* WEIR_MODULE_ENTRY() noexcept {
   static const weir::ModuleDescriptor descriptor{weir::kModuleAbiVersion + 1, WEIR_ABI_SIGNATURE, "mod_test_bad_abi",
                                                  "0.0.1", "", &register_module};
   return &descriptor;

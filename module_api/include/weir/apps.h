@@ -7,7 +7,7 @@
 /// named by the client's `app` (the first path segment of an RTMP URL); mod_lua provides the
 /// service and maps apps to Lua scripts.
 ///
-///   auto apps = registrar.find_service(AppsService::kServiceName);  // optional: null = defaults
+///   auto apps = registrar.optional_service<AppsService>();  // null: defaults
 ///   if (apps->has_hook(group, "live", AppHook::publish))
 ///     apps->request(client, {AppHook::publish, {}, {stream}}, [](AppVerdict v) { ... });
 ///
@@ -120,6 +120,8 @@ struct AppRequest {
 class AppsService : public Service {
  public:
   static constexpr std::string_view kServiceName = "apps";
+  static constexpr std::string_view kServiceType = "weir::AppsService/1";
+  std::string_view service_type() const noexcept final { return kServiceType; }
 
   /// Whether application `app` defines `hook` (for call: method `method`). False when the app has
   /// no script: the protocol module then keeps its default behaviour. Thread: `group`'s.

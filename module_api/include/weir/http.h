@@ -64,6 +64,8 @@ using HttpHandler = std::function<void(const HttpRequest& request, std::shared_p
 class HttpService : public Service {
  public:
   static constexpr std::string_view kServiceName = "http";
+  static constexpr std::string_view kServiceType = "weir::HttpService/1";
+  std::string_view service_type() const noexcept final { return kServiceType; }
   /// Routes `method` requests whose path equals `path`, or starts with it when it ends in '/'
   /// (a prefix route: "/api/v1/streams/"). Longest match wins. Registration time only.
   virtual Status route(std::string_view method, std::string_view path, HttpHandler handler) = 0;

@@ -32,6 +32,8 @@ using LuaFunction = std::function<void(PollGroup& group, std::vector<Value> args
 class LuaService : public Service {
  public:
   static constexpr std::string_view kServiceName = "lua";
+  static constexpr std::string_view kServiceType = "weir::LuaService/1";
+  std::string_view service_type() const noexcept final { return kServiceType; }
   /// Makes `fn` available to every script as weir.<library>.<name>(...). Registration time only.
   /// Errc::exists when taken, Errc::config when a name is not a Lua identifier.
   virtual Status add_function(std::string_view library, std::string_view name, LuaFunction fn) = 0;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// \file
-/// The module entry point. A module is a shared object exporting one C symbol, weir_module_v1,
-/// that returns its descriptor. Before any other call the kernel checks abi_version and
+/// The module entry point. A module is a shared library exporting one C symbol,
+/// weir_module_v<N> (N = kModuleAbiVersion, so weir_module_v2), that returns its descriptor. Before any other call the kernel checks abi_version and
 /// abi_signature and refuses a mismatch, naming the file and both signatures.
 ///
 ///   WEIR_MODULE("mod_hello", "0.1.0", "hello", hello::register_module)
@@ -18,8 +18,17 @@
 
 namespace weir {
 
-/// Bumped on any change to module_api/ other than an addition (a test hashes the headers).
-inline constexpr std::uint32_t kModuleAbiVersion = 1;
+/// Bumped on any change to module_api/ other than an addition: module_api/abi_test.cc compares
+/// the headers' declarations and the layouts of by-value types with module_api/abi.lock and
+/// fails until a change is recorded as an addition or the version is bumped. The entry point's
+/// name carries the version, so a module built for another one is named as such.
+/// 2: MediaFrame, StreamStats and AppVerdict grew; Service::service_type().
+#define WEIR_MODULE_ABI_VERSION 2
+inline constexpr std::uint32_t kModuleAbiVersion = WEIR_MODULE_ABI_VERSION;
+#define WEIR_ABI_CONCAT_(a, b) a##b
+#define WEIR_ABI_CONCAT(a, b) WEIR_ABI_CONCAT_(a, b)
+/// The entry point's symbol: weir_module_v2.
+#define WEIR_MODULE_ENTRY WEIR_ABI_CONCAT(weir_module_v, WEIR_MODULE_ABI_VERSION)
 
 #define WEIR_ABI_STRINGIFY_(x) #x
 #define WEIR_ABI_STRINGIFY(x) WEIR_ABI_STRINGIFY_(x)
@@ -40,7 +49,7 @@ inline constexpr std::uint32_t kModuleAbiVersion = 1;
 #define WEIR_ABI_SIGNATURE \
   WEIR_ABI_COMPILER ";cxx11abi=" WEIR_ABI_STRINGIFY(_GLIBCXX_USE_CXX11_ABI) ";" WEIR_ABI_NDEBUG
 
-/// What weir_module_v1() returns.
+/// What the entry point returns.
 struct ModuleDescriptor {
   std::uint32_t abi_version;
   const char* abi_signature;
@@ -67,7 +76,7 @@ Status register_guarded(Registrar& registrar) noexcept {
 /// Defines the module's entry point. `fn` is `weir::Status fn(weir::Registrar&)`.
 #define WEIR_MODULE(name, version, section, fn)                                          \
   extern "C" __attribute__((visibility("default"))) const ::weir::ModuleDescriptor*      \
-  weir_module_v1() noexcept {                                                            \
+  WEIR_MODULE_ENTRY() noexcept {                                                         \
     static const ::weir::ModuleDescriptor descriptor{                                    \
         ::weir::kModuleAbiVersion, WEIR_ABI_SIGNATURE, name, version, section,           \
         &::weir::register_guarded<fn>};                                                  \

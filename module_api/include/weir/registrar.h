@@ -17,11 +17,16 @@
 
 namespace weir {
 
-/// A service one module offers others (the HTTP layer, later recording, Lua). Each service type
-/// declares `static constexpr std::string_view kServiceName`; services are found by that name.
+/// A service one module offers others (the HTTP layer, Lua applications, statistics). Each
+/// service interface declares `static constexpr std::string_view kServiceName` (the name it is
+/// offered and found by) and `kServiceType` (what it is: namespace, type and interface version),
+/// and returns kServiceType from service_type(). A lookup through Registrar::service<T>() checks
+/// the type, so a name taken by an unrelated type is an error naming both, never a bad cast.
 class Service {
  public:
   virtual ~Service() = default;
+  /// The kServiceType of the interface this object implements.
+  virtual std::string_view service_type() const noexcept = 0;
 };
 
 class Registrar {
@@ -52,20 +57,38 @@ class Registrar {
   virtual void on_reload(std::function<void()> fn) = 0;
 
   /// Offers `service` under `name` to modules registered after this one (list the provider first
-  /// in [server] modules). Errc::exists if the name is taken.
+  /// in [server] modules). Errc::exists if the name is taken. Prefer provide<T>().
   virtual Status provide_service(std::string_view name, std::shared_ptr<Service> service) = 0;
-  /// A service offered by a module registered earlier, or null.
+  /// A service offered by a module registered earlier, or null; untyped: use service<T>() or
+  /// optional_service<T>(), which check what it is.
   virtual std::shared_ptr<Service> find_service(std::string_view name) const = 0;
-  /// find_service() typed by T::kServiceName; an error naming the service when absent.
+
+  /// Offers `service` under T::kServiceName.
+  template <class T>
+  Status provide(std::shared_ptr<T> service) {
+    return provide_service(T::kServiceName, std::move(service));
+  }
+  /// The service offered under T::kServiceName, or null when no module offers it; an error
+  /// naming both types when the name is taken by a service of another type.
+  template <class T>
+  Result<std::shared_ptr<T>> optional_service() const {
+    std::shared_ptr<Service> found = find_service(T::kServiceName);
+    if (!found) return std::shared_ptr<T>();
+    if (found->service_type() != T::kServiceType)
+      return error(Errc::config, "{} needs the '{}' service as {}, but the module offering it provides {}",
+                   module_name(), T::kServiceName, T::kServiceType, found->service_type());
+    // The type was checked by its tag: dynamic_cast is unreliable across modules built with
+    // hidden visibility (each has its own type_info).
+    return std::static_pointer_cast<T>(std::move(found));
+  }
+  /// optional_service<T>(), with absence an error naming the service.
   template <class T>
   Result<std::shared_ptr<T>> service() const {
-    std::shared_ptr<Service> found = find_service(T::kServiceName);
-    if (!found)
+    Result<std::shared_ptr<T>> found = optional_service<T>();
+    if (found && !*found)
       return error(Errc::not_found, "{} needs the '{}' service: enable a module that provides it before {} in [server] modules",
                    module_name(), T::kServiceName, module_name());
-    // By contract the name identifies the type (dynamic_cast is unreliable across shared objects
-    // built with hidden visibility).
-    return std::static_pointer_cast<T>(std::move(found));
+    return found;
   }
 
   /// A per-group counter, summed when read.

@@ -24,6 +24,8 @@ namespace weir {
 class StatsService : public Service {
  public:
   static constexpr std::string_view kServiceName = "stats";
+  static constexpr std::string_view kServiceType = "weir::StatsService/1";
+  std::string_view service_type() const noexcept final { return kServiceType; }
   /// GET /api/v1/server. Null before the first sample. Thread: `group`, a poll group.
   virtual Value server(PollGroup& group) const = 0;
   /// GET /api/v1/streams: {"streams": [...]}. Null before the first sample. Thread: `group`.
