@@ -56,6 +56,9 @@ def main():
             with sock:
                 greeting = sock.makefile("rb").readline().decode()
                 assert greeting.startswith("hi there (conn "), greeting
+                # Written with the installed formats/amf: marker 0x02, 16-bit length, the bytes.
+                expected_amf0 = (b"\x02" + len(b"hi there").to_bytes(2, "big") + b"hi there").hex()
+                assert greeting.rstrip("\n").endswith(f" amf0={expected_amf0}"), greeting
                 sock.sendall(b"ping 12345\n")
                 got = b""
                 while len(got) < 11:
