@@ -264,5 +264,43 @@ TEST(PageChain, ToVectorJoinsSlicesAndSkipsEmptyOnes) {
   EXPECT_EQ(page.get()->refs.load(), 5u);
 }
 
+// Copies, moves and assignments of chains short enough to stay inline and long enough to live on
+// the heap: every slice keeps exactly one reference per chain that holds it, and none is left
+// once the chains are gone (ASan would also see a double free or a leak of the heap array).
+TEST(PageChain, CopiesMovesAndAssignmentsKeepOneReferencePerSliceInlineAndOnTheHeap) {
+  PagePoolImpl pool(4096, 4, nullptr);
+  PageRef page = pool.allocate();
+  auto refs = [&] { return page.get()->refs.load(); };
+  for (std::uint32_t slices : {1u, PageChain::kInline, PageChain::kInline + 1, 9u}) {
+    SCOPED_TRACE(slices);
+    {
+      PageChain chain;
+      for (std::uint32_t i = 0; i < slices; ++i) chain.append(PageSlice{page, i, 1});
+      ASSERT_EQ(chain.slices().size(), slices);
+      ASSERT_EQ(refs(), 1 + slices);
+      PageChain copy = chain;
+      EXPECT_EQ(refs(), 1 + 2 * slices);
+      PageChain moved = std::move(copy);
+      EXPECT_EQ(refs(), 1 + 2 * slices);
+      EXPECT_TRUE(copy.empty());  // NOLINT(bugprone-use-after-move): a moved-from chain is empty
+      EXPECT_EQ(copy.slices().size(), 0u);
+      EXPECT_EQ(moved.size(), slices);
+      EXPECT_EQ(moved.slices()[slices - 1].offset, slices - 1);
+      PageChain assigned(PageSlice{page, 100, 1});
+      assigned = moved;  // copy-assign over a chain that held a slice
+      EXPECT_EQ(refs(), 1 + 3 * slices);
+      assigned = std::move(chain);  // move-assign drops what it held
+      EXPECT_EQ(refs(), 1 + 2 * slices);
+      copy = assigned;  // a moved-from chain takes a copy again
+      EXPECT_EQ(refs(), 1 + 3 * slices);
+      copy.clear();
+      EXPECT_EQ(refs(), 1 + 2 * slices);
+      copy.append(PageSlice{page, 0, 7});  // reuses its room after clear()
+      EXPECT_EQ(copy.size(), 7u);
+    }
+    EXPECT_EQ(refs(), 1u);
+  }
+}
+
 }  // namespace
 }  // namespace weir::kernel

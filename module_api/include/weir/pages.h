@@ -16,10 +16,12 @@
 ///
 /// Sealed bytes are never written again: a writer appends after what it has handed out.
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <new>
 #include <span>
 #include <utility>
 #include <vector>
@@ -104,37 +106,68 @@ struct PageSlice {
   }
 };
 
-/// A message's bytes: slices in order, usually one. Copying shares the pages.
+/// A message's bytes: slices in order, usually one. Copying shares the pages. Up to kInline
+/// slices live inside the chain, so copying a frame (each tap's GOP cache, every joiner's replay)
+/// allocates nothing; a longer chain (a message spanning more pages) moves to the heap.
 class PageChain {
  public:
-  PageChain() = default;
+  static constexpr std::uint32_t kInline = 2;
+
+  PageChain() noexcept = default;
   explicit PageChain(PageSlice slice) { append(std::move(slice)); }
+  PageChain(const PageChain& other) { append(other); }
+  PageChain(PageChain&& other) noexcept { take(other); }
+  PageChain& operator=(const PageChain& other) {
+    if (this != &other) {
+      clear();
+      append(other);
+    }
+    return *this;
+  }
+  PageChain& operator=(PageChain&& other) noexcept {
+    if (this != &other) {
+      clear();
+      free_heap();
+      take(other);
+    }
+    return *this;
+  }
+  ~PageChain() {
+    clear();
+    free_heap();
+  }
+
   void append(PageSlice slice) {
     if (!slice.length) return;
+    if (count_ == capacity_) grow();
     size_ += slice.length;
-    slices_.push_back(std::move(slice));
+    new (items() + count_) PageSlice(std::move(slice));
+    ++count_;
   }
   void append(const PageChain& other) {
-    for (const PageSlice& s : other.slices_) append(s);
+    for (const PageSlice& s : other.slices()) append(s);
   }
   std::size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size() == 0; }
-  std::span<const PageSlice> slices() const noexcept { return slices_; }
+  std::span<const PageSlice> slices() const noexcept { return {items(), count_}; }
+  /// Drops the slices (and their references); keeps any heap room for reuse.
   void clear() noexcept {
-    slices_.clear();
+    PageSlice* at = items();
+    for (std::uint32_t i = 0; i < count_; ++i) at[i].~PageSlice();
+    count_ = 0;
     size_ = 0;
   }
   /// Copies the bytes out (tests, small headers); never on the media path.
   std::vector<std::uint8_t> to_vector() const {
     std::vector<std::uint8_t> out;
     out.reserve(size());
-    for (const PageSlice& s : slices_) out.insert(out.end(), s.data(), s.data() + s.length);
+    for (const PageSlice& s : slices()) out.insert(out.end(), s.data(), s.data() + s.length);
     return out;
   }
   /// Copies bytes [from, from+out.size()) into out; returns how many were available.
   std::size_t copy_out(std::size_t from, std::span<std::uint8_t> out) const noexcept {
     std::size_t done = 0;
-    for (const PageSlice& s : slices_) {
+    for (const PageSlice& s : slices()) {
       if (done == out.size()) break;
       if (from >= s.length) {
         from -= s.length;
@@ -149,7 +182,50 @@ class PageChain {
   }
 
  private:
-  std::vector<PageSlice> slices_;
+  PageSlice* items() noexcept { return heap_ ? heap_ : reinterpret_cast<PageSlice*>(inline_); }
+  const PageSlice* items() const noexcept {
+    return heap_ ? heap_ : reinterpret_cast<const PageSlice*>(inline_);
+  }
+  // Moves the slices to a heap array twice as large.
+  void grow() {
+    std::uint32_t capacity = capacity_ * 2;
+    auto* bigger = static_cast<PageSlice*>(::operator new(capacity * sizeof(PageSlice)));
+    PageSlice* from = items();
+    for (std::uint32_t i = 0; i < count_; ++i) {
+      new (bigger + i) PageSlice(std::move(from[i]));
+      from[i].~PageSlice();
+    }
+    free_heap();
+    heap_ = bigger;
+    capacity_ = capacity;
+  }
+  void free_heap() noexcept {
+    if (!heap_) return;
+    ::operator delete(heap_);
+    heap_ = nullptr;
+    capacity_ = kInline;
+  }
+  // Takes other's slices, leaving it empty; this chain is empty with no heap room.
+  void take(PageChain& other) noexcept {
+    if (other.heap_) {
+      heap_ = std::exchange(other.heap_, nullptr);
+      capacity_ = std::exchange(other.capacity_, kInline);
+    } else {
+      auto* to = reinterpret_cast<PageSlice*>(inline_);
+      auto* from = reinterpret_cast<PageSlice*>(other.inline_);
+      for (std::uint32_t i = 0; i < other.count_; ++i) {
+        new (to + i) PageSlice(std::move(from[i]));
+        from[i].~PageSlice();
+      }
+    }
+    count_ = std::exchange(other.count_, 0);
+    size_ = std::exchange(other.size_, 0);
+  }
+
+  alignas(PageSlice) std::byte inline_[kInline * sizeof(PageSlice)];
+  PageSlice* heap_ = nullptr;
+  std::uint32_t count_ = 0;
+  std::uint32_t capacity_ = kInline;
   std::size_t size_ = 0;
 };
 
