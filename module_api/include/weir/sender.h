@@ -2,8 +2,9 @@
 #pragma once
 /// \file
 /// Sender states: how full a connection's send queue is. The state returned by a send is the
-/// truth at that moment; the state-change events that follow are hints (seed 001): check
-/// Connection::sender_state() before producing more data.
+/// truth at that moment; the state-change events that follow are hints (an event may arrive
+/// after the queue has already drained again, or be coalesced with the next one within a turn):
+/// check Connection::sender_state() before producing more data, never trust an old event.
 
 #include <cstdint>
 #include <string_view>
