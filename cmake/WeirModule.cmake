@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-# weir_add_module(mod_name SOURCES ...): a module shared object. It links only weir::module_api
+# weir_add_module(mod_name SOURCES ...): a module library (.so). It links only weir::module_api
 # and weir::formats (the build enforces the layering), hides every symbol but its entry point,
 # and lands in lib/weir/modules of the build tree, the layout the server looks in by default.
 function(weir_add_module name)

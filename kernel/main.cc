@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // weir: the executable. It links the kernel and no module; modules are loaded from their own
-// shared objects as the config says.
+// libraries (.so files) as the config says.
 #include <csignal>
 #include <cstring>
 #include <iostream>

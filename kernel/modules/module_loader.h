@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// Loads module shared objects with Boost.DLL and checks them before any call beyond the entry
+// Loads module libraries (.so) with Boost.DLL and checks them before any call beyond the entry
 // point: the API version and the ABI signature must match the server's. Every failure names the
 // file and the reason. A loaded module is never unloaded, not even at exit (RTLD_NODELETE).
 

@@ -99,7 +99,7 @@ TEST(ModuleLoading, WrongAbiSignatureIsRefusedNamingBothSignatures) {
                                   WEIR_ABI_SIGNATURE + "' (rebuild the module)");
 }
 
-TEST(ModuleLoading, SharedObjectWithoutTheEntryPointIsRefused) {
+TEST(ModuleLoading, LibraryWithoutTheEntryPointIsRefused) {
   Status status = prepare_with({"server.modules=mod_test_no_entry"});
   EXPECT_EQ(status.message(), "module " + module_file("mod_test_no_entry") + ": no entry point weir_module_v" +
                                   std::to_string(kModuleAbiVersion) + " (not a Weir module)");
@@ -145,7 +145,7 @@ TEST(ModuleLoading, RegistrationThatThrowsBecomesAnError) {
             "module " + module_file("mod_test_register_throws") + ": registration failed: registration threw: boom");
 }
 
-TEST(ModuleLoading, FileThatIsNotASharedObjectIsRefusedWithTheLinkersReason) {
+TEST(ModuleLoading, FileThatIsNotALibraryIsRefusedWithTheLinkersReason) {
   Status status = prepare_with({"server.modules=mod_test_not_elf"});
   EXPECT_EQ(status.code(), Errc::config);
   std::string prefix = "module " + module_file("mod_test_not_elf") + ": cannot load: ";
