@@ -61,14 +61,11 @@ struct LuaShared {
   Logger logger;
   std::vector<ModuleFunction> functions;
   mutable SharedCounts counts;
-  /// TLS client settings of weir.http https:// (make_https_context); null: made per request.
+  /// TLS client settings of weir.http https:// (make_https_context, lua_http.h); null: made per
+  /// request.
   /// Poco's Context is shared by the worker threads (its refcount and SSL_CTX are thread-safe).
   Poco::Net::Context::Ptr https_context;
 };
-
-/// The TLS client context of weir.http: the system's CAs plus config.http_ca_file, peer
-/// verification and host name check on. Errc::config when the CA file cannot be loaded.
-Result<Poco::Net::Context::Ptr> make_https_context(const LuaConfig& config);
 
 /// A script's text, read on the main thread (never on a poll group: disk).
 struct ScriptSource {
@@ -118,7 +115,7 @@ class LuaGroup {
   /// errors). Any thread.
   static Status check_scripts(const LuaShared& shared, const Sources& sources);
 
-  // For the Lua bindings (lua_group.cc).
+  // For the Lua bindings (lua_library.cc, lua_client.cc, lua_http.cc, lua_shared_object.cc).
   PollGroup& group() noexcept { return group_; }
   const LuaShared& shared() const noexcept { return *shared_; }
   /// Starts an asynchronous wait for the running hook whose coroutine is `L`: `start` gets the
