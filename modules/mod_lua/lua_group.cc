@@ -135,6 +135,13 @@ void LuaGroup::server_start() {
             AppRequest{AppHook::call, {}, {Value::object({{"name", script.app}})}}, nullptr, 0);
 }
 
+std::uint64_t LuaGroup::fail_allocation(std::uint64_t n) noexcept {
+  std::uint64_t left = vm_->failing_allocation;
+  vm_->failing_allocation = n;
+  vm_->failed_allocation = {};
+  return left;
+}
+
 Run* LuaGroup::find(std::uint64_t run_id) noexcept {
   auto it = runs_.find(run_id);
   return it == runs_.end() ? nullptr : it->second.get();

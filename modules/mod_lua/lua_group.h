@@ -110,6 +110,10 @@ class LuaGroup {
   Status reload(const Sources& sources);
   /// Runs in progress (tests).
   std::size_t runs() const noexcept { return runs_.size(); }
+  /// Tests: the current Vm's allocation under the memory limit numbered `n` (1: the next one a
+  /// script makes) fails as one past the limit would; 0: none. Returns how many allocations were
+  /// still to come before the one set earlier (0: it failed, or none was set).
+  std::uint64_t fail_allocation(std::uint64_t n) noexcept;
 
   /// Loads every script once in a throwaway VM: the startup check (syntax errors, top-level
   /// errors). Any thread.

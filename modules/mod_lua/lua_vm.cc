@@ -21,8 +21,22 @@ void* allocate(void* ud, void* block, std::size_t old_size, std::size_t size) no
     vm.used_bytes -= old;
     return nullptr;
   }
-  if (vm.enforce_limit && size > old && vm.used_bytes + (size - old) > vm.shared.config.memory_limit_bytes)
-    return nullptr;  // Lua raises "not enough memory" in the script
+  if (vm.enforce_limit && size > old) {
+    if (vm.used_bytes + (size - old) > vm.shared.config.memory_limit_bytes)
+      return nullptr;  // Lua raises "not enough memory" in the script
+    // A refused request is retried once after an emergency collection (Lua's tryagain): a test's
+    // failure must hold for the retry too, as the limit would.
+    Vm::FailedAllocation& failed = vm.failed_allocation;
+    if (failed.pending && failed.block == block && failed.size == size) {
+      failed.pending = false;
+      return nullptr;
+    }
+    failed.pending = false;
+    if (vm.failing_allocation != 0 && --vm.failing_allocation == 0) {
+      failed = Vm::FailedAllocation{block, size, true};
+      return nullptr;
+    }
+  }
   void* moved = std::realloc(block, size);
   if (!moved) return nullptr;
   vm.used_bytes = vm.used_bytes - old + size;

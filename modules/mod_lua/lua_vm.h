@@ -54,6 +54,14 @@ class Vm {
   // is an ordinary script error); our own pushes outside must not fail.
   std::size_t used_bytes = 0;
   bool enforce_limit = false;
+  /// Tests: the allocation under the limit with this number (1: the next) fails as one past the
+  /// limit would, and so does Lua's retry of it after its emergency collection. 0: none.
+  std::uint64_t failing_allocation = 0;
+  struct FailedAllocation {
+    void* block = nullptr;
+    std::size_t size = 0;
+    bool pending = false;  // the retry of this request fails too
+  } failed_allocation;
 
   /// Runs `thread` with the memory limit on.
   int resume(lua_State* thread, int nargs, int* results) {
