@@ -28,22 +28,17 @@ int client_call(lua_State* L) {
   auto* box = static_cast<ClientBox*>(luaL_checkudata(L, 1, kClientType));
   const char* name = luaL_checkstring(L, 2);
   LuaGroup* group = vm_of(L).owner;
-  int outcome;
-  {
+  return bind(L, [&] {
     auto args = read_args(L, 3);
-    if (!args) {
-      outcome = raise(L, "client:call: " + args.error().message());
-    } else if (!group) {
-      outcome = raise(L, "client:call: no client here");
-    } else {
-      outcome = group->wait(L, "client:call",
-                            [client = box->client, method = std::string(name), values = std::move(*args)](LuaDone done) mutable {
-                              client->call(method, std::move(values), std::move(done));
-                            });
-    }
-  }
-  return conclude(L, outcome);
+    if (!args) return Outcome::failure("client:call: " + args.error().message());
+    if (!group) return Outcome::failure("client:call: no client here");
+    return group->wait(L, "client:call",
+                       [client = box->client, method = std::string(name), values = std::move(*args)](LuaDone done) mutable {
+                         client->call(method, std::move(values), std::move(done));
+                       });
+  });
 }
+
 int client_close(lua_State* L) {
   AppClient& client = check_client(L);
   client.close(luaL_optstring(L, 2, "closed by the application"));
@@ -61,18 +56,15 @@ int client_get(lua_State* L) {
 int client_set(lua_State* L) {
   AppClient& client = check_client(L);
   const char* key = luaL_checkstring(L, 2);
-  int outcome = 0;
-  {
+  return bind(L, [&] {
     auto v = to_value(L, 3);
-    if (!v) {
-      outcome = raise(L, format("client:set('{}'): {}", key, v.error().message()));
-    } else {
-      if (!client.values().is_object()) client.values() = Value::object();
-      client.values().set(key, std::move(*v));
-    }
-  }
-  return conclude(L, outcome);
+    if (!v) return Outcome::failure(format("client:set('{}'): {}", key, v.error().message()));
+    if (!client.values().is_object()) client.values() = Value::object();
+    client.values().set(key, std::move(*v));
+    return Outcome::none();
+  });
 }
+
 int client_index(lua_State* L) {
   AppClient& client = check_client(L);
   std::string_view key = luaL_checkstring(L, 2);
@@ -91,13 +83,13 @@ int client_index(lua_State* L) {
 
 int client_tostring(lua_State* L) {
   AppClient& client = check_client(L);
-  std::string s = format("client {} {} {}", client.id(), client.protocol(), client.address());
-  lua_pushlstring(L, s.data(), s.size());
-  return 1;
+  return bind(L, [&] { return Outcome::of(format("client {} {} {}", client.id(), client.protocol(), client.address())); });
 }
 
+// Only Lua calls it, with one of ours (the metatable is hidden from scripts): no check, which
+// could raise (it looks the type name up) and skip the destructor.
 int client_gc(lua_State* L) {
-  static_cast<ClientBox*>(luaL_checkudata(L, 1, kClientType))->~ClientBox();
+  static_cast<ClientBox*>(lua_touserdata(L, 1))->~ClientBox();
   return 0;
 }
 
@@ -131,8 +123,11 @@ void push_client(lua_State* L, const std::shared_ptr<AppClient>& client) {
     return;
   }
   lua_pop(L, 1);
-  new (lua_newuserdatauv(L, sizeof(ClientBox), 0)) ClientBox{client};
+  // The metatable first: if setting it raises, the box has no __gc and holds nothing; once it has
+  // one, nothing raises before the box is made.
+  void* box = lua_newuserdatauv(L, sizeof(ClientBox), 0);
   luaL_setmetatable(L, kClientType);
+  new (box) ClientBox{client};
   lua_pushvalue(L, -1);
   lua_rawseti(L, -3, static_cast<lua_Integer>(client->id()));
   lua_remove(L, -2);

@@ -226,12 +226,12 @@ void LuaGroup::start(std::shared_ptr<Vm> vm, std::shared_ptr<AppClient> client, 
   resume(id, nargs);
 }
 
-int LuaGroup::wait(lua_State* L, const char* what, const std::function<void(LuaDone)>& start_wait) {
+Outcome LuaGroup::wait(lua_State* L, const char* what, const std::function<void(LuaDone)>& start_wait) {
   Budget* budget = budget_of(L);
   Run* run = budget ? budget->run : nullptr;
   if (!run || run->thread != L || !lua_isyieldable(L))
-    return raise(L, format("{}: waits only in a hook's own coroutine (not at a script's top level, in a coroutine "
-                           "the script made, or inside a C call such as table.sort)", what));
+    return Outcome::failure(format("{}: waits only in a hook's own coroutine (not at a script's top level, in a "
+                                   "coroutine the script made, or inside a C call such as table.sort)", what));
   struct State {
     bool returned = false;
     std::optional<Result<Value>> early;
@@ -254,9 +254,9 @@ int LuaGroup::wait(lua_State* L, const char* what, const std::function<void(LuaD
     resume(id, n);
   });
   state->returned = true;
-  if (state->early) return push_result(L, *state->early);
+  if (state->early) return Outcome::result(std::move(*state->early));
   run->waiting = true;
-  return kYield;  // the caller yields once its C++ objects are gone (conclude())
+  return Outcome::waiting();  // the caller yields once its C++ objects are gone (bind())
 }
 
 void LuaGroup::resume(std::uint64_t run_id, int nargs) {
@@ -282,6 +282,7 @@ void LuaGroup::resume(std::uint64_t run_id, int nargs) {
   }
   if (status != LUA_OK) {
     std::string message = error_text(T, -1);
+    if (status == LUA_ERRMEM) message += format(" (memory_limit of {} bytes)", shared_->config.memory_limit_bytes);
     lua_State* L = run->vm->L;
     luaL_traceback(L, T, message.c_str(), 0);
     std::string traceback = error_text(L, -1);

@@ -23,13 +23,12 @@
 
 #include <Poco/Net/Context.h>
 
+#include "lua_binding.h"
 #include "lua_config.h"
 #include "weir/apps.h"
 #include "weir/log.h"
 #include "weir/lua.h"
 #include "weir/poll_group.h"
-
-struct lua_State;
 
 namespace weir::lua {
 
@@ -123,10 +122,10 @@ class LuaGroup {
   PollGroup& group() noexcept { return group_; }
   const LuaShared& shared() const noexcept { return *shared_; }
   /// Starts an asynchronous wait for the running hook whose coroutine is `L`: `start` gets the
-  /// callback that resumes it. Returns the number of results pushed (answered at once), -1 when
-  /// the caller must yield, -2 when it must raise the error message pushed. It never yields or
-  /// raises itself: a longjmp must not cross the caller's C++ objects.
-  int wait(lua_State* L, const char* what, const std::function<void(LuaDone)>& start);
+  /// callback that resumes it. Returns the answer when it came at once, Outcome::waiting() when
+  /// the caller must yield, or a failure (not in a hook's own coroutine). Never raises or yields
+  /// itself: it runs inside a binding's C++ part (lua_binding.h).
+  Outcome wait(lua_State* L, const char* what, const std::function<void(LuaDone)>& start);
 
  private:
   void start(std::shared_ptr<Vm> vm, std::shared_ptr<AppClient> client, std::string app, RunKind kind,

@@ -99,56 +99,61 @@ int weir_http(lua_State* L) {
   if (lua_type(L, 1) != LUA_TSTRING) luaL_checktype(L, 1, LUA_TTABLE);
   LuaGroup* group = vm_of(L).owner;
   if (!group) return luaL_error(L, "weir.http: only inside a hook");
-  int outcome;
-  {
+  // The request's fields onto the stack first: making their keys may raise, before any C++ object.
+  bool is_table = lua_type(L, 1) == LUA_TTABLE;
+  int url = 1, method = 0, body = 0, timeout = 0, headers = 0;
+  if (is_table) {
+    url = lua_gettop(L) + 1;
+    method = url + 1;
+    body = url + 2;
+    timeout = url + 3;
+    headers = url + 4;
+    raw_field(L, 1, "url");
+    raw_field(L, 1, "method");
+    raw_field(L, 1, "body");
+    raw_field(L, 1, "timeout_ms");
+    raw_field(L, 1, "headers");
+  }
+  return bind(L, [&] {
     auto x = std::make_shared<HttpExchange>();
-    bool valid = true;
-    if (lua_type(L, 1) == LUA_TSTRING) {
-      x->url = lua_tostring(L, 1);
-    } else {
-      if (raw_field(L, 1, "url") == LUA_TSTRING) x->url = lua_tostring(L, -1);
-      else valid = false;
-      if (raw_field(L, 1, "method") == LUA_TSTRING) x->method = lua_tostring(L, -1);
-      if (raw_field(L, 1, "body") == LUA_TSTRING) {
+    if (lua_type(L, url) != LUA_TSTRING) return Outcome::failure("weir.http: the request has no url");
+    x->url = lua_tostring(L, url);
+    if (is_table) {
+      if (lua_type(L, method) == LUA_TSTRING) x->method = lua_tostring(L, method);
+      if (lua_type(L, body) == LUA_TSTRING) {
         std::size_t length = 0;
-        const char* body = lua_tolstring(L, -1, &length);
-        x->body.assign(body, length);
+        const char* text = lua_tolstring(L, body, &length);
+        x->body.assign(text, length);
       }
-      if (raw_field(L, 1, "timeout_ms") == LUA_TNUMBER && lua_isinteger(L, -1))
-        x->timeout = std::chrono::milliseconds(std::max<lua_Integer>(1, lua_tointeger(L, -1)));
-      if (raw_field(L, 1, "headers") == LUA_TTABLE) {
+      if (lua_type(L, timeout) == LUA_TNUMBER && lua_isinteger(L, timeout))
+        x->timeout = std::chrono::milliseconds(std::max<lua_Integer>(1, lua_tointeger(L, timeout)));
+      if (lua_type(L, headers) == LUA_TTABLE) {
         lua_pushnil(L);
-        while (lua_next(L, -2)) {
+        while (lua_next(L, headers)) {
           if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING)
             x->headers.emplace_back(lua_tostring(L, -2), lua_tostring(L, -1));
           lua_pop(L, 1);
         }
       }
-      lua_pop(L, 5);
     }
     x->timeout = std::min(x->timeout, group->shared().config.hook_timeout);
     x->https_context = group->shared().https_context;
     x->ca_file = group->shared().config.http_ca_file;
-    if (!valid) {
-      outcome = raise(L, "weir.http: the request has no url");
-    } else {
-      outcome = group->wait(L, "weir.http", [group, x](LuaDone done) {
-        group->group().run_blocking([x] { return http_exchange(*x); },
-                                    [x, done = std::move(done)](Status status) {
-                                      if (!status) {
-                                        done(std::move(status));
-                                        return;
-                                      }
-                                      Value headers = Value::object();
-                                      for (auto& [name, value] : x->response_headers) headers.set(name, value);
-                                      done(Value::object({{"status", x->status},
-                                                          {"body", std::move(x->response_body)},
-                                                          {"headers", std::move(headers)}}));
-                                    });
-      });
-    }
-  }
-  return conclude(L, outcome);
+    return group->wait(L, "weir.http", [group, x](LuaDone done) {
+      group->group().run_blocking([x] { return http_exchange(*x); },
+                                  [x, done = std::move(done)](Status status) {
+                                    if (!status) {
+                                      done(std::move(status));
+                                      return;
+                                    }
+                                    Value response_headers = Value::object();
+                                    for (auto& [name, value] : x->response_headers) response_headers.set(name, value);
+                                    done(Value::object({{"status", x->status},
+                                                        {"body", std::move(x->response_body)},
+                                                        {"headers", std::move(response_headers)}}));
+                                  });
+    });
+  });
 }
 
 Result<Poco::Net::Context::Ptr> make_https_context(const LuaConfig& config) {

@@ -65,8 +65,8 @@ int weir_redirect(lua_State* L) {
 }
 
 int weir_date(lua_State* L) {
-  push_value(L, Value::date(luaL_checknumber(L, 1)));
-  return 1;
+  lua_Number ms = luaL_checknumber(L, 1);
+  return bind(L, [&] { return Outcome::of(Value::date(ms)); });
 }
 
 int weir_array(lua_State* L) {
@@ -120,19 +120,13 @@ int weir_count(lua_State* L) {
   // would be taken several times.
   Budget* budget = budget_of(L);
   if (!budget || !budget->run) return luaL_error(L, "weir.count: only inside a hook");
-  std::optional<std::int64_t> count;
-  {
+  return bind(L, [&] {
     // Counts are per app: one app cannot take another's slots.
     std::string key = std::string(lua_tostring(L, lua_upvalueindex(1))) + "/" + name;
-    count = vm_of(L).shared.counts.add(key, delta, limit);
-  }
-  if (!count) {
-    lua_pushnil(L);
-    lua_pushliteral(L, "limit");
-    return 2;
-  }
-  lua_pushinteger(L, *count);
-  return 1;
+    std::optional<std::int64_t> count = vm_of(L).shared.counts.add(key, delta, limit);
+    if (!count) return Outcome::result(Status(Errc::limit, "limit"));
+    return Outcome::of(Value(static_cast<double>(*count)));
+  });
 }
 
 int weir_sleep(lua_State* L) {
@@ -142,14 +136,12 @@ int weir_sleep(lua_State* L) {
   if (!group) return luaL_error(L, "weir.sleep: only inside a hook");
   auto delay = std::chrono::milliseconds(ms);
   Budget* budget = budget_of(L);
-  int outcome;
-  {
-    outcome = group->wait(L, "weir.sleep", [group, budget, delay](LuaDone done) {
+  return bind(L, [&] {
+    return group->wait(L, "weir.sleep", [group, budget, delay](LuaDone done) {
       // wait() has checked that this is a hook's coroutine, so budget->run is set.
       budget->run->sleep = group->group().after(delay, [done = std::move(done)] { done(Value()); });
     });
-  }
-  return conclude(L, outcome);
+  });
 }
 
 // A module's function (weir/lua.h). Upvalue 1: its index in LuaShared::functions.
@@ -157,22 +149,16 @@ int module_function(lua_State* L) {
   Vm& vm = vm_of(L);
   auto index = static_cast<std::size_t>(lua_tointeger(L, lua_upvalueindex(1)));
   const ModuleFunction& f = vm.shared.functions[index];
-  int outcome;
-  {
+  return bind(L, [&] {
     std::string what = "weir." + f.library + "." + f.name;
     auto args = read_args(L, 1);
-    if (!args) {
-      outcome = raise(L, what + ": " + args.error().message());
-    } else if (!vm.owner) {
-      outcome = raise(L, what + ": only inside a hook");
-    } else {
-      PollGroup& group = vm.owner->group();
-      outcome = vm.owner->wait(L, what.c_str(), [&f, &group, values = std::move(*args)](LuaDone done) mutable {
-        f.fn(group, std::move(values), std::move(done));
-      });
-    }
-  }
-  return conclude(L, outcome);
+    if (!args) return Outcome::failure(what + ": " + args.error().message());
+    if (!vm.owner) return Outcome::failure(what + ": only inside a hook");
+    PollGroup& group = vm.owner->group();
+    return vm.owner->wait(L, what.c_str(), [&f, &group, values = std::move(*args)](LuaDone done) mutable {
+      f.fn(group, std::move(values), std::move(done));
+    });
+  });
 }
 
 }  // namespace

@@ -24,9 +24,9 @@ SharedObjectKey& check_shared_object(lua_State* L) {
 
 // Starts `request(objects, done)` as the running hook's wait; `what` names the call in errors.
 template <class Request>
-int shared_object_wait(lua_State* L, const char* what, Request request) {
+Outcome shared_object_wait(lua_State* L, const char* what, Request request) {
   LuaGroup* group = vm_of(L).owner;
-  if (!group) return raise(L, std::string(what) + ": only inside a hook");
+  if (!group) return Outcome::failure(std::string(what) + ": only inside a hook");
   return group->wait(L, what, [group, request = std::move(request)](LuaDone done) mutable {
     request(group->group().shared_objects(), std::move(done));
   });
@@ -44,67 +44,54 @@ SharedObjectDone answer_status(LuaDone done) {
 int so_set(lua_State* L) {
   SharedObjectKey& key = check_shared_object(L);
   const char* slot = luaL_checkstring(L, 2);
-  int outcome;
-  {
+  return bind(L, [&] {
     auto value = to_value(L, 3);
-    if (!value) {
-      outcome = raise(L, format("so:set('{}'): {}", slot, value.error().message()));
-    } else if (value->is_undefined()) {
-      outcome = shared_object_wait(L, "so:set", [key, slot = std::string(slot)](SharedObjects& objects, LuaDone done) {
+    if (!value) return Outcome::failure(format("so:set('{}'): {}", slot, value.error().message()));
+    if (value->is_undefined()) {
+      return shared_object_wait(L, "so:set", [key, slot = std::string(slot)](SharedObjects& objects, LuaDone done) {
         objects.remove(key, slot, answer_status(std::move(done)));
       });
-    } else {
-      outcome = shared_object_wait(L, "so:set", [key, slot = std::string(slot), value = std::move(*value)](
-                                                    SharedObjects& objects, LuaDone done) mutable {
-        objects.set(key, slot, std::move(value), answer_status(std::move(done)));
-      });
     }
-  }
-  return conclude(L, outcome);
+    return shared_object_wait(L, "so:set", [key, slot = std::string(slot), value = std::move(*value)](
+                                               SharedObjects& objects, LuaDone done) mutable {
+      objects.set(key, slot, std::move(value), answer_status(std::move(done)));
+    });
+  });
 }
 
 // so:remove(slot) -> true or nil, err.
 int so_remove(lua_State* L) {
   SharedObjectKey& key = check_shared_object(L);
   const char* slot = luaL_checkstring(L, 2);
-  int outcome;
-  {
-    outcome = shared_object_wait(L, "so:remove", [key, slot = std::string(slot)](SharedObjects& objects, LuaDone done) {
+  return bind(L, [&] {
+    return shared_object_wait(L, "so:remove", [key, slot = std::string(slot)](SharedObjects& objects, LuaDone done) {
       objects.remove(key, slot, answer_status(std::move(done)));
     });
-  }
-  return conclude(L, outcome);
+  });
 }
 
 // so:clear() -> true or nil, err.
 int so_clear(lua_State* L) {
   SharedObjectKey& key = check_shared_object(L);
-  int outcome;
-  {
-    outcome = shared_object_wait(L, "so:clear", [key](SharedObjects& objects, LuaDone done) {
+  return bind(L, [&] {
+    return shared_object_wait(L, "so:clear", [key](SharedObjects& objects, LuaDone done) {
       objects.clear(key, answer_status(std::move(done)));
     });
-  }
-  return conclude(L, outcome);
+  });
 }
 
 // so:send(handler, ...) -> true or nil, err: handler(...) on every subscriber.
 int so_send(lua_State* L) {
   SharedObjectKey& key = check_shared_object(L);
   const char* handler = luaL_checkstring(L, 2);
-  int outcome;
-  {
+  return bind(L, [&] {
     auto args = read_args(L, 3);
-    if (!args) {
-      outcome = raise(L, format("so:send('{}'): {}", handler, args.error().message()));
-    } else {
-      outcome = shared_object_wait(L, "so:send", [key, handler = std::string(handler), args = std::move(*args)](
-                                                     SharedObjects& objects, LuaDone done) mutable {
-        objects.send(key, handler, std::move(args), answer_status(std::move(done)));
-      });
-    }
-  }
-  return conclude(L, outcome);
+    if (!args) return Outcome::failure(format("so:send('{}'): {}", handler, args.error().message()));
+    return shared_object_wait(L, "so:send", [key, handler = std::string(handler), args = std::move(*args)](
+                                                SharedObjects& objects, LuaDone done) mutable {
+      objects.send(key, handler, std::move(args), answer_status(std::move(done)));
+    });
+  });
 }
 
 // so:get(slot) -> the slot's value (nil when absent); so:get() -> a table of every slot. Read on
@@ -112,11 +99,10 @@ int so_send(lua_State* L) {
 int so_get(lua_State* L) {
   SharedObjectKey& key = check_shared_object(L);
   const char* slot = luaL_optstring(L, 2, nullptr);
-  int outcome;
-  {
+  return bind(L, [&] {
     std::optional<std::string> wanted;
     if (slot) wanted = slot;
-    outcome = shared_object_wait(L, "so:get", [key, wanted](SharedObjects& objects, LuaDone done) {
+    return shared_object_wait(L, "so:get", [key, wanted](SharedObjects& objects, LuaDone done) {
       objects.get(key, [wanted, done = std::move(done)](Result<SharedObjectSnapshot> snapshot) {
         if (!snapshot) return done(snapshot.error());
         if (!wanted) return done(std::move(snapshot->slots));
@@ -124,8 +110,7 @@ int so_get(lua_State* L) {
         done(v ? *v : Value());
       });
     });
-  }
-  return conclude(L, outcome);
+  });
 }
 
 int so_index(lua_State* L) {
@@ -149,8 +134,10 @@ int so_tostring(lua_State* L) {
   return 1;
 }
 
+// Only Lua calls it, with one of ours (the metatable is hidden from scripts): no check, which
+// could raise (it looks the type name up) and skip the destructor.
 int so_gc(lua_State* L) {
-  static_cast<SharedObjectKey*>(luaL_checkudata(L, 1, kSharedObjectType))->~SharedObjectKey();
+  static_cast<SharedObjectKey*>(lua_touserdata(L, 1))->~SharedObjectKey();
   return 0;
 }
 
@@ -163,19 +150,20 @@ int weir_shared_object(lua_State* L) {
   const char* name = luaL_checklstring(L, 1, &length);
   luaL_argcheck(L, length > 0, 1, "an empty name");
   bool persistent = lua_toboolean(L, 2) != 0;
-  void* box = lua_newuserdatauv(L, sizeof(SharedObjectKey), 0);  // may raise: no C++ object yet
-  new (box) SharedObjectKey{lua_tostring(L, lua_upvalueindex(1)), std::string(name, length), persistent};
+  // Both may raise: before the key is made (a box without __gc holds nothing; once it has one,
+  // nothing raises before the key is made).
+  void* box = lua_newuserdatauv(L, sizeof(SharedObjectKey), 0);
   luaL_setmetatable(L, kSharedObjectType);
+  new (box) SharedObjectKey{lua_tostring(L, lua_upvalueindex(1)), std::string(name, length), persistent};
   return 1;
 }
 
 // weir.shared_object_names() -> {{name =, persistent =}, ...}: the app's objects in memory on any
 // group and the persistent ones stored. Upvalue 1: the app.
 int weir_shared_object_names(lua_State* L) {
-  int outcome;
-  {
+  return bind(L, [&] {
     std::string app = lua_tostring(L, lua_upvalueindex(1));
-    outcome = shared_object_wait(L, "weir.shared_object_names", [app](SharedObjects& objects, LuaDone done) {
+    return shared_object_wait(L, "weir.shared_object_names", [app](SharedObjects& objects, LuaDone done) {
       objects.names(app, [done = std::move(done)](Result<std::vector<SharedObjectKey>> names) {
         if (!names) return done(names.error());
         std::vector<Value> items;
@@ -184,8 +172,7 @@ int weir_shared_object_names(lua_State* L) {
         done(Value::array(std::move(items)));
       });
     });
-  }
-  return conclude(L, outcome);
+  });
 }
 
 void open_shared_object_type(lua_State* L) {
