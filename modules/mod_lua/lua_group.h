@@ -23,13 +23,12 @@
 
 #include <Poco/Net/Context.h>
 
+#include "lua_binding.h"
 #include "lua_config.h"
 #include "weir/apps.h"
 #include "weir/log.h"
 #include "weir/lua.h"
 #include "weir/poll_group.h"
-
-struct lua_State;
 
 namespace weir::lua {
 
@@ -61,14 +60,11 @@ struct LuaShared {
   Logger logger;
   std::vector<ModuleFunction> functions;
   mutable SharedCounts counts;
-  /// TLS client settings of weir.http https:// (make_https_context); null: made per request.
+  /// TLS client settings of weir.http https:// (make_https_context, lua_http.h); null: made per
+  /// request.
   /// Poco's Context is shared by the worker threads (its refcount and SSL_CTX are thread-safe).
   Poco::Net::Context::Ptr https_context;
 };
-
-/// The TLS client context of weir.http: the system's CAs plus config.http_ca_file, peer
-/// verification and host name check on. Errc::config when the CA file cannot be loaded.
-Result<Poco::Net::Context::Ptr> make_https_context(const LuaConfig& config);
 
 /// A script's text, read on the main thread (never on a poll group: disk).
 struct ScriptSource {
@@ -113,19 +109,23 @@ class LuaGroup {
   Status reload(const Sources& sources);
   /// Runs in progress (tests).
   std::size_t runs() const noexcept { return runs_.size(); }
+  /// Tests: the current Vm's allocation under the memory limit numbered `n` (1: the next one a
+  /// script makes) fails as one past the limit would; 0: none. Returns how many allocations were
+  /// still to come before the one set earlier (0: it failed, or none was set).
+  std::uint64_t fail_allocation(std::uint64_t n) noexcept;
 
   /// Loads every script once in a throwaway VM: the startup check (syntax errors, top-level
   /// errors). Any thread.
   static Status check_scripts(const LuaShared& shared, const Sources& sources);
 
-  // For the Lua bindings (lua_group.cc).
+  // For the Lua bindings (lua_library.cc, lua_client.cc, lua_http.cc, lua_shared_object.cc).
   PollGroup& group() noexcept { return group_; }
   const LuaShared& shared() const noexcept { return *shared_; }
   /// Starts an asynchronous wait for the running hook whose coroutine is `L`: `start` gets the
-  /// callback that resumes it. Returns the number of results pushed (answered at once), -1 when
-  /// the caller must yield, -2 when it must raise the error message pushed. It never yields or
-  /// raises itself: a longjmp must not cross the caller's C++ objects.
-  int wait(lua_State* L, const char* what, const std::function<void(LuaDone)>& start);
+  /// callback that resumes it. Returns the answer when it came at once, Outcome::waiting() when
+  /// the caller must yield, or a failure (not in a hook's own coroutine). Never raises or yields
+  /// itself: it runs inside a binding's C++ part (lua_binding.h).
+  Outcome wait(lua_State* L, const char* what, const std::function<void(LuaDone)>& start);
 
  private:
   void start(std::shared_ptr<Vm> vm, std::shared_ptr<AppClient> client, std::string app, RunKind kind,

@@ -373,6 +373,90 @@ TEST_F(LuaGroupTest, AReloadSwapsScriptsAndABrokenOneKeepsTheOld) {
   EXPECT_EQ(call("v", {}).result, Value(2));
 }
 
+// Every binding at the memory limit: the allocations a call makes under the limit fail one after
+// the other (N = 1, 2, ... until the call makes fewer than N). C Lua raises with longjmp: an error
+// raised while a C++ object lives skips its destructor (a leak or worse under ASan). Each failure
+// must stay a Lua error (the script's pcall gets it, or the run fails alone), the VM goes on
+// serving, and a binding's own failure names the limit.
+TEST_F(LuaGroupTest, EveryBindingFailsCleanlyAtEachAllocationUnderTheMemoryLimit) {
+  shared_.config.instruction_limit = 100'000'000;
+  shared_.functions.push_back(ModuleFunction{"test", "id", [](PollGroup&, std::vector<Value> args, LuaDone done) {
+    done(args.empty() ? Value() : args[0]);  // answered at once: no yield
+  }});
+  shared_.functions.push_back(ModuleFunction{"test", "later", [](PollGroup& group, std::vector<Value> args, LuaDone done) {
+    group.defer([done = std::move(done), v = args.empty() ? Value() : args[0]] { done(v); });
+  }});
+  load(R"(
+    local long = string.rep('x', 64)  -- past any small-string buffer: a skipped destructor leaks
+    local room = weir.shared_object('room')
+    local function value() return {text = long, list = {1, 2, long}, nested = {deeper = {long}}, d = weir.date(1)} end
+    local function try(f, ...)
+      local ok, err = pcall(f, ...)
+      if ok then return 'ok' end
+      return 'failed: ' .. tostring(err)
+    end
+    methods = {
+      tostring = function(c) return try(tostring, c) end,
+      index = function(c) return try(function() return c.address, c.protocol, c.app, c.id end) end,
+      set = function(c) return try(c.set, c, long, value()) end,
+      get = function(c) return try(c.get, c, 'k') end,
+      call = function(c) return try(c.call, c, long, value()) end,
+      accept = function() return try(weir.accept, {name = long, values = value()}) end,
+      reject = function() return try(weir.reject, long, long) end,
+      redirect = function() return try(weir.redirect, long, long) end,
+      date = function() return try(weir.date, 5) end,
+      array = function() return try(weir.array, {1, 2}) end,
+      log = function() return try(weir.log, long, 1, true) end,
+      warn = function() return try(weir.warn, long) end,
+      count = function() return try(weir.count, long, 0) end,
+      sleep = function() return try(weir.sleep, 0) end,
+      http = function() return try(weir.http, {url = 'ftp://' .. long, method = 'POST', body = long,
+                                                headers = {[long] = long}}) end,
+      http_no_url = function()
+        local r = try(weir.http, {method = long})
+        return r:find('the request has no url', 1, true) and 'ok' or r
+      end,
+      id = function() return try(weir.test.id, value()) end,
+      later = function() return try(weir.test.later, value()) end,
+      so_handle = function() return try(weir.shared_object, long) end,
+      so_set = function() return try(room.set, room, long, value()) end,
+      so_get = function() return try(room.get, room, long) end,
+      so_get_all = function() return try(room.get, room) end,
+      so_send = function() return try(room.send, room, long, value()) end,
+      so_remove = function() return try(room.remove, room, long) end,
+      so_clear = function() return try(room.clear, room) end,
+      so_names = function() return try(weir.shared_object_names) end,
+      so_tostring = function() return try(tostring, room) end,
+      ok = function() return 'ok' end,
+    }
+  )");
+  client_->values() = Value::object({{"k", nested_value()}});
+  int named = 0;
+  for (const char* method : {"tostring", "index", "set", "get", "call", "accept", "reject", "redirect", "date", "array",
+                             "log", "warn", "count", "sleep", "http", "http_no_url", "id", "later", "so_handle",
+                             "so_set", "so_get", "so_get_all", "so_send", "so_remove", "so_clear", "so_names",
+                             "so_tostring"}) {
+    for (std::uint64_t n = 1;; ++n) {
+      ASSERT_LT(n, 10'000u) << method;
+      groups_.run(0, [&] { engine_->fail_allocation(n); });
+      AppVerdict v = call(method, {});
+      bool made_fewer = groups_.run(0, [&] { return engine_->fail_allocation(0); }) != 0;
+      ASSERT_EQ(call("ok", {}).result, Value("ok")) << method << " n=" << n;  // the VM goes on serving
+      if (made_fewer) {
+        EXPECT_EQ(v.result, Value("ok")) << method << " n=" << n;
+        break;
+      }
+      if (v.kind == AppVerdict::Kind::reject) continue;  // the script's own allocation failed the run
+      ASSERT_TRUE(v.result.is_string()) << method << " n=" << n;
+      std::string text(v.result.as_string());
+      if (text == "ok") continue;  // a failure Lua absorbs (a string table that did not grow)
+      EXPECT_NE(text.find("not enough memory"), std::string::npos) << method << " n=" << n << ": " << text;
+      if (text.find("(memory_limit of ") != std::string::npos) ++named;
+    }
+  }
+  EXPECT_GT(named, 0);
+}
+
 // A subscriber on another group, as an RTMP client's session would be (group 1's only).
 class SharedObjectRecorder final : public SharedObjectSubscriber {
  public:

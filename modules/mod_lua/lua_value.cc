@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 
 namespace weir::lua {
 namespace {
@@ -12,6 +13,11 @@ namespace {
 const char kNull = 0;
 constexpr const char* kDateType = "weir.Date";
 constexpr const char* kArrayType = "weir.Array";
+// Registry keys (light userdata: looking them up makes nothing, so reading never raises) of the
+// two metatables and of the string "epoch_ms".
+const char kDateKey = 0;
+const char kArrayKey = 0;
+const char kEpochKey = 0;
 
 void push(lua_State* L, const Value& value, int depth) {
   if (depth > kMaxDepth) luaL_error(L, "value nested deeper than %d levels", kMaxDepth);
@@ -65,9 +71,9 @@ void push(lua_State* L, const Value& value, int depth) {
   }
 }
 
-bool has_metatable(lua_State* L, int index, const char* type) {
+bool has_metatable(lua_State* L, int index, const char* key) {
   if (!lua_getmetatable(L, index)) return false;
-  luaL_getmetatable(L, type);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, key);
   bool same = lua_rawequal(L, -1, -2);
   lua_pop(L, 2);
   return same;
@@ -78,14 +84,16 @@ Result<Value> read(lua_State* L, int index, int depth, const std::string& path);
 Result<Value> read_table(lua_State* L, int index, int depth, const std::string& path) {
   if (depth > kMaxDepth)
     return Status(Errc::limit, format("{}: nested deeper than {} levels (a cycle?)", path, kMaxDepth));
-  luaL_checkstack(L, 6, "value conversion");
-  if (has_metatable(L, index, kDateType)) {
-    lua_getfield(L, index, "epoch_ms");
+  if (!lua_checkstack(L, 6))
+    return Status(Errc::limit, format("{}: the Lua stack cannot grow (not enough memory, or too deep)", path));
+  if (has_metatable(L, index, &kDateKey)) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &kEpochKey);
+    lua_rawget(L, index);  // the metatable has no __index: the same as t.epoch_ms
     double ms = lua_tonumber(L, -1);
     lua_pop(L, 1);
     return Value::date(ms);
   }
-  bool marked_array = has_metatable(L, index, kArrayType);
+  bool marked_array = has_metatable(L, index, &kArrayKey);
   // One pass to learn the keys: 1..n only (an array) or anything else (an object).
   lua_Integer count = 0;
   lua_Integer max_index = 0;
@@ -165,12 +173,14 @@ void push_null(lua_State* L) { lua_pushlightuserdata(L, const_cast<char*>(&kNull
 
 void open_value_types(lua_State* L) {
   // Every app of a VM shares these metatables: getmetatable() must not hand them out to change.
-  for (const char* type : {kDateType, kArrayType}) {
+  for (auto [type, key] : {std::pair{kDateType, &kDateKey}, std::pair{kArrayType, &kArrayKey}}) {
     luaL_newmetatable(L, type);
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
-    lua_pop(L, 1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, key);
   }
+  lua_pushliteral(L, "epoch_ms");
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &kEpochKey);
 }
 
 void push_value(lua_State* L, const Value& value) { push(L, value, 0); }

@@ -31,6 +31,8 @@ void push_null(lua_State* L);
 /// Pushes `value` (one slot). Raises a Lua error past kMaxDepth.
 void push_value(lua_State* L, const Value& value);
 /// The value at `index`; an error naming the path ("args[2].user: a function cannot be sent").
+/// Never raises (raw reads only, nothing made in the Lua heap): a binding calls it while its C++
+/// objects live (lua_binding.h).
 Result<Value> to_value(lua_State* L, int index);
 
 }  // namespace weir::lua

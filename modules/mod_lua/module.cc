@@ -11,6 +11,7 @@
 
 #include "lua_config.h"
 #include "lua_group.h"
+#include "lua_http.h"
 #include "weir/apps.h"
 #include "weir/http.h"
 #include "weir/lua.h"
