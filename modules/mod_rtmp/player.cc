@@ -26,9 +26,9 @@ Status Player::start(bool wait, double duration_s) {
   subscription_ = std::move(*subscription);
   Connection& c = session_.connection();
   const RtmpConfig& config = session_.worker().config();
-  session_.send_user_control(wire::UserControlEvent::stream_begin, stream_id_);
-  session_.send_status(stream_id_, "status", "NetStream.Play.Reset", "Playing and resetting " + key_.name + ".");
-  session_.send_status(stream_id_, "status", "NetStream.Play.Start", "Started playing " + key_.name + ".");
+  session_.messages().send_user_control(wire::UserControlEvent::stream_begin, stream_id_);
+  session_.messages().send_status(stream_id_, "status", "NetStream.Play.Reset", "Playing and resetting " + key_.name + ".");
+  session_.messages().send_status(stream_id_, "status", "NetStream.Play.Start", "Started playing " + key_.name + ".");
   // |RtmpSampleAccess lets Flash players read the pixels and samples; Data.Start opens the data channel.
   std::vector<std::uint8_t> payload;
   formats::amf::Amf0Writer writer(payload);
@@ -44,8 +44,8 @@ Status Player::start(bool wait, double duration_s) {
     stop_timer_ = session_.worker().group().after(
         std::chrono::milliseconds(static_cast<std::int64_t>(duration_s * 1000)), [this] {
           subscription_.reset();  // a timer callback is outside any delivery: safe to leave now
-          session_.send_status(stream_id_, "status", "NetStream.Play.Stop", "Stopped playing " + key_.name + ".");
-          session_.send_user_control(wire::UserControlEvent::stream_eof, stream_id_);
+          session_.messages().send_status(stream_id_, "status", "NetStream.Play.Stop", "Stopped playing " + key_.name + ".");
+          session_.messages().send_user_control(wire::UserControlEvent::stream_eof, stream_id_);
         });
   }
   if (!subscription_->is_published() && wait)
@@ -56,30 +56,30 @@ Status Player::start(bool wait, double duration_s) {
 void Player::on_stream_event(StreamEvent event) noexcept {
   if (event == StreamEvent::published) {
     if (unpublished_) {
-      session_.send_user_control(wire::UserControlEvent::stream_begin, stream_id_);
-      session_.send_status(stream_id_, "status", "NetStream.Play.PublishNotify", key_.name + " is now published.");
+      session_.messages().send_user_control(wire::UserControlEvent::stream_begin, stream_id_);
+      session_.messages().send_status(stream_id_, "status", "NetStream.Play.PublishNotify", key_.name + " is now published.");
     }
     unpublished_ = false;
     waiting_for_key_ = true;
     return;
   }
   unpublished_ = true;
-  session_.send_status(stream_id_, "status", "NetStream.Play.UnpublishNotify", key_.name + " is now unpublished.");
-  session_.send_user_control(wire::UserControlEvent::stream_eof, stream_id_);
+  session_.messages().send_status(stream_id_, "status", "NetStream.Play.UnpublishNotify", key_.name + " is now unpublished.");
+  session_.messages().send_user_control(wire::UserControlEvent::stream_eof, stream_id_);
 }
 
 void Player::pause(bool paused, double position_ms) {
   paused_ = paused;
   if (!paused) waiting_for_key_ = true;
-  session_.send_status(stream_id_, "status", paused ? "NetStream.Pause.Notify" : "NetStream.Unpause.Notify",
+  session_.messages().send_status(stream_id_, "status", paused ? "NetStream.Pause.Notify" : "NetStream.Unpause.Notify",
                        format("{} {} at {} ms", paused ? "Paused" : "Unpaused", key_.name, position_ms));
 }
 
 void Player::seek(double position_ms) {
   waiting_for_key_ = true;
-  session_.send_status(stream_id_, "status", "NetStream.Seek.Notify",
+  session_.messages().send_status(stream_id_, "status", "NetStream.Seek.Notify",
                        format("Seeking {} ms: {} is live, playing from the live edge.", position_ms, key_.name));
-  session_.send_status(stream_id_, "status", "NetStream.Play.Start", "Started playing " + key_.name + ".");
+  session_.messages().send_status(stream_id_, "status", "NetStream.Play.Start", "Started playing " + key_.name + ".");
 }
 
 bool Player::should_send(const MediaFrame& frame) {

@@ -16,7 +16,6 @@ namespace wire = formats::rtmp;
 
 namespace {
 
-constexpr std::uint32_t kCommandChunkStream = 3;
 constexpr std::size_t kMaxQueuedCommands = 64;
 constexpr std::size_t kMaxQueuedBytes = 256 << 10;
 // Shared objects one connection may use at once: more is a client gone wrong, not a use.
@@ -86,7 +85,8 @@ RtmpSession::RtmpSession(Connection& connection, RtmpWorker& worker, Logger logg
       worker_(worker),
       logger_(std::move(logger)),
       handshake_(std::make_unique<formats::rtmp::ServerHandshake>()),
-      reader_(*this, reader_options(worker.config())) {
+      reader_(*this, reader_options(worker.config())),
+      messages_(connection) {
   worker_.group().stats().add(worker_.counters().connections);
   handshake_timer_ = worker_.group().after(worker_.config().handshake_timeout, [this] {
     fail(error(Errc::timeout, "no RTMP handshake within {} ms", worker_.config().handshake_timeout.count()));
@@ -125,7 +125,7 @@ Status RtmpSession::on_data(const PageSlice& data) noexcept {
   }
   if (peer_window_ && received_ - acknowledged_ >= peer_window_) {
     acknowledged_ = received_;
-    send_control(wire::kMessageAcknowledgement, wire::encode_acknowledgement(static_cast<std::uint32_t>(received_)));
+    messages_.send_control(wire::kMessageAcknowledgement, wire::encode_acknowledgement(static_cast<std::uint32_t>(received_)));
   }
   return ok();
 }
@@ -174,7 +174,7 @@ void RtmpSession::schedule_ping() {
       return;
     } else {
       ping_outstanding_ = true;
-      send_user_control(wire::UserControlEvent::ping_request,
+      messages_.send_user_control(wire::UserControlEvent::ping_request,
                         static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                        Clock::now().time_since_epoch())
                                                        .count()));
@@ -324,7 +324,7 @@ Status RtmpSession::on_control(const wire::MessageHeader& header, std::span<cons
       auto event = wire::decode_user_control(payload);
       if (!event) return event.error();
       if (event->event == wire::UserControlEvent::ping_request)
-        send_user_control(wire::UserControlEvent::ping_response, event->value);
+        messages_.send_user_control(wire::UserControlEvent::ping_response, event->value);
       else if (event->event == wire::UserControlEvent::ping_response)
         ping_outstanding_ = false;
       return ok();
@@ -357,27 +357,27 @@ Status RtmpSession::on_command(const wire::MessageHeader& header, std::span<cons
   if (name == "publish") return on_publish(transaction, header.stream_id, args);
   if (name == "play") return on_play(transaction, header.stream_id, args);
   if (name == "releaseStream" || name == "FCSubscribe" || name == "_checkbw") {
-    if (transaction > 0) send_result(transaction, amf::Value::null(), amf::Value());
+    if (transaction > 0) messages_.send_result(transaction, amf::Value::null(), amf::Value());
     return ok();
   }
   if (name == "FCPublish") {
     std::string stream(strip_query(string_arg(args, 0)));
-    send_command(0, {amf::Value("onFCPublish"), amf::Value(0.0), amf::Value::null(),
+    messages_.send_command(0, {amf::Value("onFCPublish"), amf::Value(0.0), amf::Value::null(),
                      amf::Value::object({{"code", amf::Value("NetStream.Publish.Start")},
                                          {"description", amf::Value(stream)}})});
-    if (transaction > 0) send_result(transaction, amf::Value::null(), amf::Value());
+    if (transaction > 0) messages_.send_result(transaction, amf::Value::null(), amf::Value());
     return ok();
   }
   if (name == "FCUnpublish") {
     std::string stream(strip_query(string_arg(args, 0)));
-    send_command(0, {amf::Value("onFCUnpublish"), amf::Value(0.0), amf::Value::null(),
+    messages_.send_command(0, {amf::Value("onFCUnpublish"), amf::Value(0.0), amf::Value::null(),
                      amf::Value::object({{"code", amf::Value("NetStream.Unpublish.Success")},
                                          {"description", amf::Value(stream)}})});
-    if (transaction > 0) send_result(transaction, amf::Value::null(), amf::Value());
+    if (transaction > 0) messages_.send_result(transaction, amf::Value::null(), amf::Value());
     return ok();
   }
   if (name == "getStreamLength") {  // live streams have no length
-    send_result(transaction, amf::Value::null(), amf::Value(0.0));
+    messages_.send_result(transaction, amf::Value::null(), amf::Value(0.0));
     return ok();
   }
   if (name == "closeStream" || name == "deleteStream") {
@@ -404,15 +404,15 @@ Status RtmpSession::on_command(const wire::MessageHeader& header, std::span<cons
     ask(AppRequest{AppHook::call, name, std::move(call_args)}, [this, transaction, name](AppVerdict verdict) {
       if (transaction <= 0) return;  // no responder: the client wants no answer
       if (verdict.kind == AppVerdict::Kind::accept)
-        send_result(transaction, amf::Value::null(), to_amf(verdict.result));
+        messages_.send_result(transaction, amf::Value::null(), to_amf(verdict.result));
       else
-        send_error(transaction, verdict.code.empty() ? "NetConnection.Call.Failed" : verdict.code,
+        messages_.send_error(transaction, verdict.code.empty() ? "NetConnection.Call.Failed" : verdict.code,
                    verdict.description);
     });
     return ok();
   }
   if (transaction > 0)
-    send_command(0, {amf::Value("_error"), amf::Value(transaction), amf::Value::null(),
+    messages_.send_command(0, {amf::Value("_error"), amf::Value(transaction), amf::Value::null(),
                      amf::Value::object({{"level", amf::Value("error")},
                                          {"code", amf::Value("NetConnection.Call.Failed")},
                                          {"description", amf::Value("Method not found (" + name + ")")}})});
@@ -458,7 +458,7 @@ void RtmpSession::finish_connect(double transaction, const AppVerdict& verdict) 
                                                    {"redirect", amf::Value(verdict.redirect_url)}})
                              : amf::Value();
     std::string description = verdict.description.empty() ? "Connection rejected by the application" : verdict.description;
-    send_error(transaction, verdict.code.empty() ? "NetConnection.Connect.Rejected" : verdict.code, description, ex);
+    messages_.send_error(transaction, verdict.code.empty() ? "NetConnection.Connect.Rejected" : verdict.code, description, ex);
     logger_.info("conn={} peer={} connect app={} {} by the application: {}", connection_.id(),
                  connection_.peer_address(), app_, redirect ? "redirected to " + verdict.redirect_url : "rejected",
                  description);
@@ -471,12 +471,12 @@ void RtmpSession::finish_connect(double transaction, const AppVerdict& verdict) 
   apply_verdict(verdict);
   if (worker_.has_hook(app_, AppHook::update)) schedule_update();
   const RtmpConfig& config = worker_.config();
-  send_control(wire::kMessageWindowAckSize, wire::encode_window_ack_size(config.ack_window));
-  send_control(wire::kMessageSetPeerBandwidth,
+  messages_.send_control(wire::kMessageWindowAckSize, wire::encode_window_ack_size(config.ack_window));
+  messages_.send_control(wire::kMessageSetPeerBandwidth,
                wire::encode_set_peer_bandwidth({config.ack_window, wire::BandwidthLimit::dynamic}));
-  send_control(wire::kMessageSetChunkSize, wire::encode_set_chunk_size(config.out_chunk_size));
-  writer_.set_chunk_size(config.out_chunk_size);
-  send_result(transaction,
+  messages_.send_control(wire::kMessageSetChunkSize, wire::encode_set_chunk_size(config.out_chunk_size));
+  messages_.set_chunk_size(config.out_chunk_size);
+  messages_.send_result(transaction,
               amf::Value::object({{"fmsVer", amf::Value("FMS/3,5,7,7009")},
                                   {"capabilities", amf::Value(31.0)},
                                   {"mode", amf::Value(1.0)}}),
@@ -490,7 +490,7 @@ void RtmpSession::finish_connect(double transaction, const AppVerdict& verdict) 
 
 Status RtmpSession::on_create_stream(double transaction) {
   std::uint32_t id = next_stream_id_++;
-  send_result(transaction, amf::Value::null(), amf::Value(static_cast<double>(id)));
+  messages_.send_result(transaction, amf::Value::null(), amf::Value(static_cast<double>(id)));
   return ok();
 }
 
@@ -498,11 +498,11 @@ Status RtmpSession::on_publish(double, std::uint32_t stream_id, const std::vecto
   std::string name(strip_query(string_arg(args, 0)));
   std::string type = args.size() > 1 ? std::string(args[1].as_string()) : "live";
   if (name.empty()) {
-    send_status(stream_id, "error", "NetStream.Publish.BadName", "No stream name");
+    messages_.send_status(stream_id, "error", "NetStream.Publish.BadName", "No stream name");
     return ok();
   }
   if (publishing(stream_id)) {
-    send_status(stream_id, "error", "NetStream.Publish.BadName", "Already publishing on this stream");
+    messages_.send_status(stream_id, "error", "NetStream.Publish.BadName", "Already publishing on this stream");
     return ok();
   }
   if (worker_.has_hook(app_, AppHook::publish)) {
@@ -524,7 +524,7 @@ Status RtmpSession::on_publish(double, std::uint32_t stream_id, const std::vecto
 
 void RtmpSession::start_publish(std::uint32_t stream_id, const std::string& name, const std::string& type) {
   if (publishing(stream_id)) {  // a second publish raced in behind the hook
-    send_status(stream_id, "error", "NetStream.Publish.BadName", "Already publishing on this stream");
+    messages_.send_status(stream_id, "error", "NetStream.Publish.BadName", "Already publishing on this stream");
     return;
   }
   if (type == "record" || type == "append")
@@ -536,7 +536,7 @@ void RtmpSession::start_publish(std::uint32_t stream_id, const std::string& name
                           [&connection = connection_](const Status& reason) { connection.close(reason); }});
   if (!publication) {
     logger_.info("conn={} publish {} refused: {}", connection_.id(), key.to_string(), publication.error().message());
-    send_status(stream_id, "error", "NetStream.Publish.BadName", publication.error().message());
+    messages_.send_status(stream_id, "error", "NetStream.Publish.BadName", publication.error().message());
     return;
   }
   // The kernel tells this group when the stream's last player (on any group) left; the app hears
@@ -544,8 +544,8 @@ void RtmpSession::start_publish(std::uint32_t stream_id, const std::string& name
   (*publication)->on_no_subscribers([this, stream_id] { on_no_readers(stream_id); });
   publishing_.push_back(Publishing{stream_id, key, std::move(*publication), 0, 0, nullptr});
   worker_.group().stats().add(worker_.counters().publishes);
-  send_user_control(wire::UserControlEvent::stream_begin, stream_id);
-  send_status(stream_id, "status", "NetStream.Publish.Start", key.to_string() + " is now published.");
+  messages_.send_user_control(wire::UserControlEvent::stream_begin, stream_id);
+  messages_.send_status(stream_id, "status", "NetStream.Publish.Start", key.to_string() + " is now published.");
   connection_.set_label("publish " + key.to_string());
   connection_.set_stream(key.to_string());
   logger_.info("conn={} peer={} publishing {}", connection_.id(), connection_.peer_address(), key.to_string());
@@ -554,7 +554,7 @@ void RtmpSession::start_publish(std::uint32_t stream_id, const std::string& name
 Status RtmpSession::on_play(double, std::uint32_t stream_id, const std::vector<amf::Value>& args) {
   std::string name(strip_query(string_arg(args, 0)));
   if (name.empty()) {
-    send_status(stream_id, "error", "NetStream.Play.StreamNotFound", "No stream name");
+    messages_.send_status(stream_id, "error", "NetStream.Play.StreamNotFound", "No stream name");
     return ok();
   }
   close_stream(stream_id);  // a second play on a stream replaces the first
@@ -584,7 +584,7 @@ void RtmpSession::start_play(std::uint32_t stream_id, const std::string& name, d
   bool wait = worker_.config().play_waits_for_publisher;
   Status status = player->start(wait, duration_s);
   if (!status && status.code() == Errc::denied) {  // load shedding: say why, the player shows it
-    send_status(stream_id, "error", "NetStream.Play.Failed", status.message());
+    messages_.send_status(stream_id, "error", "NetStream.Play.Failed", status.message());
     logger_.info("conn={} play {} refused: {}", connection_.id(), key.to_string(), status.message());
     return;
   }
@@ -602,7 +602,7 @@ void RtmpSession::start_play(std::uint32_t stream_id, const std::string& name, d
     return;
   }
   if (!status) {
-    send_status(stream_id, "error", "NetStream.Play.StreamNotFound", key.to_string() + " is not published");
+    messages_.send_status(stream_id, "error", "NetStream.Play.StreamNotFound", key.to_string() + " is not published");
     logger_.info("conn={} play {}: not found", connection_.id(), key.to_string());
     return;
   }
@@ -765,7 +765,7 @@ void RtmpSession::refuse(std::uint32_t stream_id, const AppVerdict& verdict, std
   std::string_view code = verdict.code.empty() ? default_code : std::string_view(verdict.code);
   logger_.info("conn={} {} {}/{} rejected by the application: {} ({})", connection_.id(), what, app_, name, description,
                code);
-  send_status(stream_id, "error", code, description);
+  messages_.send_status(stream_id, "error", code, description);
 }
 
 void RtmpSession::apply_verdict(const AppVerdict& verdict) {
@@ -814,7 +814,7 @@ void RtmpSession::call_client(std::string_view name, std::vector<Value> args,
   double transaction = done ? next_call_transaction_++ : 0;
   std::vector<amf::Value> values{amf::Value(name), amf::Value(transaction), amf::Value::null()};
   for (const Value& arg : args) values.push_back(to_amf(arg));
-  send_command(0, values);
+  messages_.send_command(0, values);
   if (done) pending_calls_.emplace(transaction, std::move(done));
 }
 
@@ -830,15 +830,6 @@ void RtmpSession::on_client_answer(bool is_error, double transaction, const std:
                    description ? description->as_string() : std::string_view("(no description)"));
   }
   worker_.group().defer([done = std::move(done), answer = std::move(answer)] { done(answer); });
-}
-
-void RtmpSession::send_error(double transaction, std::string_view code, std::string_view description,
-                             const amf::Value& extra) {
-  amf::Value info = amf::Value::object({{"level", amf::Value("error")},
-                                        {"code", amf::Value(code)},
-                                        {"description", amf::Value(description)}});
-  if (!extra.is_undefined()) info.set("ex", extra);
-  send_command(0, {amf::Value("_error"), amf::Value(transaction), amf::Value::null(), info});
 }
 
 // ---- shared objects ----
@@ -922,56 +913,7 @@ void RtmpSession::send_shared_object(const wire::SharedObjectMessage& message, b
     logger_.warn("conn={} shared object message not sent: {}", connection_.id(), status.message());
     return;
   }
-  send_message(kCommandChunkStream, is_amf3 ? wire::kMessageSharedObjectAmf3 : wire::kMessageSharedObjectAmf0, 0, out);
-}
-
-// ---- sending ----
-
-void RtmpSession::send_message(std::uint32_t chunk_stream_id, std::uint8_t type_id, std::uint32_t stream_id,
-                               std::span<const std::uint8_t> payload) {
-  std::vector<std::uint8_t> out;
-  wire::MessageHeader header{chunk_stream_id, 0, static_cast<std::uint32_t>(payload.size()), type_id, stream_id};
-  writer_.append(out, header, payload);
-  connection_.send_copy(out);
-}
-
-void RtmpSession::send_control(std::uint8_t type_id, const wire::ControlPayload& payload) {
-  std::vector<std::uint8_t> out;
-  writer_.append(out, wire::control_header(type_id, payload), payload.span());
-  connection_.send_copy(out);
-}
-
-void RtmpSession::send_user_control(wire::UserControlEvent event, std::uint32_t value) {
-  send_control(wire::kMessageUserControl, wire::encode_user_control(wire::UserControl{event, value, 0}));
-}
-
-void RtmpSession::send_command(std::uint32_t stream_id, const std::vector<amf::Value>& values) {
-  scratch_.clear();
-  amf::Amf0Writer writer(scratch_);
-  if (!writer.write_all(values)) return;
-  send_message(kCommandChunkStream, wire::kMessageCommandAmf0, stream_id, scratch_);
-}
-
-void RtmpSession::send_data(std::uint32_t stream_id, const std::vector<amf::Value>& values) {
-  scratch_.clear();
-  amf::Amf0Writer writer(scratch_);
-  if (!writer.write_all(values)) return;
-  send_message(kCommandChunkStream, wire::kMessageDataAmf0, stream_id, scratch_);
-}
-
-void RtmpSession::send_result(double transaction, const amf::Value& properties, const amf::Value& info) {
-  std::vector<amf::Value> values{amf::Value("_result"), amf::Value(transaction), properties};
-  if (!info.is_undefined()) values.push_back(info);
-  else values.push_back(amf::Value::null());
-  send_command(0, values);
-}
-
-void RtmpSession::send_status(std::uint32_t stream_id, std::string_view level, std::string_view code,
-                              std::string_view description) {
-  send_command(stream_id, {amf::Value("onStatus"), amf::Value(0.0), amf::Value::null(),
-                           amf::Value::object({{"level", amf::Value(level)},
-                                               {"code", amf::Value(code)},
-                                               {"description", amf::Value(description)}})});
+  messages_.send_message(kCommandChunkStream, is_amf3 ? wire::kMessageSharedObjectAmf3 : wire::kMessageSharedObjectAmf0, 0, out);
 }
 
 }  // namespace weir::rtmp

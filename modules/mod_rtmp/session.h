@@ -16,11 +16,11 @@
 
 #include "formats/amf/value.h"
 #include "formats/rtmp/chunk_reader.h"
-#include "formats/rtmp/chunk_writer.h"
 #include "formats/rtmp/control.h"
 #include "formats/rtmp/handshake.h"
-#include "weir/apps.h"
 #include "formats/rtmp/shared_object.h"
+#include "message_writer.h"
+#include "weir/apps.h"
 #include "weir/connection.h"
 #include "weir/log.h"
 #include "weir/shared_objects.h"
@@ -52,9 +52,8 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   Connection& connection() noexcept { return connection_; }
   RtmpWorker& worker() noexcept { return worker_; }
   const Logger& logger() const noexcept { return logger_; }
-  void send_status(std::uint32_t stream_id, std::string_view level, std::string_view code,
-                   std::string_view description);
-  void send_user_control(formats::rtmp::UserControlEvent event, std::uint32_t value);
+  /// Control, command and status messages to this connection's peer.
+  MessageWriter& messages() noexcept { return messages_; }
   /// Closes the connection (players call it when they fall past the hard limit).
   void fail(Status reason);
   /// Calls a method on the client (the application's client:call); `done` gets its `_result` or
@@ -102,12 +101,6 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   Status on_play(double transaction, std::uint32_t stream_id, const std::vector<formats::amf::Value>& args);
   void close_stream(std::uint32_t stream_id);
 
-  void send_command(std::uint32_t stream_id, const std::vector<formats::amf::Value>& values);
-  void send_result(double transaction, const formats::amf::Value& properties, const formats::amf::Value& info);
-  void send_data(std::uint32_t stream_id, const std::vector<formats::amf::Value>& values);
-  void send_control(std::uint8_t type_id, const formats::rtmp::ControlPayload& payload);
-  void send_message(std::uint32_t chunk_stream_id, std::uint8_t type_id, std::uint32_t stream_id,
-                    std::span<const std::uint8_t> payload);
   Publishing* publishing(std::uint32_t stream_id);
   /// The kernel saw the last player of this publisher's stream leave: on_no_readers, after the delay.
   void on_no_readers(std::uint32_t stream_id);
@@ -133,8 +126,6 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   /// `may_ask`: a name nobody publishes goes to the app's on_stream_not_found (once).
   void start_play(std::uint32_t stream_id, const std::string& name, double duration_s, bool may_ask = true);
   void on_client_answer(bool is_error, double transaction, const std::vector<formats::amf::Value>& args);
-  void send_error(double transaction, std::string_view code, std::string_view description,
-                  const formats::amf::Value& extra = formats::amf::Value());
   Value stream_value(std::string_view name_with_query) const;
 
   Connection& connection_;
@@ -142,7 +133,7 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   Logger logger_;
   std::unique_ptr<formats::rtmp::ServerHandshake> handshake_;  // until the handshake is done
   formats::rtmp::ChunkReader reader_;
-  formats::rtmp::ChunkWriter writer_;  // commands and control; media framing is the players'
+  MessageWriter messages_;  // commands and control; media framing is the players'
   std::vector<std::uint8_t> scratch_;
   std::vector<Incoming> incoming_;
   std::uint64_t open_bytes_ = 0;  // declared lengths of unfinished messages, bounded per connection
