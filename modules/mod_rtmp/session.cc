@@ -16,8 +16,6 @@ namespace wire = formats::rtmp;
 
 namespace {
 
-constexpr std::size_t kMaxQueuedCommands = 64;
-constexpr std::size_t kMaxQueuedBytes = 256 << 10;
 // Shared objects one connection may use at once: more is a client gone wrong, not a use.
 constexpr std::size_t kMaxSharedObjectsPerConnection = 256;
 
@@ -40,53 +38,14 @@ std::string_view strip_query(std::string_view name) noexcept {
   return q == std::string_view::npos ? name : name.substr(0, q);
 }
 
-// The session as the application sees it (weir/apps.h). The application may hold it past the
-// connection: on_close() cuts the link and the calls do nothing from then on.
-class RtmpAppClient final : public AppClient {
- public:
-  RtmpAppClient(RtmpSession& session, std::string app)
-      : session_(&session),
-        id_(session.connection().id()),
-        group_(session.connection().group()),
-        address_(session.connection().peer_address()),
-        app_(std::move(app)) {}
-  ConnectionId id() const noexcept override { return id_; }
-  PollGroup& group() noexcept override { return group_; }
-  std::string_view protocol() const noexcept override { return "rtmp"; }
-  std::string_view app() const noexcept override { return app_; }
-  std::string_view address() const noexcept override { return address_; }
-  bool is_open() const noexcept override { return session_ != nullptr; }
-  void call(std::string_view name, std::vector<Value> args, std::function<void(Result<Value>)> done) noexcept override {
-    if (session_) {
-      session_->call_client(name, std::move(args), std::move(done));
-    } else if (done) {
-      group_.defer([done = std::move(done)] { done(Status(Errc::closed, "the client has disconnected")); });
-    }
-  }
-  void close(std::string_view reason) noexcept override {
-    if (session_) session_->connection().close(error(Errc::denied, "closed by the application: {}", reason));
-  }
-  Value& values() noexcept override { return values_; }
-
-  RtmpSession* session() const noexcept { return session_; }
-  void detach() noexcept { session_ = nullptr; }
-
- private:
-  RtmpSession* session_;
-  ConnectionId id_;
-  PollGroup& group_;
-  std::string address_;
-  std::string app_;
-  Value values_ = Value::object();
-};
-
 RtmpSession::RtmpSession(Connection& connection, RtmpWorker& worker, Logger logger)
     : connection_(connection),
       worker_(worker),
       logger_(std::move(logger)),
       handshake_(std::make_unique<formats::rtmp::ServerHandshake>()),
       reader_(*this, reader_options(worker.config())),
-      messages_(connection) {
+      messages_(connection),
+      app_bridge_(*this) {
   worker_.group().stats().add(worker_.counters().connections);
   handshake_timer_ = worker_.group().after(worker_.config().handshake_timeout, [this] {
     fail(error(Errc::timeout, "no RTMP handshake within {} ms", worker_.config().handshake_timeout.count()));
@@ -137,18 +96,13 @@ void RtmpSession::on_sender_state(SenderState) noexcept {
 void RtmpSession::on_close(const Status&) noexcept {
   ping_timer_.reset();
   handshake_timer_.reset();
-  lifetime_timer_.reset();
-  update_timer_.reset();
-  queued_.clear();
-  for (auto& [transaction, done] : pending_calls_)
-    worker_.group().defer([done = std::move(done)] { done(Status(Errc::closed, "the client disconnected")); });
-  pending_calls_.clear();
+  app_bridge_.on_close();
   if (connected_) {
-    for (const Publishing& p : publishing_) notify(AppHook::unpublish, stream_value(p.key.name));
-    for (const auto& player : players_) notify(AppHook::stop, stream_value(player->key().name));
-    notify(AppHook::disconnect, Value());
+    for (const Publishing& p : publishing_) app_bridge_.notify(AppHook::unpublish, app_bridge_.stream_value(p.key.name));
+    for (const auto& player : players_) app_bridge_.notify(AppHook::stop, app_bridge_.stream_value(player->key().name));
+    app_bridge_.notify(AppHook::disconnect, Value());
   }
-  if (app_client_) app_client_->detach();
+  app_bridge_.detach();
   // We may be inside a player's on_frames (it closed us): destroy players after this call stack.
   auto players = std::make_shared<std::vector<std::unique_ptr<Player>>>(std::move(players_));
   players_.clear();
@@ -266,20 +220,13 @@ Status RtmpSession::on_message(const wire::MessageHeader& header, std::span<cons
         if (payload.empty()) return ok();
         payload = payload.subspan(1);
       }
-      if (waiting_app_) {
+      if (app_bridge_.is_waiting()) {
         // The client's answer to a client:call is what the hook may be waiting for: never queued.
         amf::Amf0Reader peek(payload);
         auto name = peek.read();
         if (name && (name->as_string() == "_result" || name->as_string() == "_error"))
           return on_command(header, payload);
-        // Clients send a few commands ahead (createStream, publish); one that floods the server
-        // while an application decides is not one to wait for.
-        if (queued_.size() >= kMaxQueuedCommands || queued_bytes_ + payload.size() > kMaxQueuedBytes)
-          return error(Errc::limit, "more than {} commands or {} bytes queued behind an application's hook",
-                       kMaxQueuedCommands, kMaxQueuedBytes);
-        queued_bytes_ += payload.size();
-        queued_.push_back(QueuedCommand{header, std::vector<std::uint8_t>(payload.begin(), payload.end())});
-        return ok();
+        return app_bridge_.queue(header, payload);
       }
       return on_command(header, payload);
     }
@@ -349,7 +296,7 @@ Status RtmpSession::on_command(const wire::MessageHeader& header, std::span<cons
   if (name == "connect") return on_connect(transaction, command);
   // The client answers a client:call (on_connect may call it before the connect is accepted).
   if (name == "_result" || name == "_error") {
-    on_client_answer(name == "_error", transaction, args);
+    app_bridge_.on_client_answer(name == "_error", transaction, args);
     return ok();
   }
   if (!connected_) return error(Errc::malformed, "command '{}' before connect", name);
@@ -397,11 +344,11 @@ Status RtmpSession::on_command(const wire::MessageHeader& header, std::span<cons
     return ok();
   }
   // A method of the server-side application: NetConnection.call(name, responder, args...).
-  if (worker_.has_hook(app_, AppHook::call, name)) {
+  if (app_bridge_.has_hook(AppHook::call, name)) {
     std::vector<Value> call_args;
     call_args.reserve(args.size());
     for (const amf::Value& arg : args) call_args.push_back(to_app_value(arg));
-    ask(AppRequest{AppHook::call, name, std::move(call_args)}, [this, transaction, name](AppVerdict verdict) {
+    app_bridge_.ask(AppRequest{AppHook::call, name, std::move(call_args)}, [this, transaction, name](AppVerdict verdict) {
       if (transaction <= 0) return;  // no responder: the client wants no answer
       if (verdict.kind == AppVerdict::Kind::accept)
         messages_.send_result(transaction, amf::Value::null(), to_amf(verdict.result));
@@ -429,7 +376,7 @@ Status RtmpSession::on_connect(double transaction, const amf::Value& command) {
   if (const amf::Value* url = command.find("tcUrl")) tc_url_ = url->as_string();
   if (const amf::Value* version = command.find("flashVer")) flash_version_ = version->as_string();
   if (const amf::Value* encoding = command.find("objectEncoding")) object_encoding_ = encoding->as_number();
-  if (worker_.has_hook(app_, AppHook::connect)) {
+  if (app_bridge_.has_hook(AppHook::connect)) {
     Value params = to_app_value(command);
     if (!params.is_object()) params = Value::object();
     params.set("app", app_);
@@ -442,7 +389,7 @@ Status RtmpSession::on_connect(double transaction, const amf::Value& command) {
         if (!args.find(key)) args.set(key, value);
     }
     params.set("args", std::move(args));
-    ask(AppRequest{AppHook::connect, {}, {std::move(params)}},
+    app_bridge_.ask(AppRequest{AppHook::connect, {}, {std::move(params)}},
         [this, transaction](AppVerdict verdict) { finish_connect(transaction, verdict); });
     return ok();
   }
@@ -462,14 +409,13 @@ void RtmpSession::finish_connect(double transaction, const AppVerdict& verdict) 
     logger_.info("conn={} peer={} connect app={} {} by the application: {}", connection_.id(),
                  connection_.peer_address(), app_, redirect ? "redirected to " + verdict.redirect_url : "rejected",
                  description);
-    queued_.clear();  // whatever the client sent behind its connect is not for us
-    queued_bytes_ = 0;
+    app_bridge_.drop_queued();  // whatever the client sent behind its connect is not for us
     connection_.close_after_flush();
     return;
   }
   connected_ = true;
-  apply_verdict(verdict);
-  if (worker_.has_hook(app_, AppHook::update)) schedule_update();
+  app_bridge_.apply(verdict);
+  if (app_bridge_.has_hook(AppHook::update)) app_bridge_.start_updates();
   const RtmpConfig& config = worker_.config();
   messages_.send_control(wire::kMessageWindowAckSize, wire::encode_window_ack_size(config.ack_window));
   messages_.send_control(wire::kMessageSetPeerBandwidth,
@@ -505,15 +451,15 @@ Status RtmpSession::on_publish(double, std::uint32_t stream_id, const std::vecto
     messages_.send_status(stream_id, "error", "NetStream.Publish.BadName", "Already publishing on this stream");
     return ok();
   }
-  if (worker_.has_hook(app_, AppHook::publish)) {
-    Value stream = stream_value(string_arg(args, 0));
+  if (app_bridge_.has_hook(AppHook::publish)) {
+    Value stream = app_bridge_.stream_value(string_arg(args, 0));
     stream.set("type", type);
-    ask(AppRequest{AppHook::publish, {}, {std::move(stream)}}, [this, stream_id, name, type](AppVerdict verdict) {
+    app_bridge_.ask(AppRequest{AppHook::publish, {}, {std::move(stream)}}, [this, stream_id, name, type](AppVerdict verdict) {
       if (verdict.kind != AppVerdict::Kind::accept) {
-        refuse(stream_id, verdict, "publish", name, "NetStream.Publish.Denied", "Publishing " + name + " was refused");
+        app_bridge_.refuse(stream_id, verdict, "publish", name, "NetStream.Publish.Denied", "Publishing " + name + " was refused");
         return;
       }
-      apply_verdict(verdict);
+      app_bridge_.apply(verdict);
       start_publish(stream_id, verdict.stream_name.empty() ? name : verdict.stream_name, type);
     });
     return ok();
@@ -559,16 +505,16 @@ Status RtmpSession::on_play(double, std::uint32_t stream_id, const std::vector<a
   }
   close_stream(stream_id);  // a second play on a stream replaces the first
   double duration_s = args.size() > 2 ? args[2].as_number(-1) : -1;
-  if (worker_.has_hook(app_, AppHook::play)) {
-    Value stream = stream_value(string_arg(args, 0));
+  if (app_bridge_.has_hook(AppHook::play)) {
+    Value stream = app_bridge_.stream_value(string_arg(args, 0));
     stream.set("start", args.size() > 1 ? args[1].as_number(-2) : -2);
     stream.set("duration", duration_s);
-    ask(AppRequest{AppHook::play, {}, {std::move(stream)}}, [this, stream_id, name, duration_s](AppVerdict verdict) {
+    app_bridge_.ask(AppRequest{AppHook::play, {}, {std::move(stream)}}, [this, stream_id, name, duration_s](AppVerdict verdict) {
       if (verdict.kind != AppVerdict::Kind::accept) {
-        refuse(stream_id, verdict, "play", name, "NetStream.Play.Failed", "Playing " + name + " was refused");
+        app_bridge_.refuse(stream_id, verdict, "play", name, "NetStream.Play.Failed", "Playing " + name + " was refused");
         return;
       }
-      apply_verdict(verdict);
+      app_bridge_.apply(verdict);
       start_play(stream_id, verdict.stream_name.empty() ? name : verdict.stream_name, duration_s);
     });
     return ok();
@@ -588,16 +534,16 @@ void RtmpSession::start_play(std::uint32_t stream_id, const std::string& name, d
     logger_.info("conn={} play {} refused: {}", connection_.id(), key.to_string(), status.message());
     return;
   }
-  if (!status && may_ask && worker_.has_hook(app_, AppHook::stream_not_found)) {
+  if (!status && may_ask && app_bridge_.has_hook(AppHook::stream_not_found)) {
     // The application may send the player to another stream (a fallback, a renamed one).
-    ask(AppRequest{AppHook::stream_not_found, {}, {stream_value(name)}},
+    app_bridge_.ask(AppRequest{AppHook::stream_not_found, {}, {app_bridge_.stream_value(name)}},
         [this, stream_id, name, duration_s](AppVerdict verdict) {
           if (verdict.kind == AppVerdict::Kind::accept && !verdict.stream_name.empty()) {
-            apply_verdict(verdict);
+            app_bridge_.apply(verdict);
             start_play(stream_id, verdict.stream_name, duration_s, false);
             return;
           }
-          refuse(stream_id, verdict, "play", name, "NetStream.Play.StreamNotFound", app_ + "/" + name + " is not published");
+          app_bridge_.refuse(stream_id, verdict, "play", name, "NetStream.Play.StreamNotFound", app_ + "/" + name + " is not published");
         });
     return;
   }
@@ -617,12 +563,12 @@ void RtmpSession::close_stream(std::uint32_t stream_id) {
   std::erase_if(publishing_, [&](const Publishing& p) {
     if (p.stream_id != stream_id) return false;
     logger_.info("conn={} unpublished {}", connection_.id(), p.key.to_string());
-    notify(AppHook::unpublish, stream_value(p.key.name));
+    app_bridge_.notify(AppHook::unpublish, app_bridge_.stream_value(p.key.name));
     return true;
   });
   for (auto it = players_.begin(); it != players_.end();) {
     if ((*it)->stream_id() == stream_id) {
-      notify(AppHook::stop, stream_value((*it)->key().name));
+      app_bridge_.notify(AppHook::stop, app_bridge_.stream_value((*it)->key().name));
       // Commands run outside stream deliveries, so the player can go at once.
       it = players_.erase(it);
     } else {
@@ -633,10 +579,10 @@ void RtmpSession::close_stream(std::uint32_t stream_id) {
 
 void RtmpSession::on_no_readers(std::uint32_t stream_id) {
   Publishing* p = publishing(stream_id);
-  if (!p || !worker_.has_hook(app_, AppHook::no_readers)) return;
+  if (!p || !app_bridge_.has_hook(AppHook::no_readers)) return;
   auto delay = worker_.apps().no_readers_delay();
   if (delay.count() == 0) {
-    notify(AppHook::no_readers, stream_value(p->key.name));
+    app_bridge_.notify(AppHook::no_readers, app_bridge_.stream_value(p->key.name));
     return;
   }
   // Asked only if still nobody watches when the delay ends; a later drop to 0 restarts it. The
@@ -644,7 +590,7 @@ void RtmpSession::on_no_readers(std::uint32_t stream_id) {
   p->no_readers_timer = worker_.group().after(delay, [this, stream_id] {
     Publishing* still = publishing(stream_id);
     if (still && still->publication->subscriber_count() == 0)
-      notify(AppHook::no_readers, stream_value(still->key.name));
+      app_bridge_.notify(AppHook::no_readers, app_bridge_.stream_value(still->key.name));
   });
 }
 
@@ -718,118 +664,16 @@ Status RtmpSession::on_media(const wire::MessageHeader& header, std::span<const 
 
 // ---- server-side applications ----
 
-std::shared_ptr<RtmpAppClient> RtmpSession::app_client() {
-  if (!app_client_) app_client_ = std::make_shared<RtmpAppClient>(*this, app_);
-  return app_client_;
-}
-
-void RtmpSession::ask(AppRequest request, std::function<void(AppVerdict)> then) {
-  // Reading goes on (the hook may wait for the client's answer to a client:call); commands queue.
-  waiting_app_ = true;
-  std::weak_ptr<RtmpAppClient> weak = app_client();
-  worker_.apps().request(app_client(), std::move(request), [weak, then = std::move(then)](AppVerdict verdict) {
-    auto client = weak.lock();
-    if (!client || !client->session()) return;  // the connection closed while the application decided
-    RtmpSession& session = *client->session();
-    session.waiting_app_ = false;
-    then(std::move(verdict));
-    session.resume_commands();
-  });
-}
-
 void RtmpSession::resume_commands() {
-  while (!waiting_app_ && !queued_.empty() && connection_.is_open()) {
-    QueuedCommand command = std::move(queued_.front());
-    queued_.pop_front();
-    queued_bytes_ -= command.payload.size();
-    Status status = on_command(command.header, command.payload);
+  while (!app_bridge_.is_waiting() && connection_.is_open()) {
+    auto command = app_bridge_.take_queued();
+    if (!command) return;
+    Status status = on_command(command->header, command->payload);
     if (!status) {
       fail(status.with_context(format("conn={} peer={} rtmp", connection_.id(), connection_.peer_address())));
       return;
     }
   }
-}
-
-void RtmpSession::notify(AppHook hook, Value arg) {
-  if (!worker_.has_hook(app_, hook)) return;
-  std::vector<Value> args;
-  if (!arg.is_undefined()) args.push_back(std::move(arg));
-  worker_.apps().request(app_client(), AppRequest{hook, {}, std::move(args)}, nullptr);
-}
-
-void RtmpSession::refuse(std::uint32_t stream_id, const AppVerdict& verdict, std::string_view what,
-                         std::string_view name, std::string_view default_code, std::string default_description) {
-  std::string description = verdict.kind == AppVerdict::Kind::redirect ? "Redirected to " + verdict.redirect_url
-                            : verdict.description.empty()                ? std::move(default_description)
-                                                                         : verdict.description;
-  std::string_view code = verdict.code.empty() ? default_code : std::string_view(verdict.code);
-  logger_.info("conn={} {} {}/{} rejected by the application: {} ({})", connection_.id(), what, app_, name, description,
-               code);
-  messages_.send_status(stream_id, "error", code, description);
-}
-
-void RtmpSession::apply_verdict(const AppVerdict& verdict) {
-  if (!verdict.values.empty()) {
-    Value& values = app_client()->values();
-    for (const auto& [key, value] : verdict.values) values.set(key, value);
-  }
-  if (verdict.lifetime.count() > 0) {
-    auto lifetime = verdict.lifetime;
-    lifetime_timer_ = worker_.group().after(lifetime, [this, lifetime] {
-      connection_.close(error(Errc::denied, "the application's lifetime of {} ms ended", lifetime.count()));
-    });
-  }
-}
-
-void RtmpSession::schedule_update() {
-  update_timer_ = worker_.group().after(worker_.apps().update_interval(), [this] {
-    schedule_update();
-    if (update_running_) return;  // a slow on_update is not stacked
-    update_running_ = true;
-    // Not through ask(): an update runs beside the client's commands, it does not hold them.
-    std::weak_ptr<RtmpAppClient> weak = app_client();
-    worker_.apps().request(app_client(), AppRequest{AppHook::update, {}, {}}, [weak](AppVerdict verdict) {
-      auto client = weak.lock();
-      if (!client || !client->session()) return;
-      RtmpSession& session = *client->session();
-      session.update_running_ = false;
-      if (verdict.kind == AppVerdict::Kind::accept) {
-        session.apply_verdict(verdict);
-        return;
-      }
-      session.connection_.close(error(Errc::denied, "disconnected by the application's on_update: {}",
-                                      verdict.description.empty() ? "refused" : verdict.description));
-    });
-  });
-}
-
-Value RtmpSession::stream_value(std::string_view name_with_query) const {
-  return Value::object({{"name", std::string(strip_query(name_with_query))},
-                        {"app", app_},
-                        {"args", parse_query(query_of(name_with_query))}});
-}
-
-void RtmpSession::call_client(std::string_view name, std::vector<Value> args,
-                              std::function<void(Result<Value>)> done) {
-  double transaction = done ? next_call_transaction_++ : 0;
-  std::vector<amf::Value> values{amf::Value(name), amf::Value(transaction), amf::Value::null()};
-  for (const Value& arg : args) values.push_back(to_amf(arg));
-  messages_.send_command(0, values);
-  if (done) pending_calls_.emplace(transaction, std::move(done));
-}
-
-void RtmpSession::on_client_answer(bool is_error, double transaction, const std::vector<amf::Value>& args) {
-  auto it = pending_calls_.find(transaction);
-  if (it == pending_calls_.end()) return;  // an answer to nothing we asked: ignored
-  auto done = std::move(it->second);
-  pending_calls_.erase(it);
-  Result<Value> answer = args.empty() ? Result<Value>(Value()) : Result<Value>(to_app_value(args[0]));
-  if (is_error) {
-    const amf::Value* description = args.empty() ? nullptr : args[0].find("description");
-    answer = error(Errc::denied, "the client answered with an error: {}",
-                   description ? description->as_string() : std::string_view("(no description)"));
-  }
-  worker_.group().defer([done = std::move(done), answer = std::move(answer)] { done(answer); });
 }
 
 // ---- shared objects ----

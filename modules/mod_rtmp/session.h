@@ -7,13 +7,11 @@
 //                                  extended timestamps)   the one copy on ingest)    media -> Publication
 //   players: Player (player.h) subscribes to a stream and frames media straight into the sender.
 
-#include <deque>
-#include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "app_bridge.h"
 #include "formats/amf/value.h"
 #include "formats/rtmp/chunk_reader.h"
 #include "formats/rtmp/control.h"
@@ -30,7 +28,6 @@
 namespace weir::rtmp {
 
 class Player;
-class RtmpAppClient;
 class SharedObjectClient;
 
 class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkSink {
@@ -56,9 +53,12 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   MessageWriter& messages() noexcept { return messages_; }
   /// Closes the connection (players call it when they fall past the hard limit).
   void fail(Status reason);
-  /// Calls a method on the client (the application's client:call); `done` gets its `_result` or
-  /// `_error`, on this group, never inside this call.
-  void call_client(std::string_view name, std::vector<Value> args, std::function<void(Result<Value>)> done);
+  /// The application named by connect (empty before it).
+  const std::string& app() const noexcept { return app_; }
+  /// This connection's side of its server-side application.
+  AppBridge& app_bridge() noexcept { return app_bridge_; }
+  /// Handles, in order, the commands that waited behind an application's hook (after its verdict).
+  void resume_commands();
   /// For shared objects: sends a shared object message (type 16 when `is_amf3`, else 19).
   void send_shared_object(const formats::rtmp::SharedObjectMessage& message, bool is_amf3);
   /// Releases the client's use of `key` after the current call stack (it may be inside it).
@@ -106,27 +106,10 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   void on_no_readers(std::uint32_t stream_id);
   void schedule_ping();
 
-  // Server-side applications (weir/apps.h). While a hook runs, the commands that arrive wait in
-  // queued_ (bounded), so that they are handled in order after the verdict; media flows on.
-  struct QueuedCommand {
-    formats::rtmp::MessageHeader header;
-    std::vector<std::uint8_t> payload;  // AMF0 (an AMF3 command's format byte removed)
-  };
-  std::shared_ptr<RtmpAppClient> app_client();
-  void ask(AppRequest request, std::function<void(AppVerdict)> then);
-  void notify(AppHook hook, Value arg);
-  void resume_commands();
-  /// Answers a publish or play the application refused: its code and description, else the defaults.
-  void refuse(std::uint32_t stream_id, const AppVerdict& verdict, std::string_view what, std::string_view name,
-              std::string_view default_code, std::string default_description);
-  void apply_verdict(const AppVerdict& verdict);
-  void schedule_update();
   void finish_connect(double transaction, const AppVerdict& verdict);
   void start_publish(std::uint32_t stream_id, const std::string& name, const std::string& type);
   /// `may_ask`: a name nobody publishes goes to the app's on_stream_not_found (once).
   void start_play(std::uint32_t stream_id, const std::string& name, double duration_s, bool may_ask = true);
-  void on_client_answer(bool is_error, double transaction, const std::vector<formats::amf::Value>& args);
-  Value stream_value(std::string_view name_with_query) const;
 
   Connection& connection_;
   RtmpWorker& worker_;
@@ -156,15 +139,8 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   std::unique_ptr<Timer> ping_timer_;
   std::unique_ptr<Timer> handshake_timer_;
 
-  std::shared_ptr<RtmpAppClient> app_client_;  // made at the first hook; outlives us if the app keeps it
-  bool waiting_app_ = false;
-  std::deque<QueuedCommand> queued_;
-  std::size_t queued_bytes_ = 0;
-  std::unique_ptr<Timer> lifetime_timer_;
-  std::unique_ptr<Timer> update_timer_;
-  bool update_running_ = false;
-  double next_call_transaction_ = 1;
-  std::map<double, std::function<void(Result<Value>)>> pending_calls_;  // client:call awaiting an answer
+  // Server-side applications (weir/apps.h): while a hook runs, commands wait there; media flows on.
+  AppBridge app_bridge_;
 };
 
 /// Splits "name?query" and returns the name (query arguments are for Lua hooks, later).
