@@ -5,9 +5,9 @@
 
 #include "app_values.h"
 #include "formats/amf/amf0.h"
-#include "formats/flv/media_tag.h"
 #include "formats/rtmp/aggregate_reader.h"
 #include "player.h"
+#include "publisher.h"
 #include "shared_object_client.h"
 
 namespace weir::rtmp {
@@ -98,7 +98,7 @@ void RtmpSession::on_close(const Status&) noexcept {
   handshake_timer_.reset();
   app_bridge_.on_close();
   if (connected_) {
-    for (const Publishing& p : publishing_) app_bridge_.notify(AppHook::unpublish, app_bridge_.stream_value(p.key.name));
+    for (const auto& p : publishers_) app_bridge_.notify(AppHook::unpublish, app_bridge_.stream_value(p->key().name));
     for (const auto& player : players_) app_bridge_.notify(AppHook::stop, app_bridge_.stream_value(player->key().name));
     app_bridge_.notify(AppHook::disconnect, Value());
   }
@@ -107,9 +107,9 @@ void RtmpSession::on_close(const Status&) noexcept {
   auto players = std::make_shared<std::vector<std::unique_ptr<Player>>>(std::move(players_));
   players_.clear();
   worker_.group().defer([players] {});
-  for (const Publishing& p : publishing_)
-    logger_.info("conn={} unpublished {} (connection closed)", connection_.id(), p.key.to_string());
-  publishing_.clear();  // unpublishes: the stream's players wait out the grace period
+  for (const auto& p : publishers_)
+    logger_.info("conn={} unpublished {} (connection closed)", connection_.id(), p->key().to_string());
+  publishers_.clear();  // unpublishes: the stream's players wait out the grace period
   // Unsubscribed now (no update reaches a closed session); the clients themselves go after this
   // call stack, which may be inside one of their updates.
   for (auto& client : shared_objects_) client->detach();
@@ -447,7 +447,7 @@ Status RtmpSession::on_publish(double, std::uint32_t stream_id, const std::vecto
     messages_.send_status(stream_id, "error", "NetStream.Publish.BadName", "No stream name");
     return ok();
   }
-  if (publishing(stream_id)) {
+  if (publisher(stream_id)) {
     messages_.send_status(stream_id, "error", "NetStream.Publish.BadName", "Already publishing on this stream");
     return ok();
   }
@@ -469,32 +469,20 @@ Status RtmpSession::on_publish(double, std::uint32_t stream_id, const std::vecto
 }
 
 void RtmpSession::start_publish(std::uint32_t stream_id, const std::string& name, const std::string& type) {
-  if (publishing(stream_id)) {  // a second publish raced in behind the hook
+  if (publisher(stream_id)) {  // a second publish raced in behind the hook
     messages_.send_status(stream_id, "error", "NetStream.Publish.BadName", "Already publishing on this stream");
     return;
   }
   if (type == "record" || type == "append")
     logger_.warn("conn={} publish {}/{} type={}: recording needs mod_file; publishing live only", connection_.id(),
                  app_, name, type);
-  StreamKey key{app_, name};
-  auto publication = worker_.group().streams().publish(
-      key, PublishOptions{worker_.config().gop_cache, "rtmp", connection_.peer_address(),
-                          [&connection = connection_](const Status& reason) { connection.close(reason); }});
-  if (!publication) {
-    logger_.info("conn={} publish {} refused: {}", connection_.id(), key.to_string(), publication.error().message());
-    messages_.send_status(stream_id, "error", "NetStream.Publish.BadName", publication.error().message());
+  auto publisher = std::make_unique<Publisher>(*this, stream_id, StreamKey{app_, name});
+  if (Status status = publisher->start(); !status) {
+    logger_.info("conn={} publish {} refused: {}", connection_.id(), publisher->key().to_string(), status.message());
+    messages_.send_status(stream_id, "error", "NetStream.Publish.BadName", status.message());
     return;
   }
-  // The kernel tells this group when the stream's last player (on any group) left; the app hears
-  // it as on_no_readers. The publication lives in publishing_, so `this` outlives the callback.
-  (*publication)->on_no_subscribers([this, stream_id] { on_no_readers(stream_id); });
-  publishing_.push_back(Publishing{stream_id, key, std::move(*publication), 0, 0, nullptr});
-  worker_.group().stats().add(worker_.counters().publishes);
-  messages_.send_user_control(wire::UserControlEvent::stream_begin, stream_id);
-  messages_.send_status(stream_id, "status", "NetStream.Publish.Start", key.to_string() + " is now published.");
-  connection_.set_label("publish " + key.to_string());
-  connection_.set_stream(key.to_string());
-  logger_.info("conn={} peer={} publishing {}", connection_.id(), connection_.peer_address(), key.to_string());
+  publishers_.push_back(std::move(publisher));
 }
 
 Status RtmpSession::on_play(double, std::uint32_t stream_id, const std::vector<amf::Value>& args) {
@@ -560,10 +548,10 @@ void RtmpSession::start_play(std::uint32_t stream_id, const std::string& name, d
 }
 
 void RtmpSession::close_stream(std::uint32_t stream_id) {
-  std::erase_if(publishing_, [&](const Publishing& p) {
-    if (p.stream_id != stream_id) return false;
-    logger_.info("conn={} unpublished {}", connection_.id(), p.key.to_string());
-    app_bridge_.notify(AppHook::unpublish, app_bridge_.stream_value(p.key.name));
+  std::erase_if(publishers_, [&](const std::unique_ptr<Publisher>& p) {
+    if (p->stream_id() != stream_id) return false;
+    logger_.info("conn={} unpublished {}", connection_.id(), p->key().to_string());
+    app_bridge_.notify(AppHook::unpublish, app_bridge_.stream_value(p->key().name));
     return true;
   });
   for (auto it = players_.begin(); it != players_.end();) {
@@ -577,89 +565,23 @@ void RtmpSession::close_stream(std::uint32_t stream_id) {
   }
 }
 
-void RtmpSession::on_no_readers(std::uint32_t stream_id) {
-  Publishing* p = publishing(stream_id);
-  if (!p || !app_bridge_.has_hook(AppHook::no_readers)) return;
-  auto delay = worker_.apps().no_readers_delay();
-  if (delay.count() == 0) {
-    app_bridge_.notify(AppHook::no_readers, app_bridge_.stream_value(p->key.name));
-    return;
-  }
-  // Asked only if still nobody watches when the delay ends; a later drop to 0 restarts it. The
-  // timer goes with the Publishing (unpublish, close).
-  p->no_readers_timer = worker_.group().after(delay, [this, stream_id] {
-    Publishing* still = publishing(stream_id);
-    if (still && still->publication->subscriber_count() == 0)
-      app_bridge_.notify(AppHook::no_readers, app_bridge_.stream_value(still->key.name));
-  });
-}
-
-RtmpSession::Publishing* RtmpSession::publishing(std::uint32_t stream_id) {
-  for (Publishing& p : publishing_)
-    if (p.stream_id == stream_id) return &p;
+Publisher* RtmpSession::publisher(std::uint32_t stream_id) {
+  for (const auto& p : publishers_)
+    if (p->stream_id() == stream_id) return p.get();
   return nullptr;
 }
 
 Status RtmpSession::on_data_message(const wire::MessageHeader& header, std::span<const std::uint8_t> payload) {
-  Publishing* p = publishing(header.stream_id);
+  Publisher* p = publisher(header.stream_id);
   if (!p) return ok();  // data from a non-publisher (e.g. a player's onBWCheck) is not for anyone
-  amf::Amf0Reader reader(payload);
-  auto values = reader.read_all();
-  if (!values) {
-    logger_.warn("conn={} data message dropped: {}", connection_.id(), values.error().message());
-    return ok();
-  }
-  std::span<const amf::Value> items(*values);
-  if (!items.empty() && items[0].as_string() == "@setDataFrame") items = items.subspan(1);
-  if (items.empty()) return ok();
-  bool is_metadata = items[0].as_string() == "onMetaData";
-  // Re-encoded without @setDataFrame: what players expect to receive.
-  scratch_.clear();
-  amf::Amf0Writer writer(scratch_);
-  for (const amf::Value& v : items) WEIR_TRY(writer.write(v));
-  MediaFrame frame;
-  frame.dts_ms = header.timestamp;
-  frame.kind = MediaKind::data;
-  frame.codec = Codec::amf0;
-  frame.flags.is_metadata = is_metadata;
-  if (!worker_.ingest().append(std::span<const std::uint8_t>(scratch_), frame.payload))
-    return error(Errc::limit, "page pool exhausted");
-  p->publication->push(std::move(frame));
-  return ok();
+  return p->on_data(header, payload);
 }
 
 Status RtmpSession::on_media(const wire::MessageHeader& header, std::span<const std::uint8_t> payload,
                              const PageSlice* slice) {
-  Publishing* p = publishing(header.stream_id);
-  if (!p || payload.empty()) return ok();
-  auto info = header.type_id == wire::kMessageAudio ? formats::flv::parse_audio_tag(payload)
-                                                    : formats::flv::parse_video_tag(payload);
-  if (!info) {
-    // One bad frame costs that frame, not the stream.
-    worker_.group().stats().add(worker_.counters().protocol_errors);
-    logger_.warn("conn={} {} frame dropped: {}", connection_.id(), p->key.to_string(), info.error().message());
-    return ok();
-  }
-  // 32-bit RTMP time, unwrapped (a stream may run past 49 days).
-  std::int64_t dts = static_cast<std::int64_t>(header.timestamp) + p->wrap_offset;
-  if (dts + (std::int64_t{1} << 31) < p->last_dts) {
-    p->wrap_offset += std::int64_t{1} << 32;
-    dts += std::int64_t{1} << 32;
-  }
-  p->last_dts = dts;
-  MediaFrame frame;
-  frame.dts_ms = dts;
-  frame.composition_ms = info->composition_time_ms;
-  frame.kind = info->kind;
-  frame.codec = info->codec;
-  frame.flags = info->flags;
-  frame.codec_data_offset = static_cast<std::uint16_t>(std::min<std::size_t>(info->payload_offset, 0xFFFF));
-  if (slice) frame.payload.append(*slice);
-  else if (!worker_.ingest().append(payload, frame.payload))
-    return error(Errc::limit, "page pool exhausted while ingesting a {} byte frame", payload.size());
-  worker_.group().stats().add(worker_.counters().frames_in);
-  p->publication->push(std::move(frame));
-  return ok();
+  Publisher* p = publisher(header.stream_id);
+  if (!p) return ok();
+  return p->on_media(header, payload, slice);
 }
 
 // ---- server-side applications ----

@@ -4,8 +4,12 @@
 //
 //   bytes --> ServerHandshake --> ChunkReader --sink--> message storage --> on_message()
 //              (plain/digest)     (4 header formats,     (audio/video in pages:     control, commands,
-//                                  extended timestamps)   the one copy on ingest)    media -> Publication
+//                                  extended timestamps)   the one copy on ingest)    media -> Publisher
+//
+//   publishers: Publisher (publisher.h) turns a NetStream's media into frames of its Publication.
 //   players: Player (player.h) subscribes to a stream and frames media straight into the sender.
+//   applications: AppBridge (app_bridge.h) asks for verdicts; commands wait behind them.
+//   replies: MessageWriter (message_writer.h) builds control, command and status messages.
 
 #include <memory>
 #include <string>
@@ -28,6 +32,7 @@
 namespace weir::rtmp {
 
 class Player;
+class Publisher;
 class SharedObjectClient;
 
 class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkSink {
@@ -75,14 +80,6 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
     std::uint32_t open_length = 0;  // counted in open_bytes_ while the message is unfinished
     bool in_page = false;
   };
-  struct Publishing {
-    std::uint32_t stream_id = 0;
-    StreamKey key;
-    std::unique_ptr<Publication> publication;
-    std::int64_t last_dts = 0;
-    std::int64_t wrap_offset = 0;
-    std::unique_ptr<Timer> no_readers_timer;  // [lua] no_readers_delay
-  };
 
   Incoming* incoming(std::uint32_t chunk_stream_id);
   Status on_message(const formats::rtmp::MessageHeader& header, std::span<const std::uint8_t> payload,
@@ -101,9 +98,7 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   Status on_play(double transaction, std::uint32_t stream_id, const std::vector<formats::amf::Value>& args);
   void close_stream(std::uint32_t stream_id);
 
-  Publishing* publishing(std::uint32_t stream_id);
-  /// The kernel saw the last player of this publisher's stream leave: on_no_readers, after the delay.
-  void on_no_readers(std::uint32_t stream_id);
+  Publisher* publisher(std::uint32_t stream_id);
   void schedule_ping();
 
   void finish_connect(double transaction, const AppVerdict& verdict);
@@ -117,7 +112,6 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   std::unique_ptr<formats::rtmp::ServerHandshake> handshake_;  // until the handshake is done
   formats::rtmp::ChunkReader reader_;
   MessageWriter messages_;  // commands and control; media framing is the players'
-  std::vector<std::uint8_t> scratch_;
   std::vector<Incoming> incoming_;
   std::uint64_t open_bytes_ = 0;  // declared lengths of unfinished messages, bounded per connection
 
@@ -127,7 +121,7 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   std::string flash_version_;
   double object_encoding_ = 0;
   std::uint32_t next_stream_id_ = 1;
-  std::vector<Publishing> publishing_;
+  std::vector<std::unique_ptr<Publisher>> publishers_;
   std::vector<std::unique_ptr<Player>> players_;
   std::vector<std::unique_ptr<SharedObjectClient>> shared_objects_;
 
