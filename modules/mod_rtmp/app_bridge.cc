@@ -59,7 +59,7 @@ AppBridge::AppBridge(RtmpSession& session) : session_(session) {}
 AppBridge::~AppBridge() = default;
 
 bool AppBridge::has_hook(AppHook hook, std::string_view method) const noexcept {
-  return session_.worker().has_hook(session_.app(), hook, method);
+  return session_.group().has_hook(session_.app(), hook, method);
 }
 
 std::shared_ptr<RtmpAppClient> AppBridge::app_client() {
@@ -70,7 +70,7 @@ std::shared_ptr<RtmpAppClient> AppBridge::app_client() {
 void AppBridge::ask(AppRequest request, std::function<void(AppVerdict)> then) {
   waiting_ = true;
   std::weak_ptr<RtmpAppClient> weak = app_client();
-  session_.worker().apps().request(app_client(), std::move(request), [weak, then = std::move(then)](AppVerdict verdict) {
+  session_.group().apps().request(app_client(), std::move(request), [weak, then = std::move(then)](AppVerdict verdict) {
     auto client = weak.lock();
     if (!client || !client->session()) return;  // the connection closed while the application decided
     RtmpSession& session = *client->session();
@@ -106,7 +106,7 @@ void AppBridge::notify(AppHook hook, Value arg) {
   if (!has_hook(hook)) return;
   std::vector<Value> args;
   if (!arg.is_undefined()) args.push_back(std::move(arg));
-  session_.worker().apps().request(app_client(), AppRequest{hook, {}, std::move(args)}, nullptr);
+  session_.group().apps().request(app_client(), AppRequest{hook, {}, std::move(args)}, nullptr);
 }
 
 void AppBridge::refuse(std::uint32_t stream_id, const AppVerdict& verdict, std::string_view what,
@@ -127,7 +127,7 @@ void AppBridge::apply(const AppVerdict& verdict) {
   }
   if (verdict.lifetime.count() > 0) {
     auto lifetime = verdict.lifetime;
-    lifetime_timer_ = session_.worker().group().after(lifetime, [this, lifetime] {
+    lifetime_timer_ = session_.group().poll_group().after(lifetime, [this, lifetime] {
       session_.connection().close(error(Errc::denied, "the application's lifetime of {} ms ended", lifetime.count()));
     });
   }
@@ -136,13 +136,13 @@ void AppBridge::apply(const AppVerdict& verdict) {
 void AppBridge::start_updates() { schedule_update(); }
 
 void AppBridge::schedule_update() {
-  update_timer_ = session_.worker().group().after(session_.worker().apps().update_interval(), [this] {
+  update_timer_ = session_.group().poll_group().after(session_.group().apps().update_interval(), [this] {
     schedule_update();
     if (update_running_) return;  // a slow on_update is not stacked
     update_running_ = true;
     // Not through ask(): an update runs beside the client's commands, it does not hold them.
     std::weak_ptr<RtmpAppClient> weak = app_client();
-    session_.worker().apps().request(app_client(), AppRequest{AppHook::update, {}, {}}, [weak](AppVerdict verdict) {
+    session_.group().apps().request(app_client(), AppRequest{AppHook::update, {}, {}}, [weak](AppVerdict verdict) {
       auto client = weak.lock();
       if (!client || !client->session()) return;
       RtmpSession& session = *client->session();
@@ -183,7 +183,7 @@ void AppBridge::on_client_answer(bool is_error, double transaction, const std::v
     answer = error(Errc::denied, "the client answered with an error: {}",
                    description ? description->as_string() : std::string_view("(no description)"));
   }
-  session_.worker().group().defer([done = std::move(done), answer = std::move(answer)] { done(answer); });
+  session_.group().poll_group().defer([done = std::move(done), answer = std::move(answer)] { done(answer); });
 }
 
 void AppBridge::on_close() {
@@ -191,7 +191,7 @@ void AppBridge::on_close() {
   update_timer_.reset();
   drop_queued();
   for (auto& [transaction, done] : pending_calls_)
-    session_.worker().group().defer([done = std::move(done)] { done(Status(Errc::closed, "the client disconnected")); });
+    session_.group().poll_group().defer([done = std::move(done)] { done(Status(Errc::closed, "the client disconnected")); });
   pending_calls_.clear();
 }
 

@@ -17,17 +17,17 @@ Publisher::Publisher(RtmpSession& session, std::uint32_t stream_id, StreamKey ke
 Publisher::~Publisher() = default;
 
 Status Publisher::start() {
-  RtmpWorker& worker = session_.worker();
+  RtmpGroup& group = session_.group();
   Connection& connection = session_.connection();
-  auto publication = worker.group().streams().publish(
-      key_, PublishOptions{worker.config().gop_cache, "rtmp", connection.peer_address(),
+  auto publication = group.poll_group().streams().publish(
+      key_, PublishOptions{group.config().gop_cache, "rtmp", connection.peer_address(),
                            [&connection](const Status& reason) { connection.close(reason); }});
   if (!publication) return publication.error();
   publication_ = std::move(*publication);
   // The kernel tells this group when the stream's last player (on any group) left; the app hears
   // it as on_no_readers. The publication is ours, so `this` outlives the callback.
   publication_->on_no_subscribers([this] { on_no_readers(); });
-  worker.group().stats().add(worker.counters().publishes);
+  group.poll_group().stats().add(group.counters().publishes);
   session_.messages().send_user_control(wire::UserControlEvent::stream_begin, stream_id_);
   session_.messages().send_status(stream_id_, "status", "NetStream.Publish.Start", key_.to_string() + " is now published.");
   connection.set_label("publish " + key_.to_string());
@@ -39,14 +39,14 @@ Status Publisher::start() {
 void Publisher::on_no_readers() {
   AppBridge& bridge = session_.app_bridge();
   if (!bridge.has_hook(AppHook::no_readers)) return;
-  auto delay = session_.worker().apps().no_readers_delay();
+  auto delay = session_.group().apps().no_readers_delay();
   if (delay.count() == 0) {
     bridge.notify(AppHook::no_readers, bridge.stream_value(key_.name));
     return;
   }
   // Asked only if still nobody watches when the delay ends; a later drop to 0 restarts it. The
   // timer goes with the publisher (unpublish, close).
-  no_readers_timer_ = session_.worker().group().after(delay, [this] {
+  no_readers_timer_ = session_.group().poll_group().after(delay, [this] {
     if (publication_->subscriber_count() == 0)
       session_.app_bridge().notify(AppHook::no_readers, session_.app_bridge().stream_value(key_.name));
   });
@@ -72,7 +72,7 @@ Status Publisher::on_data(const wire::MessageHeader& header, std::span<const std
   frame.kind = MediaKind::data;
   frame.codec = Codec::amf0;
   frame.flags.is_metadata = is_metadata;
-  if (!session_.worker().ingest().append(std::span<const std::uint8_t>(scratch_), frame.payload))
+  if (!session_.group().ingest().append(std::span<const std::uint8_t>(scratch_), frame.payload))
     return error(Errc::limit, "page pool exhausted");
   publication_->push(std::move(frame));
   return ok();
@@ -81,12 +81,12 @@ Status Publisher::on_data(const wire::MessageHeader& header, std::span<const std
 Status Publisher::on_media(const wire::MessageHeader& header, std::span<const std::uint8_t> payload,
                            const PageSlice* slice) {
   if (payload.empty()) return ok();
-  RtmpWorker& worker = session_.worker();
+  RtmpGroup& group = session_.group();
   auto info = header.type_id == wire::kMessageAudio ? formats::flv::parse_audio_tag(payload)
                                                     : formats::flv::parse_video_tag(payload);
   if (!info) {
     // One bad frame costs that frame, not the stream.
-    worker.group().stats().add(worker.counters().protocol_errors);
+    group.poll_group().stats().add(group.counters().protocol_errors);
     session_.logger().warn("conn={} {} frame dropped: {}", session_.connection().id(), key_.to_string(),
                            info.error().message());
     return ok();
@@ -106,9 +106,9 @@ Status Publisher::on_media(const wire::MessageHeader& header, std::span<const st
   frame.flags = info->flags;
   frame.codec_data_offset = static_cast<std::uint16_t>(std::min<std::size_t>(info->payload_offset, 0xFFFF));
   if (slice) frame.payload.append(*slice);
-  else if (!worker.ingest().append(payload, frame.payload))
+  else if (!group.ingest().append(payload, frame.payload))
     return error(Errc::limit, "page pool exhausted while ingesting a {} byte frame", payload.size());
-  worker.group().stats().add(worker.counters().frames_in);
+  group.poll_group().stats().add(group.counters().frames_in);
   publication_->push(std::move(frame));
   return ok();
 }

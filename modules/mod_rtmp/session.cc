@@ -38,24 +38,24 @@ std::string_view strip_query(std::string_view name) noexcept {
   return q == std::string_view::npos ? name : name.substr(0, q);
 }
 
-RtmpSession::RtmpSession(Connection& connection, RtmpWorker& worker, Logger logger)
+RtmpSession::RtmpSession(Connection& connection, RtmpGroup& group, Logger logger)
     : connection_(connection),
-      worker_(worker),
+      group_(group),
       logger_(std::move(logger)),
       handshake_(std::make_unique<formats::rtmp::ServerHandshake>()),
-      reader_(*this, reader_options(worker.config())),
+      reader_(*this, reader_options(group.config())),
       messages_(connection),
       app_bridge_(*this) {
-  worker_.group().stats().add(worker_.counters().connections);
-  handshake_timer_ = worker_.group().after(worker_.config().handshake_timeout, [this] {
-    fail(error(Errc::timeout, "no RTMP handshake within {} ms", worker_.config().handshake_timeout.count()));
+  group_.poll_group().stats().add(group_.counters().connections);
+  handshake_timer_ = group_.poll_group().after(group_.config().handshake_timeout, [this] {
+    fail(error(Errc::timeout, "no RTMP handshake within {} ms", group_.config().handshake_timeout.count()));
   });
 }
 
 RtmpSession::~RtmpSession() = default;
 
 void RtmpSession::fail(Status reason) {
-  worker_.group().stats().add(worker_.counters().protocol_errors);
+  group_.poll_group().stats().add(group_.counters().protocol_errors);
   connection_.close(std::move(reason));
 }
 
@@ -106,7 +106,7 @@ void RtmpSession::on_close(const Status&) noexcept {
   // We may be inside a player's on_frames (it closed us): destroy players after this call stack.
   auto players = std::make_shared<std::vector<std::unique_ptr<Player>>>(std::move(players_));
   players_.clear();
-  worker_.group().defer([players] {});
+  group_.poll_group().defer([players] {});
   for (const auto& p : publishers_)
     logger_.info("conn={} unpublished {} (connection closed)", connection_.id(), p->key().to_string());
   publishers_.clear();  // unpublishes: the stream's players wait out the grace period
@@ -115,16 +115,16 @@ void RtmpSession::on_close(const Status&) noexcept {
   for (auto& client : shared_objects_) client->detach();
   auto objects = std::make_shared<std::vector<std::unique_ptr<SharedObjectClient>>>(std::move(shared_objects_));
   shared_objects_.clear();
-  worker_.group().defer([objects] {});
+  group_.poll_group().defer([objects] {});
 }
 
 void RtmpSession::schedule_ping() {
-  ping_timer_ = worker_.group().after(worker_.config().ping_interval, [this] {
+  ping_timer_ = group_.poll_group().after(group_.config().ping_interval, [this] {
     if (received_ != received_at_last_ping_) {
       ping_outstanding_ = false;
     } else if (ping_outstanding_) {
       connection_.close(error(Errc::timeout, "peer silent for {} ms and did not answer a ping",
-                              2 * worker_.config().ping_interval.count()));
+                              2 * group_.config().ping_interval.count()));
       return;
     } else {
       ping_outstanding_ = true;
@@ -153,7 +153,7 @@ std::span<std::uint8_t> RtmpSession::begin_message(const wire::MessageHeader& he
   in.slice = PageSlice{};
   in.in_page = false;
   // What a peer may hold open at once: one largest message and a little more (interleaved audio).
-  const std::uint64_t budget = std::uint64_t{worker_.config().max_message_bytes} + (1u << 20);
+  const std::uint64_t budget = std::uint64_t{group_.config().max_message_bytes} + (1u << 20);
   if (open_bytes_ + header.length > budget) {
     logger_.warn("conn={} peer={}: unfinished messages would hold {} bytes (limit {}): refused", connection_.id(),
                  connection_.peer_address(), open_bytes_ + header.length, budget);
@@ -165,8 +165,8 @@ std::span<std::uint8_t> RtmpSession::begin_message(const wire::MessageHeader& he
                   header.type_id == wire::kMessageDataAmf0;
   // Media that fits a page is assembled straight into a page of the group's pool: the payload's
   // only copy. Larger messages (big key frames) go through a vector, then into pages.
-  if (is_media && header.length > 0 && header.length <= worker_.group().pages().page_size()) {
-    if (std::byte* at = worker_.ingest().reserve(header.length, in.slice)) {
+  if (is_media && header.length > 0 && header.length <= group_.poll_group().pages().page_size()) {
+    if (std::byte* at = group_.ingest().reserve(header.length, in.slice)) {
       in.in_page = true;
       return {reinterpret_cast<std::uint8_t*>(at), header.length};
     }
@@ -416,7 +416,7 @@ void RtmpSession::finish_connect(double transaction, const AppVerdict& verdict) 
   connected_ = true;
   app_bridge_.apply(verdict);
   if (app_bridge_.has_hook(AppHook::update)) app_bridge_.start_updates();
-  const RtmpConfig& config = worker_.config();
+  const RtmpConfig& config = group_.config();
   messages_.send_control(wire::kMessageWindowAckSize, wire::encode_window_ack_size(config.ack_window));
   messages_.send_control(wire::kMessageSetPeerBandwidth,
                wire::encode_set_peer_bandwidth({config.ack_window, wire::BandwidthLimit::dynamic}));
@@ -515,7 +515,7 @@ void RtmpSession::start_play(std::uint32_t stream_id, const std::string& name, d
   close_stream(stream_id);
   StreamKey key{app_, name};
   auto player = std::make_unique<Player>(*this, stream_id, key);
-  bool wait = worker_.config().play_waits_for_publisher;
+  bool wait = group_.config().play_waits_for_publisher;
   Status status = player->start(wait, duration_s);
   if (!status && status.code() == Errc::denied) {  // load shedding: say why, the player shows it
     messages_.send_status(stream_id, "error", "NetStream.Play.Failed", status.message());
@@ -540,7 +540,7 @@ void RtmpSession::start_play(std::uint32_t stream_id, const std::string& name, d
     logger_.info("conn={} play {}: not found", connection_.id(), key.to_string());
     return;
   }
-  worker_.group().stats().add(worker_.counters().plays);
+  group_.poll_group().stats().add(group_.counters().plays);
   connection_.set_label("play " + key.to_string());
   connection_.set_stream(key.to_string());
   logger_.info("conn={} peer={} playing {}", connection_.id(), connection_.peer_address(), key.to_string());
@@ -667,7 +667,7 @@ void RtmpSession::release_shared_object(const SharedObjectKey& key) {
   for (auto& client : shared_objects_) {
     if (!client || client->key() != key) continue;
     // Destroyed after the current call stack, which may be the client's own callback.
-    worker_.group().defer([keep = std::shared_ptr<SharedObjectClient>(std::move(client))] {});
+    group_.poll_group().defer([keep = std::shared_ptr<SharedObjectClient>(std::move(client))] {});
   }
   std::erase(shared_objects_, nullptr);
 }

@@ -22,12 +22,12 @@
 #include "formats/rtmp/handshake.h"
 #include "formats/rtmp/shared_object.h"
 #include "message_writer.h"
+#include "rtmp_group.h"
 #include "weir/apps.h"
 #include "weir/connection.h"
 #include "weir/log.h"
 #include "weir/shared_objects.h"
 #include "weir/stream.h"
-#include "worker.h"
 
 namespace weir::rtmp {
 
@@ -37,7 +37,7 @@ class SharedObjectClient;
 
 class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkSink {
  public:
-  RtmpSession(Connection& connection, RtmpWorker& worker, Logger logger);
+  RtmpSession(Connection& connection, RtmpGroup& group, Logger logger);
   ~RtmpSession() override;
 
   // ConnectionHandler
@@ -52,7 +52,7 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
 
   // For players.
   Connection& connection() noexcept { return connection_; }
-  RtmpWorker& worker() noexcept { return worker_; }
+  RtmpGroup& group() noexcept { return group_; }
   const Logger& logger() const noexcept { return logger_; }
   /// Control, command and status messages to this connection's peer.
   MessageWriter& messages() noexcept { return messages_; }
@@ -107,7 +107,7 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   void start_play(std::uint32_t stream_id, const std::string& name, double duration_s, bool may_ask = true);
 
   Connection& connection_;
-  RtmpWorker& worker_;
+  RtmpGroup& group_;
   Logger logger_;
   std::unique_ptr<formats::rtmp::ServerHandshake> handshake_;  // until the handshake is done
   formats::rtmp::ChunkReader reader_;
