@@ -120,11 +120,15 @@ void Player::on_frames(std::span<const MediaFrame> frames) noexcept {
   // The replies to play and the cache replay leave at the end of this turn; only then does the
   // coalescing interval apply, so batching never delays Play.Start or the first picture.
   bool arm_coalescing = !coalescing_armed_;
-  // The stream's delivery figures, added to the subscription once per batch.
-  std::uint64_t payload_sent = 0, dropped = 0;
+  // The batch's figures, counted here and added once per batch (to the subscription, the
+  // connection and the group's counters): nothing per frame but the frame's own work.
+  std::uint64_t payload_sent = 0, sent = 0, dropped = 0;
   auto count_batch = [&] {
     if (subscription_) subscription_->count_delivery(payload_sent, dropped);
     session_.connection().count_frames_dropped(dropped);
+    Stats& stats = group.poll_group().stats();
+    stats.add(group.counters().frames_out, sent);
+    stats.add(group.counters().frames_dropped, dropped);
   };
   for (const MediaFrame& frame : frames) {
     if (!session_.connection().is_open()) return count_batch();
@@ -132,7 +136,6 @@ void Player::on_frames(std::span<const MediaFrame> frames) noexcept {
       if (frame.kind == MediaKind::video && !paused_ && video_) {
         ++frames_dropped_;
         ++dropped;
-        group.poll_group().stats().add(group.counters().frames_dropped);
       }
       continue;
     }
@@ -144,8 +147,8 @@ void Player::on_frames(std::span<const MediaFrame> frames) noexcept {
       return;
     }
     ++frames_sent_;
+    ++sent;
     if (frame.kind != MediaKind::data && !frame.flags.is_sequence_header) payload_sent += frame.payload.size();
-    group.poll_group().stats().add(group.counters().frames_out);
   }
   count_batch();
   if (arm_coalescing && group.config().play_coalescing.count() >= 0) {
