@@ -126,7 +126,7 @@ void Player::on_frames(std::span<const MediaFrame> frames) noexcept {
   auto count_batch = [&] {
     if (subscription_) subscription_->count_delivery(payload_sent, dropped);
     session_.connection().count_frames_dropped(dropped);
-    Stats& stats = group.poll_group().stats();
+    Stats& stats = group.stats();
     stats.add(group.counters().frames_out, sent);
     stats.add(group.counters().frames_dropped, dropped);
   };
@@ -141,7 +141,7 @@ void Player::on_frames(std::span<const MediaFrame> frames) noexcept {
     }
     if (send_frame(frame) == SenderState::hard_barrier) {
       count_batch();
-      group.poll_group().stats().add(group.counters().slow_players_closed);
+      group.stats().add(group.counters().slow_players_closed);
       session_.fail(error(Errc::limit, "player of {} too slow: its send queue reached the hard limit ({} frames sent, {} dropped)",
                           key_.to_string(), frames_sent_, frames_dropped_));
       return;

@@ -27,7 +27,7 @@ Status Publisher::start() {
   // The kernel tells this group when the stream's last player (on any group) left; the app hears
   // it as on_no_readers. The publication is ours, so `this` outlives the callback.
   publication_->on_no_subscribers([this] { on_no_readers(); });
-  group.poll_group().stats().add(group.counters().publishes);
+  group.stats().add(group.counters().publishes);
   session_.messages().send_user_control(wire::UserControlEvent::stream_begin, stream_id_);
   session_.messages().send_status(stream_id_, "status", "NetStream.Publish.Start", key_.to_string() + " is now published.");
   connection.set_label("publish " + key_.to_string());
@@ -86,7 +86,7 @@ Status Publisher::on_media(const wire::MessageHeader& header, std::span<const st
                                                     : formats::flv::parse_video_tag(payload);
   if (!info) {
     // One bad frame costs that frame, not the stream.
-    group.poll_group().stats().add(group.counters().protocol_errors);
+    group.stats().add(group.counters().protocol_errors);
     session_.logger().warn("conn={} {} frame dropped: {}", session_.connection().id(), key_.to_string(),
                            info.error().message());
     return ok();
@@ -108,7 +108,7 @@ Status Publisher::on_media(const wire::MessageHeader& header, std::span<const st
   if (slice) frame.payload.append(*slice);
   else if (!group.ingest().append(payload, frame.payload))
     return error(Errc::limit, "page pool exhausted while ingesting a {} byte frame", payload.size());
-  group.poll_group().stats().add(group.counters().frames_in);
+  group.stats().add(group.counters().frames_in);
   publication_->push(std::move(frame));
   return ok();
 }

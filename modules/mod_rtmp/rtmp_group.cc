@@ -7,6 +7,7 @@ namespace weir::rtmp {
 
 RtmpGroup::RtmpGroup(PollGroup& group, const RtmpConfig* config, const RtmpCounters* counters, AppsService* apps)
     : poll_group_(group),
+      stats_(group.stats()),
       config_(config),
       counters_(counters),
       apps_(apps),

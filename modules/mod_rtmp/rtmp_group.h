@@ -50,6 +50,9 @@ class RtmpGroup {
   PollGroup& poll_group() noexcept { return poll_group_; }
   const RtmpConfig& config() const noexcept { return *config_; }
   const RtmpCounters& counters() const noexcept { return *counters_; }
+  /// The group's counters, held here: PollGroup::stats() is a virtual call, and players count
+  /// on the fan-out path. The group's Stats lives as long as the group, so longer than we do.
+  Stats& stats() noexcept { return stats_; }
   PageWriter& ingest() noexcept { return ingest_; }
   PageWriter& framing() noexcept { return framing_; }
   /// Whether `app` defines `hook` (false without the apps service): checked once per control
@@ -68,6 +71,7 @@ class RtmpGroup {
 
  private:
   PollGroup& poll_group_;
+  Stats& stats_;
   const RtmpConfig* config_;
   const RtmpCounters* counters_;
   AppsService* apps_;

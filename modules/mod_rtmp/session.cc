@@ -46,7 +46,7 @@ RtmpSession::RtmpSession(Connection& connection, RtmpGroup& group, Logger logger
       reader_(*this, reader_options(group.config())),
       messages_(connection),
       app_bridge_(*this) {
-  group_.poll_group().stats().add(group_.counters().connections);
+  group_.stats().add(group_.counters().connections);
   handshake_timer_ = group_.poll_group().after(group_.config().handshake_timeout, [this] {
     fail(error(Errc::timeout, "no RTMP handshake within {} ms", group_.config().handshake_timeout.count()));
   });
@@ -55,7 +55,7 @@ RtmpSession::RtmpSession(Connection& connection, RtmpGroup& group, Logger logger
 RtmpSession::~RtmpSession() = default;
 
 void RtmpSession::fail(Status reason) {
-  group_.poll_group().stats().add(group_.counters().protocol_errors);
+  group_.stats().add(group_.counters().protocol_errors);
   connection_.close(std::move(reason));
 }
 
@@ -540,7 +540,7 @@ void RtmpSession::start_play(std::uint32_t stream_id, const std::string& name, d
     logger_.info("conn={} play {}: not found", connection_.id(), key.to_string());
     return;
   }
-  group_.poll_group().stats().add(group_.counters().plays);
+  group_.stats().add(group_.counters().plays);
   connection_.set_label("play " + key.to_string());
   connection_.set_stream(key.to_string());
   logger_.info("conn={} peer={} playing {}", connection_.id(), connection_.peer_address(), key.to_string());
