@@ -3,25 +3,25 @@
 #include <memory>
 
 #include "rtmp_config.h"
+#include "rtmp_group.h"
 #include "session.h"
 #include "weir/module.h"
 #include "weir/per_group.h"
-#include "worker.h"
 
 namespace weir::rtmp {
 namespace {
 
-// Module-level state: built once at registration, read-only afterwards (the workers are per group).
+// Module-level state: built once at registration, read-only afterwards (the RtmpGroups are per poll group).
 RtmpConfig g_config;
 RtmpCounters g_counters;
-PerGroup<RtmpWorker> g_workers;
+PerGroup<RtmpGroup> g_groups;
 Logger g_logger;
 std::shared_ptr<AppsService> g_apps;  // server-side applications (mod_lua), if loaded before us
 
 class RtmpAcceptor final : public Acceptor {
  public:
   std::unique_ptr<ConnectionHandler> accept(Connection& connection) noexcept override {
-    return std::make_unique<RtmpSession>(connection, g_workers.local(connection.group()), g_logger);
+    return std::make_unique<RtmpSession>(connection, g_groups.local(connection.group()), g_logger);
   }
 };
 
@@ -42,7 +42,7 @@ Status register_module(Registrar& registrar) {
   auto apps = registrar.optional_service<AppsService>();
   if (!apps) return apps.error();
   g_apps = std::move(*apps);
-  g_workers.install(registrar, &g_config, &g_counters, g_apps.get());
+  g_groups.install(registrar, &g_config, &g_counters, g_apps.get());
   auto acceptor = std::make_shared<RtmpAcceptor>();
   WEIR_TRY(registrar.listen(ListenerSpec{"rtmp", g_config.listen, false, {}}, acceptor));
   if (g_config.tls_listen.empty()) return ok();

@@ -21,14 +21,14 @@ Player::Player(RtmpSession& session, std::uint32_t stream_id, StreamKey key)
 Player::~Player() = default;
 
 Status Player::start(bool wait, double duration_s) {
-  auto subscription = session_.worker().group().streams().subscribe(key_, *this, SubscribeOptions{wait, "rtmp"});
+  auto subscription = session_.group().poll_group().streams().subscribe(key_, *this, SubscribeOptions{wait, "rtmp"});
   if (!subscription) return subscription.error();
   subscription_ = std::move(*subscription);
   Connection& c = session_.connection();
-  const RtmpConfig& config = session_.worker().config();
-  session_.send_user_control(wire::UserControlEvent::stream_begin, stream_id_);
-  session_.send_status(stream_id_, "status", "NetStream.Play.Reset", "Playing and resetting " + key_.name + ".");
-  session_.send_status(stream_id_, "status", "NetStream.Play.Start", "Started playing " + key_.name + ".");
+  const RtmpConfig& config = session_.group().config();
+  session_.messages().send_user_control(wire::UserControlEvent::stream_begin, stream_id_);
+  session_.messages().send_status(stream_id_, "status", "NetStream.Play.Reset", "Playing and resetting " + key_.name + ".");
+  session_.messages().send_status(stream_id_, "status", "NetStream.Play.Start", "Started playing " + key_.name + ".");
   // |RtmpSampleAccess lets Flash players read the pixels and samples; Data.Start opens the data channel.
   std::vector<std::uint8_t> payload;
   formats::amf::Amf0Writer writer(payload);
@@ -41,11 +41,11 @@ Status Player::start(bool wait, double duration_s) {
                        payload, config.out_chunk_size, wire::HeaderCompression::none);
   c.send_copy(out);
   if (duration_s > 0) {
-    stop_timer_ = session_.worker().group().after(
+    stop_timer_ = session_.group().poll_group().after(
         std::chrono::milliseconds(static_cast<std::int64_t>(duration_s * 1000)), [this] {
           subscription_.reset();  // a timer callback is outside any delivery: safe to leave now
-          session_.send_status(stream_id_, "status", "NetStream.Play.Stop", "Stopped playing " + key_.name + ".");
-          session_.send_user_control(wire::UserControlEvent::stream_eof, stream_id_);
+          session_.messages().send_status(stream_id_, "status", "NetStream.Play.Stop", "Stopped playing " + key_.name + ".");
+          session_.messages().send_user_control(wire::UserControlEvent::stream_eof, stream_id_);
         });
   }
   if (!subscription_->is_published() && wait)
@@ -56,30 +56,30 @@ Status Player::start(bool wait, double duration_s) {
 void Player::on_stream_event(StreamEvent event) noexcept {
   if (event == StreamEvent::published) {
     if (unpublished_) {
-      session_.send_user_control(wire::UserControlEvent::stream_begin, stream_id_);
-      session_.send_status(stream_id_, "status", "NetStream.Play.PublishNotify", key_.name + " is now published.");
+      session_.messages().send_user_control(wire::UserControlEvent::stream_begin, stream_id_);
+      session_.messages().send_status(stream_id_, "status", "NetStream.Play.PublishNotify", key_.name + " is now published.");
     }
     unpublished_ = false;
     waiting_for_key_ = true;
     return;
   }
   unpublished_ = true;
-  session_.send_status(stream_id_, "status", "NetStream.Play.UnpublishNotify", key_.name + " is now unpublished.");
-  session_.send_user_control(wire::UserControlEvent::stream_eof, stream_id_);
+  session_.messages().send_status(stream_id_, "status", "NetStream.Play.UnpublishNotify", key_.name + " is now unpublished.");
+  session_.messages().send_user_control(wire::UserControlEvent::stream_eof, stream_id_);
 }
 
 void Player::pause(bool paused, double position_ms) {
   paused_ = paused;
   if (!paused) waiting_for_key_ = true;
-  session_.send_status(stream_id_, "status", paused ? "NetStream.Pause.Notify" : "NetStream.Unpause.Notify",
+  session_.messages().send_status(stream_id_, "status", paused ? "NetStream.Pause.Notify" : "NetStream.Unpause.Notify",
                        format("{} {} at {} ms", paused ? "Paused" : "Unpaused", key_.name, position_ms));
 }
 
 void Player::seek(double position_ms) {
   waiting_for_key_ = true;
-  session_.send_status(stream_id_, "status", "NetStream.Seek.Notify",
+  session_.messages().send_status(stream_id_, "status", "NetStream.Seek.Notify",
                        format("Seeking {} ms: {} is live, playing from the live edge.", position_ms, key_.name));
-  session_.send_status(stream_id_, "status", "NetStream.Play.Start", "Started playing " + key_.name + ".");
+  session_.messages().send_status(stream_id_, "status", "NetStream.Play.Start", "Started playing " + key_.name + ".");
 }
 
 bool Player::should_send(const MediaFrame& frame) {
@@ -116,15 +116,19 @@ std::uint32_t Player::timestamp_for(const MediaFrame& frame) {
 }
 
 void Player::on_frames(std::span<const MediaFrame> frames) noexcept {
-  RtmpWorker& worker = session_.worker();
+  RtmpGroup& group = session_.group();
   // The replies to play and the cache replay leave at the end of this turn; only then does the
   // coalescing interval apply, so batching never delays Play.Start or the first picture.
   bool arm_coalescing = !coalescing_armed_;
-  // The stream's delivery figures, added to the subscription once per batch.
-  std::uint64_t payload_sent = 0, dropped = 0;
+  // The batch's figures, counted here and added once per batch (to the subscription, the
+  // connection and the group's counters): nothing per frame but the frame's own work.
+  std::uint64_t payload_sent = 0, sent = 0, dropped = 0;
   auto count_batch = [&] {
     if (subscription_) subscription_->count_delivery(payload_sent, dropped);
     session_.connection().count_frames_dropped(dropped);
+    Stats& stats = group.stats();
+    stats.add(group.counters().frames_out, sent);
+    stats.add(group.counters().frames_dropped, dropped);
   };
   for (const MediaFrame& frame : frames) {
     if (!session_.connection().is_open()) return count_batch();
@@ -132,48 +136,47 @@ void Player::on_frames(std::span<const MediaFrame> frames) noexcept {
       if (frame.kind == MediaKind::video && !paused_ && video_) {
         ++frames_dropped_;
         ++dropped;
-        worker.group().stats().add(worker.counters().frames_dropped);
       }
       continue;
     }
     if (send_frame(frame) == SenderState::hard_barrier) {
       count_batch();
-      worker.group().stats().add(worker.counters().slow_players_closed);
+      group.stats().add(group.counters().slow_players_closed);
       session_.fail(error(Errc::limit, "player of {} too slow: its send queue reached the hard limit ({} frames sent, {} dropped)",
                           key_.to_string(), frames_sent_, frames_dropped_));
       return;
     }
     ++frames_sent_;
+    ++sent;
     if (frame.kind != MediaKind::data && !frame.flags.is_sequence_header) payload_sent += frame.payload.size();
-    worker.group().stats().add(worker.counters().frames_out);
   }
   count_batch();
-  if (arm_coalescing && worker.config().play_coalescing.count() >= 0) {
-    session_.connection().set_coalescing(worker.config().play_coalescing);
+  if (arm_coalescing && group.config().play_coalescing.count() >= 0) {
+    session_.connection().set_coalescing(group.config().play_coalescing);
     coalescing_armed_ = true;
   }
 }
 
 SenderState Player::send_frame(const MediaFrame& frame) {
-  RtmpWorker& worker = session_.worker();
+  RtmpGroup& group = session_.group();
   Connection& connection = session_.connection();
   int track = frame.kind == MediaKind::audio ? kAudio : frame.kind == MediaKind::video ? kVideo : kData;
-  const std::uint32_t chunk_size = worker.config().out_chunk_size;
+  const std::uint32_t chunk_size = group.config().out_chunk_size;
   const auto length = static_cast<std::uint32_t>(frame.payload.size());
   wire::MessageHeader header{kChunkStream[track], timestamp_for(frame), length, kMessageType[track], stream_id_};
   wire::ChunkStreamState before = chunk_states_[track];
   wire::MessageFraming framing = wire::frame_message(chunk_states_[track], header, chunk_size);
   auto first = framing.first_header();
   auto continuation = framing.continuation_header();
-  if (const SharedFraming* shared = worker.find_framing(frame, first, continuation))
+  if (const SharedFraming* shared = group.find_framing(frame, first, continuation))
     return connection.send(shared->chain);
 
   // Build this framing once; the next players with the same header bytes reuse it.
   SharedFraming built;
   PageChain& chain = built.chain;
   PageChain continuation_slice;
-  bool ok = worker.framing().append(first, chain);
-  if (ok && framing.chunk_count() > 1) ok = worker.framing().append(continuation, continuation_slice);
+  bool ok = group.framing().append(first, chain);
+  if (ok && framing.chunk_count() > 1) ok = group.framing().append(continuation, continuation_slice);
   std::uint32_t in_chunk = 0;
   for (const PageSlice& slice : frame.payload.slices()) {
     if (!ok) break;
@@ -204,7 +207,7 @@ SenderState Player::send_frame(const MediaFrame& frame) {
   }
   SenderState state = connection.send(chain);
   if (state == SenderState::hard_barrier) chunk_states_[track] = before;
-  if (built.page) worker.remember_framing(std::move(built));
+  if (built.page) group.remember_framing(std::move(built));
   return state;
 }
 

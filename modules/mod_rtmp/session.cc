@@ -5,9 +5,9 @@
 
 #include "app_values.h"
 #include "formats/amf/amf0.h"
-#include "formats/flv/media_tag.h"
 #include "formats/rtmp/aggregate_reader.h"
 #include "player.h"
+#include "publisher.h"
 #include "shared_object_client.h"
 
 namespace weir::rtmp {
@@ -16,9 +16,6 @@ namespace wire = formats::rtmp;
 
 namespace {
 
-constexpr std::uint32_t kCommandChunkStream = 3;
-constexpr std::size_t kMaxQueuedCommands = 64;
-constexpr std::size_t kMaxQueuedBytes = 256 << 10;
 // Shared objects one connection may use at once: more is a client gone wrong, not a use.
 constexpr std::size_t kMaxSharedObjectsPerConnection = 256;
 
@@ -41,62 +38,24 @@ std::string_view strip_query(std::string_view name) noexcept {
   return q == std::string_view::npos ? name : name.substr(0, q);
 }
 
-// The session as the application sees it (weir/apps.h). The application may hold it past the
-// connection: on_close() cuts the link and the calls do nothing from then on.
-class RtmpAppClient final : public AppClient {
- public:
-  RtmpAppClient(RtmpSession& session, std::string app)
-      : session_(&session),
-        id_(session.connection().id()),
-        group_(session.connection().group()),
-        address_(session.connection().peer_address()),
-        app_(std::move(app)) {}
-  ConnectionId id() const noexcept override { return id_; }
-  PollGroup& group() noexcept override { return group_; }
-  std::string_view protocol() const noexcept override { return "rtmp"; }
-  std::string_view app() const noexcept override { return app_; }
-  std::string_view address() const noexcept override { return address_; }
-  bool is_open() const noexcept override { return session_ != nullptr; }
-  void call(std::string_view name, std::vector<Value> args, std::function<void(Result<Value>)> done) noexcept override {
-    if (session_) {
-      session_->call_client(name, std::move(args), std::move(done));
-    } else if (done) {
-      group_.defer([done = std::move(done)] { done(Status(Errc::closed, "the client has disconnected")); });
-    }
-  }
-  void close(std::string_view reason) noexcept override {
-    if (session_) session_->connection().close(error(Errc::denied, "closed by the application: {}", reason));
-  }
-  Value& values() noexcept override { return values_; }
-
-  RtmpSession* session() const noexcept { return session_; }
-  void detach() noexcept { session_ = nullptr; }
-
- private:
-  RtmpSession* session_;
-  ConnectionId id_;
-  PollGroup& group_;
-  std::string address_;
-  std::string app_;
-  Value values_ = Value::object();
-};
-
-RtmpSession::RtmpSession(Connection& connection, RtmpWorker& worker, Logger logger)
+RtmpSession::RtmpSession(Connection& connection, RtmpGroup& group, Logger logger)
     : connection_(connection),
-      worker_(worker),
+      group_(group),
       logger_(std::move(logger)),
       handshake_(std::make_unique<formats::rtmp::ServerHandshake>()),
-      reader_(*this, reader_options(worker.config())) {
-  worker_.group().stats().add(worker_.counters().connections);
-  handshake_timer_ = worker_.group().after(worker_.config().handshake_timeout, [this] {
-    fail(error(Errc::timeout, "no RTMP handshake within {} ms", worker_.config().handshake_timeout.count()));
+      reader_(*this, reader_options(group.config())),
+      messages_(connection),
+      app_bridge_(*this) {
+  group_.stats().add(group_.counters().connections);
+  handshake_timer_ = group_.poll_group().after(group_.config().handshake_timeout, [this] {
+    fail(error(Errc::timeout, "no RTMP handshake within {} ms", group_.config().handshake_timeout.count()));
   });
 }
 
 RtmpSession::~RtmpSession() = default;
 
 void RtmpSession::fail(Status reason) {
-  worker_.group().stats().add(worker_.counters().protocol_errors);
+  group_.stats().add(group_.counters().protocol_errors);
   connection_.close(std::move(reason));
 }
 
@@ -125,7 +84,7 @@ Status RtmpSession::on_data(const PageSlice& data) noexcept {
   }
   if (peer_window_ && received_ - acknowledged_ >= peer_window_) {
     acknowledged_ = received_;
-    send_control(wire::kMessageAcknowledgement, wire::encode_acknowledgement(static_cast<std::uint32_t>(received_)));
+    messages_.send_control(wire::kMessageAcknowledgement, wire::encode_acknowledgement(static_cast<std::uint32_t>(received_)));
   }
   return ok();
 }
@@ -137,44 +96,39 @@ void RtmpSession::on_sender_state(SenderState) noexcept {
 void RtmpSession::on_close(const Status&) noexcept {
   ping_timer_.reset();
   handshake_timer_.reset();
-  lifetime_timer_.reset();
-  update_timer_.reset();
-  queued_.clear();
-  for (auto& [transaction, done] : pending_calls_)
-    worker_.group().defer([done = std::move(done)] { done(Status(Errc::closed, "the client disconnected")); });
-  pending_calls_.clear();
+  app_bridge_.on_close();
   if (connected_) {
-    for (const Publishing& p : publishing_) notify(AppHook::unpublish, stream_value(p.key.name));
-    for (const auto& player : players_) notify(AppHook::stop, stream_value(player->key().name));
-    notify(AppHook::disconnect, Value());
+    for (const auto& p : publishers_) app_bridge_.notify(AppHook::unpublish, app_bridge_.stream_value(p->key().name));
+    for (const auto& player : players_) app_bridge_.notify(AppHook::stop, app_bridge_.stream_value(player->key().name));
+    app_bridge_.notify(AppHook::disconnect, Value());
   }
-  if (app_client_) app_client_->detach();
+  app_bridge_.detach();
   // We may be inside a player's on_frames (it closed us): destroy players after this call stack.
   auto players = std::make_shared<std::vector<std::unique_ptr<Player>>>(std::move(players_));
   players_.clear();
-  worker_.group().defer([players] {});
-  for (const Publishing& p : publishing_)
-    logger_.info("conn={} unpublished {} (connection closed)", connection_.id(), p.key.to_string());
-  publishing_.clear();  // unpublishes: the stream's players wait out the grace period
+  group_.poll_group().defer([players] {});
+  for (const auto& p : publishers_)
+    logger_.info("conn={} unpublished {} (connection closed)", connection_.id(), p->key().to_string());
+  publishers_.clear();  // unpublishes: the stream's players wait out the grace period
   // Unsubscribed now (no update reaches a closed session); the clients themselves go after this
   // call stack, which may be inside one of their updates.
   for (auto& client : shared_objects_) client->detach();
   auto objects = std::make_shared<std::vector<std::unique_ptr<SharedObjectClient>>>(std::move(shared_objects_));
   shared_objects_.clear();
-  worker_.group().defer([objects] {});
+  group_.poll_group().defer([objects] {});
 }
 
 void RtmpSession::schedule_ping() {
-  ping_timer_ = worker_.group().after(worker_.config().ping_interval, [this] {
+  ping_timer_ = group_.poll_group().after(group_.config().ping_interval, [this] {
     if (received_ != received_at_last_ping_) {
       ping_outstanding_ = false;
     } else if (ping_outstanding_) {
       connection_.close(error(Errc::timeout, "peer silent for {} ms and did not answer a ping",
-                              2 * worker_.config().ping_interval.count()));
+                              2 * group_.config().ping_interval.count()));
       return;
     } else {
       ping_outstanding_ = true;
-      send_user_control(wire::UserControlEvent::ping_request,
+      messages_.send_user_control(wire::UserControlEvent::ping_request,
                         static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                        Clock::now().time_since_epoch())
                                                        .count()));
@@ -199,7 +153,7 @@ std::span<std::uint8_t> RtmpSession::begin_message(const wire::MessageHeader& he
   in.slice = PageSlice{};
   in.in_page = false;
   // What a peer may hold open at once: one largest message and a little more (interleaved audio).
-  const std::uint64_t budget = std::uint64_t{worker_.config().max_message_bytes} + (1u << 20);
+  const std::uint64_t budget = std::uint64_t{group_.config().max_message_bytes} + (1u << 20);
   if (open_bytes_ + header.length > budget) {
     logger_.warn("conn={} peer={}: unfinished messages would hold {} bytes (limit {}): refused", connection_.id(),
                  connection_.peer_address(), open_bytes_ + header.length, budget);
@@ -211,8 +165,8 @@ std::span<std::uint8_t> RtmpSession::begin_message(const wire::MessageHeader& he
                   header.type_id == wire::kMessageDataAmf0;
   // Media that fits a page is assembled straight into a page of the group's pool: the payload's
   // only copy. Larger messages (big key frames) go through a vector, then into pages.
-  if (is_media && header.length > 0 && header.length <= worker_.group().pages().page_size()) {
-    if (std::byte* at = worker_.ingest().reserve(header.length, in.slice)) {
+  if (is_media && header.length > 0 && header.length <= group_.poll_group().pages().page_size()) {
+    if (std::byte* at = group_.ingest().reserve(header.length, in.slice)) {
       in.in_page = true;
       return {reinterpret_cast<std::uint8_t*>(at), header.length};
     }
@@ -266,20 +220,13 @@ Status RtmpSession::on_message(const wire::MessageHeader& header, std::span<cons
         if (payload.empty()) return ok();
         payload = payload.subspan(1);
       }
-      if (waiting_app_) {
+      if (app_bridge_.is_waiting()) {
         // The client's answer to a client:call is what the hook may be waiting for: never queued.
         amf::Amf0Reader peek(payload);
         auto name = peek.read();
         if (name && (name->as_string() == "_result" || name->as_string() == "_error"))
           return on_command(header, payload);
-        // Clients send a few commands ahead (createStream, publish); one that floods the server
-        // while an application decides is not one to wait for.
-        if (queued_.size() >= kMaxQueuedCommands || queued_bytes_ + payload.size() > kMaxQueuedBytes)
-          return error(Errc::limit, "more than {} commands or {} bytes queued behind an application's hook",
-                       kMaxQueuedCommands, kMaxQueuedBytes);
-        queued_bytes_ += payload.size();
-        queued_.push_back(QueuedCommand{header, std::vector<std::uint8_t>(payload.begin(), payload.end())});
-        return ok();
+        return app_bridge_.queue(header, payload);
       }
       return on_command(header, payload);
     }
@@ -324,7 +271,7 @@ Status RtmpSession::on_control(const wire::MessageHeader& header, std::span<cons
       auto event = wire::decode_user_control(payload);
       if (!event) return event.error();
       if (event->event == wire::UserControlEvent::ping_request)
-        send_user_control(wire::UserControlEvent::ping_response, event->value);
+        messages_.send_user_control(wire::UserControlEvent::ping_response, event->value);
       else if (event->event == wire::UserControlEvent::ping_response)
         ping_outstanding_ = false;
       return ok();
@@ -349,7 +296,7 @@ Status RtmpSession::on_command(const wire::MessageHeader& header, std::span<cons
   if (name == "connect") return on_connect(transaction, command);
   // The client answers a client:call (on_connect may call it before the connect is accepted).
   if (name == "_result" || name == "_error") {
-    on_client_answer(name == "_error", transaction, args);
+    app_bridge_.on_client_answer(name == "_error", transaction, args);
     return ok();
   }
   if (!connected_) return error(Errc::malformed, "command '{}' before connect", name);
@@ -357,27 +304,27 @@ Status RtmpSession::on_command(const wire::MessageHeader& header, std::span<cons
   if (name == "publish") return on_publish(transaction, header.stream_id, args);
   if (name == "play") return on_play(transaction, header.stream_id, args);
   if (name == "releaseStream" || name == "FCSubscribe" || name == "_checkbw") {
-    if (transaction > 0) send_result(transaction, amf::Value::null(), amf::Value());
+    if (transaction > 0) messages_.send_result(transaction, amf::Value::null(), amf::Value());
     return ok();
   }
   if (name == "FCPublish") {
     std::string stream(strip_query(string_arg(args, 0)));
-    send_command(0, {amf::Value("onFCPublish"), amf::Value(0.0), amf::Value::null(),
+    messages_.send_command(0, {amf::Value("onFCPublish"), amf::Value(0.0), amf::Value::null(),
                      amf::Value::object({{"code", amf::Value("NetStream.Publish.Start")},
                                          {"description", amf::Value(stream)}})});
-    if (transaction > 0) send_result(transaction, amf::Value::null(), amf::Value());
+    if (transaction > 0) messages_.send_result(transaction, amf::Value::null(), amf::Value());
     return ok();
   }
   if (name == "FCUnpublish") {
     std::string stream(strip_query(string_arg(args, 0)));
-    send_command(0, {amf::Value("onFCUnpublish"), amf::Value(0.0), amf::Value::null(),
+    messages_.send_command(0, {amf::Value("onFCUnpublish"), amf::Value(0.0), amf::Value::null(),
                      amf::Value::object({{"code", amf::Value("NetStream.Unpublish.Success")},
                                          {"description", amf::Value(stream)}})});
-    if (transaction > 0) send_result(transaction, amf::Value::null(), amf::Value());
+    if (transaction > 0) messages_.send_result(transaction, amf::Value::null(), amf::Value());
     return ok();
   }
   if (name == "getStreamLength") {  // live streams have no length
-    send_result(transaction, amf::Value::null(), amf::Value(0.0));
+    messages_.send_result(transaction, amf::Value::null(), amf::Value(0.0));
     return ok();
   }
   if (name == "closeStream" || name == "deleteStream") {
@@ -397,22 +344,22 @@ Status RtmpSession::on_command(const wire::MessageHeader& header, std::span<cons
     return ok();
   }
   // A method of the server-side application: NetConnection.call(name, responder, args...).
-  if (worker_.has_hook(app_, AppHook::call, name)) {
+  if (app_bridge_.has_hook(AppHook::call, name)) {
     std::vector<Value> call_args;
     call_args.reserve(args.size());
     for (const amf::Value& arg : args) call_args.push_back(to_app_value(arg));
-    ask(AppRequest{AppHook::call, name, std::move(call_args)}, [this, transaction, name](AppVerdict verdict) {
+    app_bridge_.ask(AppRequest{AppHook::call, name, std::move(call_args)}, [this, transaction, name](AppVerdict verdict) {
       if (transaction <= 0) return;  // no responder: the client wants no answer
       if (verdict.kind == AppVerdict::Kind::accept)
-        send_result(transaction, amf::Value::null(), to_amf(verdict.result));
+        messages_.send_result(transaction, amf::Value::null(), to_amf(verdict.result));
       else
-        send_error(transaction, verdict.code.empty() ? "NetConnection.Call.Failed" : verdict.code,
+        messages_.send_error(transaction, verdict.code.empty() ? "NetConnection.Call.Failed" : verdict.code,
                    verdict.description);
     });
     return ok();
   }
   if (transaction > 0)
-    send_command(0, {amf::Value("_error"), amf::Value(transaction), amf::Value::null(),
+    messages_.send_command(0, {amf::Value("_error"), amf::Value(transaction), amf::Value::null(),
                      amf::Value::object({{"level", amf::Value("error")},
                                          {"code", amf::Value("NetConnection.Call.Failed")},
                                          {"description", amf::Value("Method not found (" + name + ")")}})});
@@ -429,7 +376,7 @@ Status RtmpSession::on_connect(double transaction, const amf::Value& command) {
   if (const amf::Value* url = command.find("tcUrl")) tc_url_ = url->as_string();
   if (const amf::Value* version = command.find("flashVer")) flash_version_ = version->as_string();
   if (const amf::Value* encoding = command.find("objectEncoding")) object_encoding_ = encoding->as_number();
-  if (worker_.has_hook(app_, AppHook::connect)) {
+  if (app_bridge_.has_hook(AppHook::connect)) {
     Value params = to_app_value(command);
     if (!params.is_object()) params = Value::object();
     params.set("app", app_);
@@ -442,7 +389,7 @@ Status RtmpSession::on_connect(double transaction, const amf::Value& command) {
         if (!args.find(key)) args.set(key, value);
     }
     params.set("args", std::move(args));
-    ask(AppRequest{AppHook::connect, {}, {std::move(params)}},
+    app_bridge_.ask(AppRequest{AppHook::connect, {}, {std::move(params)}},
         [this, transaction](AppVerdict verdict) { finish_connect(transaction, verdict); });
     return ok();
   }
@@ -458,25 +405,24 @@ void RtmpSession::finish_connect(double transaction, const AppVerdict& verdict) 
                                                    {"redirect", amf::Value(verdict.redirect_url)}})
                              : amf::Value();
     std::string description = verdict.description.empty() ? "Connection rejected by the application" : verdict.description;
-    send_error(transaction, verdict.code.empty() ? "NetConnection.Connect.Rejected" : verdict.code, description, ex);
+    messages_.send_error(transaction, verdict.code.empty() ? "NetConnection.Connect.Rejected" : verdict.code, description, ex);
     logger_.info("conn={} peer={} connect app={} {} by the application: {}", connection_.id(),
                  connection_.peer_address(), app_, redirect ? "redirected to " + verdict.redirect_url : "rejected",
                  description);
-    queued_.clear();  // whatever the client sent behind its connect is not for us
-    queued_bytes_ = 0;
+    app_bridge_.drop_queued();  // whatever the client sent behind its connect is not for us
     connection_.close_after_flush();
     return;
   }
   connected_ = true;
-  apply_verdict(verdict);
-  if (worker_.has_hook(app_, AppHook::update)) schedule_update();
-  const RtmpConfig& config = worker_.config();
-  send_control(wire::kMessageWindowAckSize, wire::encode_window_ack_size(config.ack_window));
-  send_control(wire::kMessageSetPeerBandwidth,
+  app_bridge_.apply(verdict);
+  if (app_bridge_.has_hook(AppHook::update)) app_bridge_.start_updates();
+  const RtmpConfig& config = group_.config();
+  messages_.send_control(wire::kMessageWindowAckSize, wire::encode_window_ack_size(config.ack_window));
+  messages_.send_control(wire::kMessageSetPeerBandwidth,
                wire::encode_set_peer_bandwidth({config.ack_window, wire::BandwidthLimit::dynamic}));
-  send_control(wire::kMessageSetChunkSize, wire::encode_set_chunk_size(config.out_chunk_size));
-  writer_.set_chunk_size(config.out_chunk_size);
-  send_result(transaction,
+  messages_.send_control(wire::kMessageSetChunkSize, wire::encode_set_chunk_size(config.out_chunk_size));
+  messages_.set_chunk_size(config.out_chunk_size);
+  messages_.send_result(transaction,
               amf::Value::object({{"fmsVer", amf::Value("FMS/3,5,7,7009")},
                                   {"capabilities", amf::Value(31.0)},
                                   {"mode", amf::Value(1.0)}}),
@@ -490,7 +436,7 @@ void RtmpSession::finish_connect(double transaction, const AppVerdict& verdict) 
 
 Status RtmpSession::on_create_stream(double transaction) {
   std::uint32_t id = next_stream_id_++;
-  send_result(transaction, amf::Value::null(), amf::Value(static_cast<double>(id)));
+  messages_.send_result(transaction, amf::Value::null(), amf::Value(static_cast<double>(id)));
   return ok();
 }
 
@@ -498,22 +444,22 @@ Status RtmpSession::on_publish(double, std::uint32_t stream_id, const std::vecto
   std::string name(strip_query(string_arg(args, 0)));
   std::string type = args.size() > 1 ? std::string(args[1].as_string()) : "live";
   if (name.empty()) {
-    send_status(stream_id, "error", "NetStream.Publish.BadName", "No stream name");
+    messages_.send_status(stream_id, "error", "NetStream.Publish.BadName", "No stream name");
     return ok();
   }
-  if (publishing(stream_id)) {
-    send_status(stream_id, "error", "NetStream.Publish.BadName", "Already publishing on this stream");
+  if (publisher(stream_id)) {
+    messages_.send_status(stream_id, "error", "NetStream.Publish.BadName", "Already publishing on this stream");
     return ok();
   }
-  if (worker_.has_hook(app_, AppHook::publish)) {
-    Value stream = stream_value(string_arg(args, 0));
+  if (app_bridge_.has_hook(AppHook::publish)) {
+    Value stream = app_bridge_.stream_value(string_arg(args, 0));
     stream.set("type", type);
-    ask(AppRequest{AppHook::publish, {}, {std::move(stream)}}, [this, stream_id, name, type](AppVerdict verdict) {
+    app_bridge_.ask(AppRequest{AppHook::publish, {}, {std::move(stream)}}, [this, stream_id, name, type](AppVerdict verdict) {
       if (verdict.kind != AppVerdict::Kind::accept) {
-        refuse(stream_id, verdict, "publish", name, "NetStream.Publish.Denied", "Publishing " + name + " was refused");
+        app_bridge_.refuse(stream_id, verdict, "publish", name, "NetStream.Publish.Denied", "Publishing " + name + " was refused");
         return;
       }
-      apply_verdict(verdict);
+      app_bridge_.apply(verdict);
       start_publish(stream_id, verdict.stream_name.empty() ? name : verdict.stream_name, type);
     });
     return ok();
@@ -523,52 +469,40 @@ Status RtmpSession::on_publish(double, std::uint32_t stream_id, const std::vecto
 }
 
 void RtmpSession::start_publish(std::uint32_t stream_id, const std::string& name, const std::string& type) {
-  if (publishing(stream_id)) {  // a second publish raced in behind the hook
-    send_status(stream_id, "error", "NetStream.Publish.BadName", "Already publishing on this stream");
+  if (publisher(stream_id)) {  // a second publish raced in behind the hook
+    messages_.send_status(stream_id, "error", "NetStream.Publish.BadName", "Already publishing on this stream");
     return;
   }
   if (type == "record" || type == "append")
     logger_.warn("conn={} publish {}/{} type={}: recording needs mod_file; publishing live only", connection_.id(),
                  app_, name, type);
-  StreamKey key{app_, name};
-  auto publication = worker_.group().streams().publish(
-      key, PublishOptions{worker_.config().gop_cache, "rtmp", connection_.peer_address(),
-                          [&connection = connection_](const Status& reason) { connection.close(reason); }});
-  if (!publication) {
-    logger_.info("conn={} publish {} refused: {}", connection_.id(), key.to_string(), publication.error().message());
-    send_status(stream_id, "error", "NetStream.Publish.BadName", publication.error().message());
+  auto publisher = std::make_unique<Publisher>(*this, stream_id, StreamKey{app_, name});
+  if (Status status = publisher->start(); !status) {
+    logger_.info("conn={} publish {} refused: {}", connection_.id(), publisher->key().to_string(), status.message());
+    messages_.send_status(stream_id, "error", "NetStream.Publish.BadName", status.message());
     return;
   }
-  // The kernel tells this group when the stream's last player (on any group) left; the app hears
-  // it as on_no_readers. The publication lives in publishing_, so `this` outlives the callback.
-  (*publication)->on_no_subscribers([this, stream_id] { on_no_readers(stream_id); });
-  publishing_.push_back(Publishing{stream_id, key, std::move(*publication), 0, 0, nullptr});
-  worker_.group().stats().add(worker_.counters().publishes);
-  send_user_control(wire::UserControlEvent::stream_begin, stream_id);
-  send_status(stream_id, "status", "NetStream.Publish.Start", key.to_string() + " is now published.");
-  connection_.set_label("publish " + key.to_string());
-  connection_.set_stream(key.to_string());
-  logger_.info("conn={} peer={} publishing {}", connection_.id(), connection_.peer_address(), key.to_string());
+  publishers_.push_back(std::move(publisher));
 }
 
 Status RtmpSession::on_play(double, std::uint32_t stream_id, const std::vector<amf::Value>& args) {
   std::string name(strip_query(string_arg(args, 0)));
   if (name.empty()) {
-    send_status(stream_id, "error", "NetStream.Play.StreamNotFound", "No stream name");
+    messages_.send_status(stream_id, "error", "NetStream.Play.StreamNotFound", "No stream name");
     return ok();
   }
   close_stream(stream_id);  // a second play on a stream replaces the first
   double duration_s = args.size() > 2 ? args[2].as_number(-1) : -1;
-  if (worker_.has_hook(app_, AppHook::play)) {
-    Value stream = stream_value(string_arg(args, 0));
+  if (app_bridge_.has_hook(AppHook::play)) {
+    Value stream = app_bridge_.stream_value(string_arg(args, 0));
     stream.set("start", args.size() > 1 ? args[1].as_number(-2) : -2);
     stream.set("duration", duration_s);
-    ask(AppRequest{AppHook::play, {}, {std::move(stream)}}, [this, stream_id, name, duration_s](AppVerdict verdict) {
+    app_bridge_.ask(AppRequest{AppHook::play, {}, {std::move(stream)}}, [this, stream_id, name, duration_s](AppVerdict verdict) {
       if (verdict.kind != AppVerdict::Kind::accept) {
-        refuse(stream_id, verdict, "play", name, "NetStream.Play.Failed", "Playing " + name + " was refused");
+        app_bridge_.refuse(stream_id, verdict, "play", name, "NetStream.Play.Failed", "Playing " + name + " was refused");
         return;
       }
-      apply_verdict(verdict);
+      app_bridge_.apply(verdict);
       start_play(stream_id, verdict.stream_name.empty() ? name : verdict.stream_name, duration_s);
     });
     return ok();
@@ -581,32 +515,32 @@ void RtmpSession::start_play(std::uint32_t stream_id, const std::string& name, d
   close_stream(stream_id);
   StreamKey key{app_, name};
   auto player = std::make_unique<Player>(*this, stream_id, key);
-  bool wait = worker_.config().play_waits_for_publisher;
+  bool wait = group_.config().play_waits_for_publisher;
   Status status = player->start(wait, duration_s);
   if (!status && status.code() == Errc::denied) {  // load shedding: say why, the player shows it
-    send_status(stream_id, "error", "NetStream.Play.Failed", status.message());
+    messages_.send_status(stream_id, "error", "NetStream.Play.Failed", status.message());
     logger_.info("conn={} play {} refused: {}", connection_.id(), key.to_string(), status.message());
     return;
   }
-  if (!status && may_ask && worker_.has_hook(app_, AppHook::stream_not_found)) {
+  if (!status && may_ask && app_bridge_.has_hook(AppHook::stream_not_found)) {
     // The application may send the player to another stream (a fallback, a renamed one).
-    ask(AppRequest{AppHook::stream_not_found, {}, {stream_value(name)}},
+    app_bridge_.ask(AppRequest{AppHook::stream_not_found, {}, {app_bridge_.stream_value(name)}},
         [this, stream_id, name, duration_s](AppVerdict verdict) {
           if (verdict.kind == AppVerdict::Kind::accept && !verdict.stream_name.empty()) {
-            apply_verdict(verdict);
+            app_bridge_.apply(verdict);
             start_play(stream_id, verdict.stream_name, duration_s, false);
             return;
           }
-          refuse(stream_id, verdict, "play", name, "NetStream.Play.StreamNotFound", app_ + "/" + name + " is not published");
+          app_bridge_.refuse(stream_id, verdict, "play", name, "NetStream.Play.StreamNotFound", app_ + "/" + name + " is not published");
         });
     return;
   }
   if (!status) {
-    send_status(stream_id, "error", "NetStream.Play.StreamNotFound", key.to_string() + " is not published");
+    messages_.send_status(stream_id, "error", "NetStream.Play.StreamNotFound", key.to_string() + " is not published");
     logger_.info("conn={} play {}: not found", connection_.id(), key.to_string());
     return;
   }
-  worker_.group().stats().add(worker_.counters().plays);
+  group_.stats().add(group_.counters().plays);
   connection_.set_label("play " + key.to_string());
   connection_.set_stream(key.to_string());
   logger_.info("conn={} peer={} playing {}", connection_.id(), connection_.peer_address(), key.to_string());
@@ -614,15 +548,15 @@ void RtmpSession::start_play(std::uint32_t stream_id, const std::string& name, d
 }
 
 void RtmpSession::close_stream(std::uint32_t stream_id) {
-  std::erase_if(publishing_, [&](const Publishing& p) {
-    if (p.stream_id != stream_id) return false;
-    logger_.info("conn={} unpublished {}", connection_.id(), p.key.to_string());
-    notify(AppHook::unpublish, stream_value(p.key.name));
+  std::erase_if(publishers_, [&](const std::unique_ptr<Publisher>& p) {
+    if (p->stream_id() != stream_id) return false;
+    logger_.info("conn={} unpublished {}", connection_.id(), p->key().to_string());
+    app_bridge_.notify(AppHook::unpublish, app_bridge_.stream_value(p->key().name));
     return true;
   });
   for (auto it = players_.begin(); it != players_.end();) {
     if ((*it)->stream_id() == stream_id) {
-      notify(AppHook::stop, stream_value((*it)->key().name));
+      app_bridge_.notify(AppHook::stop, app_bridge_.stream_value((*it)->key().name));
       // Commands run outside stream deliveries, so the player can go at once.
       it = players_.erase(it);
     } else {
@@ -631,214 +565,37 @@ void RtmpSession::close_stream(std::uint32_t stream_id) {
   }
 }
 
-void RtmpSession::on_no_readers(std::uint32_t stream_id) {
-  Publishing* p = publishing(stream_id);
-  if (!p || !worker_.has_hook(app_, AppHook::no_readers)) return;
-  auto delay = worker_.apps().no_readers_delay();
-  if (delay.count() == 0) {
-    notify(AppHook::no_readers, stream_value(p->key.name));
-    return;
-  }
-  // Asked only if still nobody watches when the delay ends; a later drop to 0 restarts it. The
-  // timer goes with the Publishing (unpublish, close).
-  p->no_readers_timer = worker_.group().after(delay, [this, stream_id] {
-    Publishing* still = publishing(stream_id);
-    if (still && still->publication->subscriber_count() == 0)
-      notify(AppHook::no_readers, stream_value(still->key.name));
-  });
-}
-
-RtmpSession::Publishing* RtmpSession::publishing(std::uint32_t stream_id) {
-  for (Publishing& p : publishing_)
-    if (p.stream_id == stream_id) return &p;
+Publisher* RtmpSession::publisher(std::uint32_t stream_id) {
+  for (const auto& p : publishers_)
+    if (p->stream_id() == stream_id) return p.get();
   return nullptr;
 }
 
 Status RtmpSession::on_data_message(const wire::MessageHeader& header, std::span<const std::uint8_t> payload) {
-  Publishing* p = publishing(header.stream_id);
+  Publisher* p = publisher(header.stream_id);
   if (!p) return ok();  // data from a non-publisher (e.g. a player's onBWCheck) is not for anyone
-  amf::Amf0Reader reader(payload);
-  auto values = reader.read_all();
-  if (!values) {
-    logger_.warn("conn={} data message dropped: {}", connection_.id(), values.error().message());
-    return ok();
-  }
-  std::span<const amf::Value> items(*values);
-  if (!items.empty() && items[0].as_string() == "@setDataFrame") items = items.subspan(1);
-  if (items.empty()) return ok();
-  bool is_metadata = items[0].as_string() == "onMetaData";
-  // Re-encoded without @setDataFrame: what players expect to receive.
-  scratch_.clear();
-  amf::Amf0Writer writer(scratch_);
-  for (const amf::Value& v : items) WEIR_TRY(writer.write(v));
-  MediaFrame frame;
-  frame.dts_ms = header.timestamp;
-  frame.kind = MediaKind::data;
-  frame.codec = Codec::amf0;
-  frame.flags.is_metadata = is_metadata;
-  if (!worker_.ingest().append(std::span<const std::uint8_t>(scratch_), frame.payload))
-    return error(Errc::limit, "page pool exhausted");
-  p->publication->push(std::move(frame));
-  return ok();
+  return p->on_data(header, payload);
 }
 
 Status RtmpSession::on_media(const wire::MessageHeader& header, std::span<const std::uint8_t> payload,
                              const PageSlice* slice) {
-  Publishing* p = publishing(header.stream_id);
-  if (!p || payload.empty()) return ok();
-  auto info = header.type_id == wire::kMessageAudio ? formats::flv::parse_audio_tag(payload)
-                                                    : formats::flv::parse_video_tag(payload);
-  if (!info) {
-    // One bad frame costs that frame, not the stream.
-    worker_.group().stats().add(worker_.counters().protocol_errors);
-    logger_.warn("conn={} {} frame dropped: {}", connection_.id(), p->key.to_string(), info.error().message());
-    return ok();
-  }
-  // 32-bit RTMP time, unwrapped (a stream may run past 49 days).
-  std::int64_t dts = static_cast<std::int64_t>(header.timestamp) + p->wrap_offset;
-  if (dts + (std::int64_t{1} << 31) < p->last_dts) {
-    p->wrap_offset += std::int64_t{1} << 32;
-    dts += std::int64_t{1} << 32;
-  }
-  p->last_dts = dts;
-  MediaFrame frame;
-  frame.dts_ms = dts;
-  frame.composition_ms = info->composition_time_ms;
-  frame.kind = info->kind;
-  frame.codec = info->codec;
-  frame.flags = info->flags;
-  frame.codec_data_offset = static_cast<std::uint16_t>(std::min<std::size_t>(info->payload_offset, 0xFFFF));
-  if (slice) frame.payload.append(*slice);
-  else if (!worker_.ingest().append(payload, frame.payload))
-    return error(Errc::limit, "page pool exhausted while ingesting a {} byte frame", payload.size());
-  worker_.group().stats().add(worker_.counters().frames_in);
-  p->publication->push(std::move(frame));
-  return ok();
+  Publisher* p = publisher(header.stream_id);
+  if (!p) return ok();
+  return p->on_media(header, payload, slice);
 }
 
 // ---- server-side applications ----
 
-std::shared_ptr<RtmpAppClient> RtmpSession::app_client() {
-  if (!app_client_) app_client_ = std::make_shared<RtmpAppClient>(*this, app_);
-  return app_client_;
-}
-
-void RtmpSession::ask(AppRequest request, std::function<void(AppVerdict)> then) {
-  // Reading goes on (the hook may wait for the client's answer to a client:call); commands queue.
-  waiting_app_ = true;
-  std::weak_ptr<RtmpAppClient> weak = app_client();
-  worker_.apps().request(app_client(), std::move(request), [weak, then = std::move(then)](AppVerdict verdict) {
-    auto client = weak.lock();
-    if (!client || !client->session()) return;  // the connection closed while the application decided
-    RtmpSession& session = *client->session();
-    session.waiting_app_ = false;
-    then(std::move(verdict));
-    session.resume_commands();
-  });
-}
-
 void RtmpSession::resume_commands() {
-  while (!waiting_app_ && !queued_.empty() && connection_.is_open()) {
-    QueuedCommand command = std::move(queued_.front());
-    queued_.pop_front();
-    queued_bytes_ -= command.payload.size();
-    Status status = on_command(command.header, command.payload);
+  while (!app_bridge_.is_waiting() && connection_.is_open()) {
+    auto command = app_bridge_.take_queued();
+    if (!command) return;
+    Status status = on_command(command->header, command->payload);
     if (!status) {
       fail(status.with_context(format("conn={} peer={} rtmp", connection_.id(), connection_.peer_address())));
       return;
     }
   }
-}
-
-void RtmpSession::notify(AppHook hook, Value arg) {
-  if (!worker_.has_hook(app_, hook)) return;
-  std::vector<Value> args;
-  if (!arg.is_undefined()) args.push_back(std::move(arg));
-  worker_.apps().request(app_client(), AppRequest{hook, {}, std::move(args)}, nullptr);
-}
-
-void RtmpSession::refuse(std::uint32_t stream_id, const AppVerdict& verdict, std::string_view what,
-                         std::string_view name, std::string_view default_code, std::string default_description) {
-  std::string description = verdict.kind == AppVerdict::Kind::redirect ? "Redirected to " + verdict.redirect_url
-                            : verdict.description.empty()                ? std::move(default_description)
-                                                                         : verdict.description;
-  std::string_view code = verdict.code.empty() ? default_code : std::string_view(verdict.code);
-  logger_.info("conn={} {} {}/{} rejected by the application: {} ({})", connection_.id(), what, app_, name, description,
-               code);
-  send_status(stream_id, "error", code, description);
-}
-
-void RtmpSession::apply_verdict(const AppVerdict& verdict) {
-  if (!verdict.values.empty()) {
-    Value& values = app_client()->values();
-    for (const auto& [key, value] : verdict.values) values.set(key, value);
-  }
-  if (verdict.lifetime.count() > 0) {
-    auto lifetime = verdict.lifetime;
-    lifetime_timer_ = worker_.group().after(lifetime, [this, lifetime] {
-      connection_.close(error(Errc::denied, "the application's lifetime of {} ms ended", lifetime.count()));
-    });
-  }
-}
-
-void RtmpSession::schedule_update() {
-  update_timer_ = worker_.group().after(worker_.apps().update_interval(), [this] {
-    schedule_update();
-    if (update_running_) return;  // a slow on_update is not stacked
-    update_running_ = true;
-    // Not through ask(): an update runs beside the client's commands, it does not hold them.
-    std::weak_ptr<RtmpAppClient> weak = app_client();
-    worker_.apps().request(app_client(), AppRequest{AppHook::update, {}, {}}, [weak](AppVerdict verdict) {
-      auto client = weak.lock();
-      if (!client || !client->session()) return;
-      RtmpSession& session = *client->session();
-      session.update_running_ = false;
-      if (verdict.kind == AppVerdict::Kind::accept) {
-        session.apply_verdict(verdict);
-        return;
-      }
-      session.connection_.close(error(Errc::denied, "disconnected by the application's on_update: {}",
-                                      verdict.description.empty() ? "refused" : verdict.description));
-    });
-  });
-}
-
-Value RtmpSession::stream_value(std::string_view name_with_query) const {
-  return Value::object({{"name", std::string(strip_query(name_with_query))},
-                        {"app", app_},
-                        {"args", parse_query(query_of(name_with_query))}});
-}
-
-void RtmpSession::call_client(std::string_view name, std::vector<Value> args,
-                              std::function<void(Result<Value>)> done) {
-  double transaction = done ? next_call_transaction_++ : 0;
-  std::vector<amf::Value> values{amf::Value(name), amf::Value(transaction), amf::Value::null()};
-  for (const Value& arg : args) values.push_back(to_amf(arg));
-  send_command(0, values);
-  if (done) pending_calls_.emplace(transaction, std::move(done));
-}
-
-void RtmpSession::on_client_answer(bool is_error, double transaction, const std::vector<amf::Value>& args) {
-  auto it = pending_calls_.find(transaction);
-  if (it == pending_calls_.end()) return;  // an answer to nothing we asked: ignored
-  auto done = std::move(it->second);
-  pending_calls_.erase(it);
-  Result<Value> answer = args.empty() ? Result<Value>(Value()) : Result<Value>(to_app_value(args[0]));
-  if (is_error) {
-    const amf::Value* description = args.empty() ? nullptr : args[0].find("description");
-    answer = error(Errc::denied, "the client answered with an error: {}",
-                   description ? description->as_string() : std::string_view("(no description)"));
-  }
-  worker_.group().defer([done = std::move(done), answer = std::move(answer)] { done(answer); });
-}
-
-void RtmpSession::send_error(double transaction, std::string_view code, std::string_view description,
-                             const amf::Value& extra) {
-  amf::Value info = amf::Value::object({{"level", amf::Value("error")},
-                                        {"code", amf::Value(code)},
-                                        {"description", amf::Value(description)}});
-  if (!extra.is_undefined()) info.set("ex", extra);
-  send_command(0, {amf::Value("_error"), amf::Value(transaction), amf::Value::null(), info});
 }
 
 // ---- shared objects ----
@@ -910,7 +667,7 @@ void RtmpSession::release_shared_object(const SharedObjectKey& key) {
   for (auto& client : shared_objects_) {
     if (!client || client->key() != key) continue;
     // Destroyed after the current call stack, which may be the client's own callback.
-    worker_.group().defer([keep = std::shared_ptr<SharedObjectClient>(std::move(client))] {});
+    group_.poll_group().defer([keep = std::shared_ptr<SharedObjectClient>(std::move(client))] {});
   }
   std::erase(shared_objects_, nullptr);
 }
@@ -922,56 +679,7 @@ void RtmpSession::send_shared_object(const wire::SharedObjectMessage& message, b
     logger_.warn("conn={} shared object message not sent: {}", connection_.id(), status.message());
     return;
   }
-  send_message(kCommandChunkStream, is_amf3 ? wire::kMessageSharedObjectAmf3 : wire::kMessageSharedObjectAmf0, 0, out);
-}
-
-// ---- sending ----
-
-void RtmpSession::send_message(std::uint32_t chunk_stream_id, std::uint8_t type_id, std::uint32_t stream_id,
-                               std::span<const std::uint8_t> payload) {
-  std::vector<std::uint8_t> out;
-  wire::MessageHeader header{chunk_stream_id, 0, static_cast<std::uint32_t>(payload.size()), type_id, stream_id};
-  writer_.append(out, header, payload);
-  connection_.send_copy(out);
-}
-
-void RtmpSession::send_control(std::uint8_t type_id, const wire::ControlPayload& payload) {
-  std::vector<std::uint8_t> out;
-  writer_.append(out, wire::control_header(type_id, payload), payload.span());
-  connection_.send_copy(out);
-}
-
-void RtmpSession::send_user_control(wire::UserControlEvent event, std::uint32_t value) {
-  send_control(wire::kMessageUserControl, wire::encode_user_control(wire::UserControl{event, value, 0}));
-}
-
-void RtmpSession::send_command(std::uint32_t stream_id, const std::vector<amf::Value>& values) {
-  scratch_.clear();
-  amf::Amf0Writer writer(scratch_);
-  if (!writer.write_all(values)) return;
-  send_message(kCommandChunkStream, wire::kMessageCommandAmf0, stream_id, scratch_);
-}
-
-void RtmpSession::send_data(std::uint32_t stream_id, const std::vector<amf::Value>& values) {
-  scratch_.clear();
-  amf::Amf0Writer writer(scratch_);
-  if (!writer.write_all(values)) return;
-  send_message(kCommandChunkStream, wire::kMessageDataAmf0, stream_id, scratch_);
-}
-
-void RtmpSession::send_result(double transaction, const amf::Value& properties, const amf::Value& info) {
-  std::vector<amf::Value> values{amf::Value("_result"), amf::Value(transaction), properties};
-  if (!info.is_undefined()) values.push_back(info);
-  else values.push_back(amf::Value::null());
-  send_command(0, values);
-}
-
-void RtmpSession::send_status(std::uint32_t stream_id, std::string_view level, std::string_view code,
-                              std::string_view description) {
-  send_command(stream_id, {amf::Value("onStatus"), amf::Value(0.0), amf::Value::null(),
-                           amf::Value::object({{"level", amf::Value(level)},
-                                               {"code", amf::Value(code)},
-                                               {"description", amf::Value(description)}})});
+  messages_.send_message(kCommandChunkStream, is_amf3 ? wire::kMessageSharedObjectAmf3 : wire::kMessageSharedObjectAmf0, 0, out);
 }
 
 }  // namespace weir::rtmp

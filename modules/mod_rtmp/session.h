@@ -4,38 +4,40 @@
 //
 //   bytes --> ServerHandshake --> ChunkReader --sink--> message storage --> on_message()
 //              (plain/digest)     (4 header formats,     (audio/video in pages:     control, commands,
-//                                  extended timestamps)   the one copy on ingest)    media -> Publication
+//                                  extended timestamps)   the one copy on ingest)    media -> Publisher
+//
+//   publishers: Publisher (publisher.h) turns a NetStream's media into frames of its Publication.
 //   players: Player (player.h) subscribes to a stream and frames media straight into the sender.
+//   applications: AppBridge (app_bridge.h) asks for verdicts; commands wait behind them.
+//   replies: MessageWriter (message_writer.h) builds control, command and status messages.
 
-#include <deque>
-#include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "app_bridge.h"
 #include "formats/amf/value.h"
 #include "formats/rtmp/chunk_reader.h"
-#include "formats/rtmp/chunk_writer.h"
 #include "formats/rtmp/control.h"
 #include "formats/rtmp/handshake.h"
-#include "weir/apps.h"
 #include "formats/rtmp/shared_object.h"
+#include "message_writer.h"
+#include "rtmp_group.h"
+#include "weir/apps.h"
 #include "weir/connection.h"
 #include "weir/log.h"
 #include "weir/shared_objects.h"
 #include "weir/stream.h"
-#include "worker.h"
 
 namespace weir::rtmp {
 
 class Player;
-class RtmpAppClient;
+class Publisher;
 class SharedObjectClient;
 
 class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkSink {
  public:
-  RtmpSession(Connection& connection, RtmpWorker& worker, Logger logger);
+  RtmpSession(Connection& connection, RtmpGroup& group, Logger logger);
   ~RtmpSession() override;
 
   // ConnectionHandler
@@ -50,16 +52,18 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
 
   // For players.
   Connection& connection() noexcept { return connection_; }
-  RtmpWorker& worker() noexcept { return worker_; }
+  RtmpGroup& group() noexcept { return group_; }
   const Logger& logger() const noexcept { return logger_; }
-  void send_status(std::uint32_t stream_id, std::string_view level, std::string_view code,
-                   std::string_view description);
-  void send_user_control(formats::rtmp::UserControlEvent event, std::uint32_t value);
+  /// Control, command and status messages to this connection's peer.
+  MessageWriter& messages() noexcept { return messages_; }
   /// Closes the connection (players call it when they fall past the hard limit).
   void fail(Status reason);
-  /// Calls a method on the client (the application's client:call); `done` gets its `_result` or
-  /// `_error`, on this group, never inside this call.
-  void call_client(std::string_view name, std::vector<Value> args, std::function<void(Result<Value>)> done);
+  /// The application named by connect (empty before it).
+  const std::string& app() const noexcept { return app_; }
+  /// This connection's side of its server-side application.
+  AppBridge& app_bridge() noexcept { return app_bridge_; }
+  /// Handles, in order, the commands that waited behind an application's hook (after its verdict).
+  void resume_commands();
   /// For shared objects: sends a shared object message (type 16 when `is_amf3`, else 19).
   void send_shared_object(const formats::rtmp::SharedObjectMessage& message, bool is_amf3);
   /// Releases the client's use of `key` after the current call stack (it may be inside it).
@@ -75,14 +79,6 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
     std::uint32_t capacity = 0;
     std::uint32_t open_length = 0;  // counted in open_bytes_ while the message is unfinished
     bool in_page = false;
-  };
-  struct Publishing {
-    std::uint32_t stream_id = 0;
-    StreamKey key;
-    std::unique_ptr<Publication> publication;
-    std::int64_t last_dts = 0;
-    std::int64_t wrap_offset = 0;
-    std::unique_ptr<Timer> no_readers_timer;  // [lua] no_readers_delay
   };
 
   Incoming* incoming(std::uint32_t chunk_stream_id);
@@ -102,48 +98,20 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   Status on_play(double transaction, std::uint32_t stream_id, const std::vector<formats::amf::Value>& args);
   void close_stream(std::uint32_t stream_id);
 
-  void send_command(std::uint32_t stream_id, const std::vector<formats::amf::Value>& values);
-  void send_result(double transaction, const formats::amf::Value& properties, const formats::amf::Value& info);
-  void send_data(std::uint32_t stream_id, const std::vector<formats::amf::Value>& values);
-  void send_control(std::uint8_t type_id, const formats::rtmp::ControlPayload& payload);
-  void send_message(std::uint32_t chunk_stream_id, std::uint8_t type_id, std::uint32_t stream_id,
-                    std::span<const std::uint8_t> payload);
-  Publishing* publishing(std::uint32_t stream_id);
-  /// The kernel saw the last player of this publisher's stream leave: on_no_readers, after the delay.
-  void on_no_readers(std::uint32_t stream_id);
+  Publisher* publisher(std::uint32_t stream_id);
   void schedule_ping();
 
-  // Server-side applications (weir/apps.h). While a hook runs, the commands that arrive wait in
-  // queued_ (bounded), so that they are handled in order after the verdict; media flows on.
-  struct QueuedCommand {
-    formats::rtmp::MessageHeader header;
-    std::vector<std::uint8_t> payload;  // AMF0 (an AMF3 command's format byte removed)
-  };
-  std::shared_ptr<RtmpAppClient> app_client();
-  void ask(AppRequest request, std::function<void(AppVerdict)> then);
-  void notify(AppHook hook, Value arg);
-  void resume_commands();
-  /// Answers a publish or play the application refused: its code and description, else the defaults.
-  void refuse(std::uint32_t stream_id, const AppVerdict& verdict, std::string_view what, std::string_view name,
-              std::string_view default_code, std::string default_description);
-  void apply_verdict(const AppVerdict& verdict);
-  void schedule_update();
   void finish_connect(double transaction, const AppVerdict& verdict);
   void start_publish(std::uint32_t stream_id, const std::string& name, const std::string& type);
   /// `may_ask`: a name nobody publishes goes to the app's on_stream_not_found (once).
   void start_play(std::uint32_t stream_id, const std::string& name, double duration_s, bool may_ask = true);
-  void on_client_answer(bool is_error, double transaction, const std::vector<formats::amf::Value>& args);
-  void send_error(double transaction, std::string_view code, std::string_view description,
-                  const formats::amf::Value& extra = formats::amf::Value());
-  Value stream_value(std::string_view name_with_query) const;
 
   Connection& connection_;
-  RtmpWorker& worker_;
+  RtmpGroup& group_;
   Logger logger_;
   std::unique_ptr<formats::rtmp::ServerHandshake> handshake_;  // until the handshake is done
   formats::rtmp::ChunkReader reader_;
-  formats::rtmp::ChunkWriter writer_;  // commands and control; media framing is the players'
-  std::vector<std::uint8_t> scratch_;
+  MessageWriter messages_;  // commands and control; media framing is the players'
   std::vector<Incoming> incoming_;
   std::uint64_t open_bytes_ = 0;  // declared lengths of unfinished messages, bounded per connection
 
@@ -153,7 +121,7 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   std::string flash_version_;
   double object_encoding_ = 0;
   std::uint32_t next_stream_id_ = 1;
-  std::vector<Publishing> publishing_;
+  std::vector<std::unique_ptr<Publisher>> publishers_;
   std::vector<std::unique_ptr<Player>> players_;
   std::vector<std::unique_ptr<SharedObjectClient>> shared_objects_;
 
@@ -165,15 +133,8 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   std::unique_ptr<Timer> ping_timer_;
   std::unique_ptr<Timer> handshake_timer_;
 
-  std::shared_ptr<RtmpAppClient> app_client_;  // made at the first hook; outlives us if the app keeps it
-  bool waiting_app_ = false;
-  std::deque<QueuedCommand> queued_;
-  std::size_t queued_bytes_ = 0;
-  std::unique_ptr<Timer> lifetime_timer_;
-  std::unique_ptr<Timer> update_timer_;
-  bool update_running_ = false;
-  double next_call_transaction_ = 1;
-  std::map<double, std::function<void(Result<Value>)>> pending_calls_;  // client:call awaiting an answer
+  // Server-side applications (weir/apps.h): while a hook runs, commands wait there; media flows on.
+  AppBridge app_bridge_;
 };
 
 /// Splits "name?query" and returns the name (query arguments are for Lua hooks, later).

@@ -14,7 +14,7 @@ SharedObjectClient::SharedObjectClient(RtmpSession& session, SharedObjectKey key
 SharedObjectClient::~SharedObjectClient() = default;
 
 Status SharedObjectClient::start() {
-  auto subscription = session_.worker().group().shared_objects().subscribe(key_, *this);
+  auto subscription = session_.group().poll_group().shared_objects().subscribe(key_, *this);
   if (!subscription) return subscription.error();
   subscription_ = std::move(*subscription);
   return ok();

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// RtmpWorker: mod_rtmp's state on one poll group. Owns what sessions of that group share: the
+// RtmpGroup: mod_rtmp's state on one poll group. Owns what sessions of that group share: the
 // page writer that ingests publishers' payloads, and the framing cache that lets every player of
 // the group send the same chunk headers for a frame (built once, shared as page slices).
 
@@ -42,20 +42,23 @@ struct SharedFraming {
   PageChain chain;
 };
 
-class RtmpWorker {
+class RtmpGroup {
  public:
   /// `apps`: the apps service (server-side applications), or null when no module provides it.
-  RtmpWorker(PollGroup& group, const RtmpConfig* config, const RtmpCounters* counters, AppsService* apps);
+  RtmpGroup(PollGroup& group, const RtmpConfig* config, const RtmpCounters* counters, AppsService* apps);
 
-  PollGroup& group() noexcept { return group_; }
+  PollGroup& poll_group() noexcept { return poll_group_; }
   const RtmpConfig& config() const noexcept { return *config_; }
   const RtmpCounters& counters() const noexcept { return *counters_; }
+  /// The group's counters, held here: PollGroup::stats() is a virtual call, and players count
+  /// on the fan-out path. The group's Stats lives as long as the group, so longer than we do.
+  Stats& stats() noexcept { return stats_; }
   PageWriter& ingest() noexcept { return ingest_; }
   PageWriter& framing() noexcept { return framing_; }
   /// Whether `app` defines `hook` (false without the apps service): checked once per control
   /// point, so that an app without a script costs nothing.
   bool has_hook(std::string_view app, AppHook hook, std::string_view method = {}) const noexcept {
-    return apps_ && apps_->has_hook(group_, app, hook, method);
+    return apps_ && apps_->has_hook(poll_group_, app, hook, method);
   }
   AppsService& apps() noexcept { return *apps_; }
 
@@ -67,7 +70,8 @@ class RtmpWorker {
   void remember_framing(SharedFraming framing);
 
  private:
-  PollGroup& group_;
+  PollGroup& poll_group_;
+  Stats& stats_;
   const RtmpConfig* config_;
   const RtmpCounters* counters_;
   AppsService* apps_;

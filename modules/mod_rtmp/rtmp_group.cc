@@ -1,19 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "worker.h"
+#include "rtmp_group.h"
 
 #include <algorithm>
 
 namespace weir::rtmp {
 
-RtmpWorker::RtmpWorker(PollGroup& group, const RtmpConfig* config, const RtmpCounters* counters, AppsService* apps)
-    : group_(group),
+RtmpGroup::RtmpGroup(PollGroup& group, const RtmpConfig* config, const RtmpCounters* counters, AppsService* apps)
+    : poll_group_(group),
+      stats_(group.stats()),
       config_(config),
       counters_(counters),
       apps_(apps),
       ingest_(group.pages()),
       framing_(group.pages()) {}
 
-const SharedFraming* RtmpWorker::find_framing(const MediaFrame& frame, std::span<const std::uint8_t> header,
+const SharedFraming* RtmpGroup::find_framing(const MediaFrame& frame, std::span<const std::uint8_t> header,
                                               std::span<const std::uint8_t> continuation) const noexcept {
   if (frame.payload.slices().empty()) return nullptr;
   const PageSlice& first = frame.payload.slices().front();
@@ -28,7 +29,7 @@ const SharedFraming* RtmpWorker::find_framing(const MediaFrame& frame, std::span
   return nullptr;
 }
 
-void RtmpWorker::remember_framing(SharedFraming framing) {
+void RtmpGroup::remember_framing(SharedFraming framing) {
   ring_[next_] = std::move(framing);
   next_ = (next_ + 1) % kRing;
 }
