@@ -204,11 +204,7 @@ SenderState ConnectionImpl::send(std::span<const PageSlice> slices) noexcept {
   if (stats_.queued_bytes + total > limits_.hard_bytes) {
     ++stats_.refused_sends;
     group_.stats_impl().count_refused_send();
-    if (state_ != SenderState::hard_barrier) {
-      if (state_ == SenderState::ready) group_.count_overloaded(+1);
-      state_ = SenderState::hard_barrier;
-      notify_state_later();
-    }
+    set_state(SenderState::hard_barrier);
     return SenderState::hard_barrier;
   }
   for (const PageSlice& slice : slices)
@@ -218,10 +214,7 @@ SenderState ConnectionImpl::send(std::span<const PageSlice> slices) noexcept {
   mark_dirty();
   // hard_barrier says "this unit was refused": a unit accepted after a refused one ends the barrier,
   // or the caller would take it for refused and send it again.
-  if (state_ == SenderState::hard_barrier) {
-    state_ = SenderState::overloaded;  // still counted as not ready
-    notify_state_later();
-  }
+  if (state_ == SenderState::hard_barrier) set_state(SenderState::overloaded);
   update_state();
   return state_;
 }
@@ -268,6 +261,7 @@ void ConnectionImpl::flush() noexcept {
         break;
       }
     }
+    if (!open_) return;  // a TLS write error closed it: nothing is left to write or to count
   }
   while (!tls_ && !queue_.empty()) {
     int count = 0;
@@ -326,15 +320,26 @@ void ConnectionImpl::update_state() noexcept {
     next = state_ == SenderState::hard_barrier ? SenderState::hard_barrier : SenderState::overloaded;
   else
     next = SenderState::ready;
+  set_state(next);
+}
+
+void ConnectionImpl::set_state(SenderState next) noexcept {
   if (next == state_) return;
-  if (state_ == SenderState::ready) group_.count_overloaded(+1);
-  if (next == SenderState::ready) group_.count_overloaded(-1);
   state_ = next;
+  recount_overloaded();
   notify_state_later();
 }
 
+void ConnectionImpl::recount_overloaded() noexcept {
+  const bool counted = open_ && state_ != SenderState::ready;
+  if (counted == counted_overloaded_) return;
+  counted_overloaded_ = counted;
+  group_.count_overloaded(counted ? +1 : -1);
+}
+
 void ConnectionImpl::notify_state_later() noexcept {
-  // Seed 001: the event is a hint delivered later; the handler reads the state it finds then.
+  // The event is a hint delivered later, never from inside send(): the handler reads the state it
+  // finds then.
   if (state_notice_pending_) return;
   state_notice_pending_ = true;
   group_.defer([self = shared_from_this()] {
@@ -407,7 +412,7 @@ void ConnectionImpl::close(Status reason) noexcept {
   boost::system::error_code ec;
   socket_.close(ec);
   queue_.clear();
-  if (state_ != SenderState::ready) group_.count_overloaded(-1);
+  recount_overloaded();  // closed: no longer counted, whatever state_ says
   stats_.queued_bytes = 0;
   if (reason.is_ok() || reason.code() == Errc::closed)
     group_.logger().debug("conn={} peer={} listener={} closed: {}", id_, peer_, listener_,

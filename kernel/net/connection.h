@@ -90,6 +90,8 @@ class ConnectionImpl final : public Connection, public std::enable_shared_from_t
   void set_stream(std::string stream) noexcept override { stream_ = std::move(stream); }
   /// For Stats::collect_connections(). Owner thread.
   ConnectionInfo info() const;
+  /// The TLS session, or null for plain TCP. Owner thread.
+  TlsSession* tls() noexcept { return tls_.get(); }
 
  private:
   void wait_readable() noexcept;
@@ -102,7 +104,15 @@ class ConnectionImpl final : public Connection, public std::enable_shared_from_t
   ssize_t write_vectors(const struct iovec* iov, int count) noexcept;
   void wait_writable() noexcept;
   void mark_dirty() noexcept;
+  /// Recomputes the state from the queued bytes (keeping a hard barrier while overloaded).
   void update_state() noexcept;
+  /// The only writer of state_.
+  void set_state(SenderState next) noexcept;
+  /// The only caller of PollGroupImpl::count_overloaded: the sender is counted while it is open
+  /// and not ready, so a close (from whatever path: a TLS or socket error inside flush(), the
+  /// handler, shutdown) takes it out once, and nothing after the close puts it back or takes it
+  /// out again.
+  void recount_overloaded() noexcept;
   void notify_state_later() noexcept;
 
   ThreadOwner owner_;
@@ -123,6 +133,7 @@ class ConnectionImpl final : public Connection, public std::enable_shared_from_t
   std::chrono::milliseconds coalescing_{0};
   SenderState state_ = SenderState::ready;
   SenderState notified_state_ = SenderState::ready;
+  bool counted_overloaded_ = false;  // in the group's overloaded gauge (recount_overloaded())
   SenderStats stats_;
   std::uint64_t bytes_received_ = 0;
 

@@ -3,8 +3,10 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 
 #include "net/connection.h"
@@ -12,6 +14,40 @@
 
 namespace weir::kernel {
 namespace {
+
+// Retries during a pause: soon at first (a burst of closes frees descriptors quickly), then no
+// more than once a second while the shortage lasts.
+constexpr std::chrono::milliseconds kFirstRetry{100};
+constexpr std::chrono::milliseconds kLongestRetry{1000};
+
+// Errors of one pending connection that accept(2) passes on (Linux reports the network errors of
+// a connection that failed while queued): that connection is gone, the next one may be fine.
+bool is_pending_connection_error(int error) {
+  switch (error) {
+    case ECONNABORTED: case EPROTO: case EPERM: case ENETDOWN: case ENOPROTOOPT: case EHOSTDOWN:
+    case ENONET: case EHOSTUNREACH: case EOPNOTSUPP: case ENETUNREACH:
+      return true;
+    default:
+      return false;
+  }
+}
+
+const char* errno_name(int error) {
+  switch (error) {
+    case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE";
+    case ENOBUFS: return "ENOBUFS";
+    case ENOMEM: return "ENOMEM";
+    default: return "errno";
+  }
+}
+
+// A pause, counted on a group: stats values live per group, and the listener's thread has none.
+struct CountAcceptPause final : Task {
+  explicit CountAcceptPause(std::string listener) : listener(std::move(listener)) {}
+  void run() noexcept override { PollGroupImpl::current()->stats_impl().count_accept_pause(listener); }
+  std::string listener;
+};
 
 // A socket accepted on the main thread, adopted by its poll group.
 struct NewConnection final : Task {
@@ -73,7 +109,7 @@ Result<boost::asio::ip::tcp::endpoint> parse_endpoint(const std::string& text) {
 Listener::Listener(boost::asio::ip::tcp::acceptor acceptor, ListenerSpec spec, std::shared_ptr<Acceptor> handler,
                    Groups& groups, Logger logger, std::shared_ptr<TlsContext> tls)
     : acceptor_(std::move(acceptor)), spec_(std::move(spec)), handler_(std::move(handler)), groups_(groups),
-      logger_(std::move(logger)), tls_(std::move(tls)) {}
+      logger_(std::move(logger)), tls_(std::move(tls)), retry_(acceptor_.get_executor()) {}
 
 Result<std::unique_ptr<Listener>> Listener::open(boost::asio::io_context& io, const ListenerSpec& spec,
                                                  std::shared_ptr<Acceptor> acceptor, Groups& groups,
@@ -107,6 +143,7 @@ void Listener::start() {
 
 void Listener::close() {
   closed_ = true;
+  retry_.cancel();
   boost::system::error_code ec;
   acceptor_.close(ec);
 }
@@ -120,25 +157,63 @@ void Listener::wait_for_clients() {
       return;
     }
     accept_ready();
-    wait_for_clients();
   });
 }
 
 void Listener::accept_ready() {
   const bool is_v6 = acceptor_.local_endpoint().address().is_v6();
+  bool accepted_some = false;
   for (;;) {
     int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      // Out of descriptors or memory: log and try again on the next readiness.
-      logger_.warn("listener {}: accept: {}", spec_.name, std::strerror(errno));
+      const int error = errno;
+      if (error == EINTR || is_pending_connection_error(error)) continue;
+      if (error == EAGAIN || error == EWOULDBLOCK) {
+        end_pause();
+        wait_for_clients();
+        return;
+      }
+      // EMFILE, ENFILE, ENOBUFS, ENOMEM, or anything else that would fail again at once: waiting
+      // for readability would return at once too, so wait on the timer.
+      pause(error, accepted_some);
       return;
     }
+    accepted_some = true;
+    if (pause_) ++pause_->accepted;
     GroupId target = groups_.least_loaded();
     groups_[target].add_load();
     groups_.post(target, std::make_unique<NewConnection>(fd, is_v6, spec_.name, handler_, tls_));
   }
+}
+
+void Listener::pause(int error, bool accepted_some) {
+  if (!pause_) {
+    pause_ = Pause{error, Clock::now(), kFirstRetry};
+    // Once per pause: a shortage lasting minutes must not write a line per retry.
+    logger_.warn("listener {}: accept: {} ({}); not accepting until it clears, retrying every {} ms to {} s",
+                 spec_.name, std::strerror(error), errno_name(error), kFirstRetry.count(),
+                 kLongestRetry.count() / 1000);
+    groups_.post(0, std::make_unique<CountAcceptPause>(spec_.name));
+  } else {
+    ++pause_->failed_retries;
+    // Progress (some descriptors came free) retries soon; none backs off further.
+    pause_->delay = accepted_some ? kFirstRetry : std::min(pause_->delay * 2, kLongestRetry);
+  }
+  retry_.expires_after(pause_->delay);
+  retry_.async_wait([this](const boost::system::error_code& ec) {
+    if (closed_ || ec == boost::asio::error::operation_aborted) return;
+    accept_ready();
+  });
+}
+
+void Listener::end_pause() {
+  if (!pause_) return;
+  const double seconds = std::chrono::duration<double>(Clock::now() - pause_->since).count();
+  logger_.info("listener {}: accepting again after {} s of {} ({}); {} connections waited in the backlog meanwhile, "
+               "{} retries failed",
+               spec_.name, std::round(seconds * 10) / 10, std::strerror(pause_->error), errno_name(pause_->error),
+               pause_->accepted, pause_->failed_retries);
+  pause_.reset();
 }
 
 }  // namespace weir::kernel

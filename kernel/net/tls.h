@@ -51,6 +51,8 @@ class TlsSession {
   /// Appends ciphertext ready to go (handshake records, alerts, encrypted data) to `out`.
   void take_output(std::vector<std::uint8_t>& out);
   bool is_handshake_done() const noexcept;
+  /// The OpenSSL session, for tests that drive it into a failure.
+  SSL* native() const noexcept { return ssl_; }
 
  private:
   SSL* ssl_;

@@ -14,6 +14,7 @@
 // released pages go home, outboxes are delivered.
 
 #include <atomic>
+#include <cassert>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <functional>
@@ -125,8 +126,13 @@ class PollGroupImpl final : public PollGroup {
   std::uint64_t load() const noexcept { return load_.load(std::memory_order_relaxed); }
   void add_load() noexcept { load_.fetch_add(1, std::memory_order_relaxed); }
   void remove_load() noexcept { load_.fetch_sub(1, std::memory_order_relaxed); }
-  void count_overloaded(int delta) noexcept { overloaded_ += delta; }
-  std::uint64_t overloaded_senders() const noexcept { return overloaded_; }
+  /// A sender of this group entering (+1) or leaving (-1) the not-ready states; only
+  /// ConnectionImpl's own bookkeeping calls it, once each way.
+  void count_overloaded(int delta) noexcept {
+    overloaded_ += delta;
+    assert(overloaded_ >= 0 && "a sender left the overloaded gauge twice");
+  }
+  std::uint64_t overloaded_senders() const noexcept { return static_cast<std::uint64_t>(overloaded_); }
   /// This group's open connections, for Stats::collect_connections().
   std::vector<ConnectionInfo> connection_infos() const;
   /// Closes connection `id` if this group holds it.

@@ -35,6 +35,9 @@ void StatsRegistry::add_listener(const std::string& listener) {
   c.refused = add_counter("weir_connections_refused_total" + label,
                           "Connections refused at accept by the listener's acceptor, and players of its protocol "
                           "refused while shedding load");
+  c.accept_pauses = add_counter("weir_accept_pauses_total" + label,
+                                "Times the listener stopped accepting because the process ran out of descriptors "
+                                "(EMFILE, ENFILE) or kernel memory (ENOBUFS, ENOMEM)");
   listeners_.emplace(listener, c);
 }
 
@@ -61,6 +64,10 @@ void StatsImpl::connection_closed(const std::string& listener) noexcept {
 
 void StatsImpl::connection_refused(const std::string& listener) noexcept {
   if (const auto* c = registry_->listener(listener)) add(c->refused);
+}
+
+void StatsImpl::count_accept_pause(const std::string& listener) noexcept {
+  if (const auto* c = registry_->listener(listener)) add(c->accept_pauses);
 }
 
 void StatsImpl::count_refused_player(const std::string& protocol) noexcept {

@@ -23,7 +23,7 @@ class StatsRegistry {
   /// Main thread, before start.
   CounterId add_counter(std::string name, std::string help);
   void add_gauge(std::string name, std::string help, std::function<double(PollGroup&)> read);
-  /// Counters per listener: opened/closed connections.
+  /// Counters per listener: opened/closed/refused connections, accept pauses.
   void add_listener(const std::string& listener);
 
   struct Entry {
@@ -41,6 +41,7 @@ class StatsRegistry {
     CounterId opened;
     CounterId closed;
     CounterId refused;  // by the acceptor at accept (never counted opened), or by load shedding
+    CounterId accept_pauses;  // times accept() ran short of descriptors or memory (Listener pauses)
   };
   const ListenerCounters* listener(const std::string& name) const;
 
@@ -77,6 +78,8 @@ class StatsImpl final : public Stats {
   void connection_opened(const std::string& listener) noexcept;
   void connection_closed(const std::string& listener) noexcept;
   void connection_refused(const std::string& listener) noexcept;
+  /// The listener stopped accepting for want of descriptors or memory (one pause, however long).
+  void count_accept_pause(const std::string& listener) noexcept;
 
   /// This group's part of a snapshot (values, then gauges in registry order).
   std::vector<double> local_values();

@@ -2,16 +2,23 @@
 // Connections and senders over real loopback TCP: a kernel::Listener on real poll groups, a probe
 // handler that echoes, and blocking test clients.
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
+#include <cstdio>
 #include <future>
 #include <set>
 
+#include "net/connection.h"
+#include "test_files.h"
 #include "test_net.h"
 
 namespace weir::kernel {
 namespace {
 
 using testing::ConnectionProbe;
+using testing::TempDir;
 using testing::TestClient;
 using testing::TestGroupsOptions;
 using testing::TestListener;
@@ -39,6 +46,78 @@ std::string pattern_text(std::uint32_t size, std::uint8_t seed) {
 std::vector<SenderState> state_events(TestListener& server, const std::shared_ptr<ConnectionProbe>& probe) {
   return server.groups().run(probe->group, [&] { return probe->state_events; });
 }
+
+// The probe group's gauge of senders not ready, as /metrics shows it (weir_senders_overloaded).
+std::uint64_t overloaded_senders(TestListener& server, const std::shared_ptr<ConnectionProbe>& probe) {
+  return server.groups().run(probe->group, [&] { return server.groups()[probe->group].overloaded_senders(); });
+}
+
+Status wait_closed(TestListener& server, const std::shared_ptr<ConnectionProbe>& probe) {
+  if (!wait_until([&] { return server.groups().run(probe->group, [&] { return probe->closed_with.has_value(); }); }))
+    testing::wait_expired("the connection to close");
+  return server.groups().run(probe->group, [&] { return *probe->closed_with; });
+}
+
+// A listener's TLS context with a fresh self-signed P-256 certificate, written into `dir`.
+std::shared_ptr<TlsContext> self_signed_tls(const TempDir& dir) {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* cert = X509_new();
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert), 0);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+  X509_set_pubkey(cert, key);
+  X509_NAME* name = X509_get_subject_name(cert);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+  X509_set_issuer_name(cert, name);
+  X509_sign(cert, key, EVP_sha256());
+  const std::string pem = (dir.path() / "tls.pem").string();
+  std::FILE* file = std::fopen(pem.c_str(), "w");
+  PEM_write_X509(file, cert);
+  PEM_write_PrivateKey(file, key, nullptr, nullptr, 0, nullptr, nullptr);
+  std::fclose(file);
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  auto context = TlsContext::create(TlsOptions{pem, pem});
+  if (!context) {
+    std::fprintf(stderr, "test TLS context: %s\n", context.error().message().c_str());
+    std::abort();
+  }
+  return *context;
+}
+
+// The client side of a TLS session over a TestClient's socket (blocking; no certificate check).
+class TestTlsClient {
+ public:
+  explicit TestTlsClient(const TestClient& socket) : ctx_(SSL_CTX_new(TLS_client_method())), ssl_(SSL_new(ctx_)) {
+    SSL_set_fd(ssl_, socket.fd());
+    connected_ = SSL_connect(ssl_) == 1;
+  }
+  ~TestTlsClient() {
+    SSL_free(ssl_);
+    SSL_CTX_free(ctx_);
+  }
+  TestTlsClient(const TestTlsClient&) = delete;
+  TestTlsClient& operator=(const TestTlsClient&) = delete;
+
+  bool connected() const noexcept { return connected_; }
+  /// Sends `text` and expects it back (the server has finished its handshake once it answers).
+  bool echoes(const std::string& text) {
+    if (SSL_write(ssl_, text.data(), static_cast<int>(text.size())) != static_cast<int>(text.size())) return false;
+    std::string back;
+    while (back.size() < text.size()) {
+      char buffer[256];
+      int n = SSL_read(ssl_, buffer, sizeof buffer);
+      if (n <= 0) return false;
+      back.append(buffer, static_cast<std::size_t>(n));
+    }
+    return back == text;
+  }
+
+ private:
+  SSL_CTX* ctx_;
+  SSL* ssl_;
+  bool connected_ = false;
+};
 
 TEST(Connection, EchoesOverLoopback) {
   TestListener server(groups_of(2));
@@ -147,6 +226,54 @@ TEST(Sender, SendReportsOverloadedFromTheSoftLimitAndRefusesAUnitPastTheHardLimi
            SenderState::ready;
   }));
   EXPECT_EQ(client.read_some(1, std::chrono::milliseconds(0)), "");
+}
+
+TEST(Sender, ClosingAnOverloadedSenderTakesItOutOfTheOverloadedGaugeOnce) {
+  TestListener server(groups_of(1));
+  TestClient client(server.address());
+  auto probe = server.probe(0);
+  auto [counted, closed, adjusted] = server.on_connection(probe, [](Connection& c, ConnectionProbe&) {
+    auto& group = static_cast<PollGroupImpl&>(c.group());
+    c.set_sender_limits(SenderLimits{1000, 100000});
+    c.send(pattern_page(c.group().pages(), 4000, 6));  // queued past the soft limit: counted overloaded
+    std::uint64_t overloaded = group.overloaded_senders();
+    c.close(error(Errc::denied, "test: go away"));
+    std::uint64_t after_close = group.overloaded_senders();
+    // A handler may still adjust a connection it holds after the close (the object lives on until
+    // the turn ends); the sender is no longer counted, and stays so.
+    c.set_sender_limits(SenderLimits{2000, 100000});
+    c.send(pattern_page(c.group().pages(), 4000, 6));
+    return std::tuple{overloaded, after_close, group.overloaded_senders()};
+  });
+  EXPECT_EQ(counted, 1u);
+  EXPECT_EQ(closed, 0u);
+  EXPECT_EQ(adjusted, 0u);
+  EXPECT_EQ(overloaded_senders(server, probe), 0u);
+}
+
+TEST(Sender, TlsWriteErrorWhileOverloadedClosesAndLeavesTheOverloadedGaugeAtZero) {
+  TempDir dir;
+  TestListener server(groups_of(1), self_signed_tls(dir));
+  TestClient socket(server.address());
+  ASSERT_TRUE(socket.connected());
+  TestTlsClient client(socket);
+  ASSERT_TRUE(client.connected());
+  ASSERT_TRUE(client.echoes("hello over TLS"));
+  auto probe = server.probe(0);
+  auto [state, overloaded] = server.on_connection(probe, [](Connection& c, ConnectionProbe&) {
+    c.set_sender_limits(SenderLimits{1000, 100000});
+    c.send(pattern_page(c.group().pages(), 4000, 7));  // queued past the soft limit, encrypted at the turn's end
+    // Shut the session down on our side: OpenSSL then refuses to encrypt, so the end-of-turn flush
+    // meets a TLS write error while the sender is overloaded.
+    SSL_shutdown(static_cast<ConnectionImpl&>(c).tls()->native());
+    return std::pair{c.sender_state(), static_cast<PollGroupImpl&>(c.group()).overloaded_senders()};
+  });
+  EXPECT_EQ(state, SenderState::overloaded);
+  EXPECT_EQ(overloaded, 1u);
+  Status reason = wait_closed(server, probe);
+  EXPECT_EQ(reason.code(), Errc::io);
+  EXPECT_NE(reason.message().find("TLS write"), std::string::npos) << reason.message();
+  EXPECT_EQ(overloaded_senders(server, probe), 0u);
 }
 
 TEST(Sender, AUnitIsQueuedWhollyOrNotAtAll) {

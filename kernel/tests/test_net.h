@@ -53,6 +53,8 @@ class TestClient {
   TestClient& operator=(const TestClient&) = delete;
 
   bool connected() const noexcept { return connected_; }
+  /// The socket, for a test that speaks TLS over it.
+  int fd() const noexcept { return fd_; }
 
   bool send_all(std::string_view bytes) {
     std::size_t done = 0;
@@ -215,13 +217,14 @@ class ProbeAcceptor final : public Acceptor {
 };
 
 /// A listener on 127.0.0.1:0 over real groups; the main thread's role (accepting) runs on a
-/// thread of its own.
+/// thread of its own. With `tls`, its connections speak TLS.
 class TestListener {
  public:
-  explicit TestListener(TestGroupsOptions options) : groups_(std::move(options)) {
+  explicit TestListener(TestGroupsOptions options, std::shared_ptr<TlsContext> tls = nullptr)
+      : groups_(std::move(options)) {
     groups_.stats_registry().add_listener("probe");
-    auto listener = Listener::open(io_, ListenerSpec{"probe", "127.0.0.1:0", false, {}}, acceptor_,
-                                   groups_.groups(), Logger(&groups_.log(), "test.listener"));
+    auto listener = Listener::open(io_, ListenerSpec{"probe", "127.0.0.1:0", tls != nullptr, {}}, acceptor_,
+                                   groups_.groups(), Logger(&groups_.log(), "test.listener"), std::move(tls));
     if (!listener) {
       std::fprintf(stderr, "listener: %s\n", listener.error().message().c_str());
       std::abort();

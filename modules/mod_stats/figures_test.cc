@@ -17,6 +17,7 @@ StatsSnapshot counters(double received, double sent, std::uint64_t open = 0) {
   s.values.push_back(StatValue{"weir_connections_opened_total{listener=\"rtmp\"}", "Connections accepted", false, 5});
   s.values.push_back(StatValue{"weir_connections_closed_total{listener=\"rtmp\"}", "Connections closed", false, 2});
   s.values.push_back(StatValue{"weir_connections_refused_total{listener=\"rtmp\"}", "Connections refused", false, 1});
+  s.values.push_back(StatValue{"weir_accept_pauses_total{listener=\"rtmp\"}", "Accept pauses", false, 2});
   s.connections_open = open;
   return s;
 }
@@ -160,6 +161,7 @@ TEST(Render, ServerValueCountsOpenConnectionsPerListener) {
   EXPECT_EQ(rtmp->find("open")->as_number(), 3);
   EXPECT_EQ(rtmp->find("total")->as_number(), 5);
   EXPECT_EQ(rtmp->find("refused")->as_number(), 1);
+  EXPECT_EQ(rtmp->find("accept_pauses")->as_number(), 2);
 }
 
 }  // namespace

@@ -122,15 +122,17 @@ Value server_value(const Figures& f) {
   for (const StatValue& s : f.server.values) {
     std::string name = listener_of(s.name, "weir_connections_opened_total");
     if (name.empty()) continue;
-    double closed = 0, refused = 0;
+    double closed = 0, refused = 0, accept_pauses = 0;
     for (const StatValue& c : f.server.values) {
       if (listener_of(c.name, "weir_connections_closed_total") == name) closed = c.value;
       if (listener_of(c.name, "weir_connections_refused_total") == name) refused = c.value;
+      if (listener_of(c.name, "weir_accept_pauses_total") == name) accept_pauses = c.value;
     }
     Value l = Value::object();
     l.set("open", s.value - closed);
     l.set("total", s.value);
     l.set("refused", refused);
+    l.set("accept_pauses", accept_pauses);
     listeners.set(name, std::move(l));
   }
   Value connections = Value::object();
