@@ -20,13 +20,13 @@
 #include <string>
 #include <vector>
 
-#include "weir/apps.h"
+#include "weir/services/apps.h"
 #include "weir/config.h"
 #include "weir/connection.h"
 #include "weir/format.h"
-#include "weir/http.h"
+#include "weir/services/http.h"
 #include "weir/log.h"
-#include "weir/lua.h"
+#include "weir/services/lua.h"
 #include "weir/media.h"
 #include "weir/module.h"
 #include "weir/owner.h"
@@ -38,7 +38,7 @@
 #include "weir/sender.h"
 #include "weir/shared_objects.h"
 #include "weir/stats.h"
-#include "weir/stats_service.h"
+#include "weir/services/stats.h"
 #include "weir/status.h"
 #include "weir/stream.h"
 #include "weir/value.h"

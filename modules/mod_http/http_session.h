@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "weir/connection.h"
-#include "weir/http.h"
+#include "weir/services/http.h"
 #include "weir/log.h"
 
 namespace weir::http {

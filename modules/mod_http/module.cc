@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// modules/mod_http/module.cc: mod_http provides the HTTP service (weir/http.h) and serves it.
+// modules/mod_http/module.cc: mod_http provides the HTTP service (weir/services/http.h) and serves it.
 // List it before the modules that add routes: [server] modules = mod_http, mod_rtmp, ...
 #include <memory>
 

@@ -8,7 +8,7 @@
 
 #include <memory>
 
-#include "weir/apps.h"
+#include "weir/services/apps.h"
 
 namespace weir::lua {
 

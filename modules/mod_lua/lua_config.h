@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "weir/apps.h"
+#include "weir/services/apps.h"
 #include "weir/config.h"
 #include "weir/status.h"
 

@@ -25,14 +25,14 @@
 
 #include "lua_binding.h"
 #include "lua_config.h"
-#include "weir/apps.h"
+#include "weir/services/apps.h"
 #include "weir/log.h"
-#include "weir/lua.h"
+#include "weir/services/lua.h"
 #include "weir/poll_group.h"
 
 namespace weir::lua {
 
-/// A module's function for scripts: weir.<library>.<name> (weir/lua.h).
+/// A module's function for scripts: weir.<library>.<name> (weir/services/lua.h).
 struct ModuleFunction {
   std::string library;
   std::string name;

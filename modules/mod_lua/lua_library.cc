@@ -144,7 +144,7 @@ int weir_sleep(lua_State* L) {
   });
 }
 
-// A module's function (weir/lua.h). Upvalue 1: its index in LuaShared::functions.
+// A module's function (weir/services/lua.h). Upvalue 1: its index in LuaShared::functions.
 int module_function(lua_State* L) {
   Vm& vm = vm_of(L);
   auto index = static_cast<std::size_t>(lua_tointeger(L, lua_upvalueindex(1)));

@@ -3,12 +3,12 @@
 // The weir.* library of one app: verdicts (accept, reject, redirect, read back by verdict_from),
 // values (null, date, array), now_ms, log/warn/print, env, count, sleep, and the functions of
 // weir.http (lua_http.h), weir.shared_object (lua_shared_object.h) and other modules
-// (weir.<library>.<name>, weir/lua.h).
+// (weir.<library>.<name>, weir/services/lua.h).
 
 #include <lua.hpp>
 
 #include "lua_group.h"
-#include "weir/apps.h"
+#include "weir/services/apps.h"
 #include "weir/status.h"
 
 namespace weir::lua {

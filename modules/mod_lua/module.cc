@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// modules/mod_lua/module.cc: mod_lua provides the apps service (weir/apps.h: server-side
-// applications as Lua scripts) and the lua service (weir/lua.h: other modules' functions for
+// modules/mod_lua/module.cc: mod_lua provides the apps service (weir/services/apps.h: server-side
+// applications as Lua scripts) and the lua service (weir/services/lua.h: other modules' functions for
 // scripts). List it before the modules that use them: [server] modules = mod_lua, mod_rtmp.
 #include <atomic>
 #include <cctype>
@@ -12,9 +12,9 @@
 #include "lua_config.h"
 #include "lua_group.h"
 #include "lua_http.h"
-#include "weir/apps.h"
-#include "weir/http.h"
-#include "weir/lua.h"
+#include "weir/services/apps.h"
+#include "weir/services/http.h"
+#include "weir/services/lua.h"
 #include "weir/module.h"
 #include "weir/per_group.h"
 #include "weir/query.h"

@@ -14,7 +14,7 @@ constexpr std::size_t kMaxQueuedCommands = 64;
 constexpr std::size_t kMaxQueuedBytes = 256 << 10;
 }  // namespace
 
-// The session as the application sees it (weir/apps.h). The application may hold it past the
+// The session as the application sees it (weir/services/apps.h). The application may hold it past the
 // connection: AppBridge::detach() cuts the link and the calls do nothing from then on.
 class RtmpAppClient final : public AppClient {
  public:

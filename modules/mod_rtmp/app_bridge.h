@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// AppBridge: one RTMP connection's side of its server-side application (weir/apps.h, served by
+// AppBridge: one RTMP connection's side of its server-side application (weir/services/apps.h, served by
 // mod_lua). It asks the apps service for verdicts and applies them:
 //
 //   command --> session --has_hook?--> ask(request) ----> apps service (a Lua hook, may yield)
@@ -26,7 +26,7 @@
 
 #include "formats/amf/value.h"
 #include "formats/rtmp/chunk_reader.h"
-#include "weir/apps.h"
+#include "weir/services/apps.h"
 #include "weir/poll_group.h"
 #include "weir/value.h"
 

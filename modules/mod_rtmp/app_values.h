@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// AMF values <-> weir::Value, for the apps service (weir/apps.h): the arguments of connect and of
+// AMF values <-> weir::Value, for the apps service (weir/services/apps.h): the arguments of connect and of
 // a client's calls go to the application as weir::Value, results come back as AMF.
 //
 //   AMF                           weir::Value

@@ -9,7 +9,7 @@
 #include <span>
 
 #include "rtmp_config.h"
-#include "weir/apps.h"
+#include "weir/services/apps.h"
 #include "weir/pages.h"
 #include "weir/poll_group.h"
 #include "weir/stats.h"

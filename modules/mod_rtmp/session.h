@@ -23,7 +23,7 @@
 #include "formats/rtmp/shared_object.h"
 #include "message_writer.h"
 #include "rtmp_group.h"
-#include "weir/apps.h"
+#include "weir/services/apps.h"
 #include "weir/connection.h"
 #include "weir/log.h"
 #include "weir/shared_objects.h"
@@ -133,7 +133,7 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   std::unique_ptr<Timer> ping_timer_;
   std::unique_ptr<Timer> handshake_timer_;
 
-  // Server-side applications (weir/apps.h): while a hook runs, commands wait there; media flows on.
+  // Server-side applications (weir/services/apps.h): while a hook runs, commands wait there; media flows on.
   AppBridge app_bridge_;
 };
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// modules/mod_stats/module.cc: statistics over the shared HTTP layer (weir/http.h). Group 0
+// modules/mod_stats/module.cc: statistics over the shared HTTP layer (weir/services/http.h). Group 0
 // samples the kernel's counters and streams every sample_interval (figures.h); every group keeps
 // the latest snapshot and answers GET /api/v1/... and /metrics from it. docs/stats.md.
 #include <memory>
@@ -8,11 +8,11 @@
 
 #include "dashboard.h"
 #include "figures.h"
-#include "weir/http.h"
-#include "weir/lua.h"
+#include "weir/services/http.h"
+#include "weir/services/lua.h"
 #include "weir/module.h"
 #include "weir/per_group.h"
-#include "weir/stats_service.h"
+#include "weir/services/stats.h"
 
 namespace weir::stats {
 namespace {

@@ -2,7 +2,7 @@
 // mod_test_needs_http: adds a route through the "http" service, as mod_stats does.
 #include <memory>
 
-#include "weir/http.h"
+#include "weir/services/http.h"
 #include "weir/module.h"
 
 namespace {
