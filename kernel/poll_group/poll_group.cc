@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "poll_group/poll_group.h"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 
 #include "net/connection.h"
@@ -209,6 +210,7 @@ void PollGroupImpl::request_end_of_turn(TurnHook& hook) noexcept {
 
 void PollGroupImpl::forget_turn_hook(TurnHook& hook) noexcept {
   std::erase(turn_hooks_, &hook);
+  std::replace(calling_hooks_.begin(), calling_hooks_.end(), &hook, static_cast<TurnHook*>(nullptr));
 }
 
 void PollGroupImpl::mark_sender_dirty(std::shared_ptr<ConnectionImpl> connection) noexcept {
@@ -259,10 +261,12 @@ void PollGroupImpl::return_page_from_outside(Page* page) noexcept {
 void PollGroupImpl::end_of_turn() noexcept {
   end_of_turn_scheduled_ = false;
   // 1. Streams publish what they gathered this turn (local fan-out queues into senders).
+  // Hooks asked for meanwhile run in the next round; forgotten ones are blanked (see calling_hooks_).
   while (!turn_hooks_.empty()) {
-    std::vector<TurnHook*> hooks;
-    hooks.swap(turn_hooks_);
-    for (TurnHook* hook : hooks) hook->on_end_of_turn();
+    calling_hooks_.swap(turn_hooks_);
+    for (std::size_t i = 0; i < calling_hooks_.size(); ++i)
+      if (TurnHook* hook = calling_hooks_[i]) hook->on_end_of_turn();
+    calling_hooks_.clear();
   }
   // 2. Senders write: one gathered write per socket for everything queued this turn.
   while (!dirty_senders_.empty()) {

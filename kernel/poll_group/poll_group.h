@@ -47,7 +47,8 @@ struct GroupSettings {
   std::chrono::milliseconds coalescing{0};
 };
 
-/// Something that wants a call at the end of the turn in which it asked for one.
+/// Something that wants a call at the end of the turn in which it asked for one. Its owner calls
+/// forget_turn_hook() before it goes; a hook may destroy other hooks (or itself) from its call.
 class TurnHook {
  public:
   virtual void on_end_of_turn() noexcept = 0;
@@ -167,6 +168,10 @@ class PollGroupImpl final : public PollGroup {
   std::vector<std::vector<Page*>> return_bins_;  // pages of other groups released here this turn
   bool end_of_turn_scheduled_ = false;
   std::vector<TurnHook*> turn_hooks_;
+  // The hooks end_of_turn() is calling: a hook forgotten meanwhile is blanked here, so that one
+  // destroyed by an earlier hook's call (a player failing in a local fan-out closes its session,
+  // which unpublishes) is never called. Swapped with turn_hooks_: no allocation per turn.
+  std::vector<TurnHook*> calling_hooks_;
   std::vector<std::shared_ptr<ConnectionImpl>> dirty_senders_;
 
   struct DelayedFlush {
