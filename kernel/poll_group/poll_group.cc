@@ -65,6 +65,7 @@ PollGroupImpl::PollGroupImpl(GroupId id, Groups& groups, const GroupSettings& se
       logger_(&log, "kernel.group" + std::to_string(id)),
       io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
       flush_timer_(io_),
+      trim_timer_(io_),
       pool_(settings.page_size, settings.max_pages, this),
       framing_(pool_),
       streams_(std::make_unique<StreamsImpl>(*this)),
@@ -92,6 +93,7 @@ void PollGroupImpl::start(std::function<void(PollGroupImpl&)> on_start) {
   thread_ = std::thread([this, on_start = std::move(on_start)] {
     CurrentGroupScope scope(this);
     auto work = boost::asio::make_work_guard(io_);
+    arm_trim_timer();
     on_start(*this);
     io_.run();
   });
@@ -101,6 +103,7 @@ void PollGroupImpl::stop(std::function<void(PollGroupImpl&)> on_stop) {
   boost::asio::post(io_, [this, on_stop = std::move(on_stop)] {
     on_stop(*this);
     end_of_turn();
+    trim_timer_.cancel();
     io_.stop();
   });
 }
@@ -245,6 +248,16 @@ void PollGroupImpl::run_due_flushes() noexcept {
   flush_timer_at_ = Clock::time_point::max();
   arm_flush_timer();
   if (!dirty_senders_.empty()) schedule_end_of_turn();
+}
+
+void PollGroupImpl::arm_trim_timer() noexcept {
+  if (settings_.page_trim_interval.count() <= 0) return;
+  trim_timer_.expires_after(settings_.page_trim_interval);
+  trim_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // stopping
+    pool_.trim_idle(kSparePages);
+    arm_trim_timer();
+  });
 }
 
 void PollGroupImpl::return_page_later(GroupId home, Page* page) noexcept {

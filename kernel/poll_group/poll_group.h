@@ -45,6 +45,9 @@ struct GroupSettings {
   std::uint64_t max_pages = 8192;  // per group: 512 MiB of 64 KiB pages
   SenderLimits sender_limits;
   std::chrono::milliseconds coalescing{0};
+  /// How often a group frees the spare pages the period before did not need (PagePoolImpl::
+  /// trim_idle): memory a burst took goes back within two periods of its end. 0: never.
+  std::chrono::milliseconds page_trim_interval{10000};
 };
 
 /// Something that wants a call at the end of the turn in which it asked for one. Its owner calls
@@ -59,6 +62,9 @@ class TurnHook {
 
 class PollGroupImpl final : public PollGroup {
  public:
+  /// Spare pages a group keeps above what the last trim period needed (1 MiB of 64 KiB pages).
+  static constexpr std::uint64_t kSparePages = 16;
+
   PollGroupImpl(GroupId id, Groups& groups, const GroupSettings& settings, WorkerPool& workers,
                 LogSink& log);
   ~PollGroupImpl();
@@ -151,6 +157,7 @@ class PollGroupImpl final : public PollGroup {
   void flush_outboxes() noexcept;
   void arm_flush_timer() noexcept;
   void run_due_flushes() noexcept;
+  void arm_trim_timer() noexcept;
 
   ThreadOwner owner_;
   const GroupId id_;
@@ -182,6 +189,7 @@ class PollGroupImpl final : public PollGroup {
   std::priority_queue<DelayedFlush, std::vector<DelayedFlush>, std::greater<>> delayed_flushes_;
   boost::asio::steady_timer flush_timer_;
   Clock::time_point flush_timer_at_ = Clock::time_point::max();
+  boost::asio::steady_timer trim_timer_;
 
   PagePoolImpl pool_;
   PageRef receive_page_;
