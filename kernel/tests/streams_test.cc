@@ -118,6 +118,13 @@ class StreamTest {
   auto on(GroupId g, Fn&& fn) {
     return groups.run(g, std::forward<Fn>(fn));
   }
+  /// Returns once group `g` has ended the turns of what ran on it before (and sent what they
+  /// posted). Two tasks: a handler's own posts (its end of turn) run after it returns, so a task
+  /// posted from here while the previous one still runs may overtake that end of turn.
+  void finish_turns(GroupId g) {
+    groups.run(g, [] {});
+    groups.run(g, [] {});
+  }
   std::vector<std::string> log_of(GroupId g, Recorder* r) { return groups.run(g, [r] { return r->log; }); }
   std::vector<std::string> frames_of(GroupId g, Recorder* r) { return groups.run(g, [r] { return r->frame_labels; }); }
   bool wait_frames(GroupId g, Recorder* r, std::size_t n) {
@@ -546,7 +553,7 @@ TEST(Streams, TheCallbackMayEndThePublicationAndASubscriberBackInTimeSilencesIt)
   held.get_future().wait();
   t.on(1, [r = first] { r->subscription.reset(); });
   auto [second, s2] = t.subscribe_on(1);
-  t.on(1, [] {});  // group 1's turn is over: its count (sent at the end of a turn) is on its way
+  t.finish_turns(1);  // group 1's count (sent at the end of a turn) is on its way
   release.set_value();
   blocker.get();
   ASSERT_TRUE(s2);
@@ -734,7 +741,7 @@ TEST(Streams, ALateJoinerGetsItsReplayBeforeLiveFramesAlreadyOnTheirWay) {
     publisher.audio("A2");
     publisher.video("P2");
   });
-  t.on(0, [] {});  // group 0's turn is over: its batch is queued on group 1, behind the join
+  t.finish_turns(0);  // group 0's batch is queued on group 1, behind the join
   release.set_value();
   blocker.get();
   ASSERT_TRUE(joined.get_future().get());
