@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "pages/page_pool.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <new>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "poll_group/poll_group.h"
 
@@ -37,7 +41,11 @@ PageRef PagePoolImpl::allocate() noexcept {
   }
   page->next_free = nullptr;
   page->refs.store(1, std::memory_order_relaxed);
-  if (++in_use_ > high_water_) high_water_ = in_use_;
+  // One compare as before on the common path: the period's peak is at most the high water.
+  if (++in_use_ > period_peak_) {
+    period_peak_ = in_use_;
+    if (in_use_ > high_water_) high_water_ = in_use_;
+  }
   return PageRef::adopt(page);
 }
 
@@ -73,6 +81,25 @@ void PagePoolImpl::trim(std::uint64_t keep) noexcept {
     page->~Page();
     std::free(page);
   }
+}
+
+std::uint64_t PagePoolImpl::trim_idle(std::uint64_t spare) noexcept {
+  owner_.check();
+  std::uint64_t needed = std::max(period_peak_, in_use_) + spare;
+  std::uint64_t freed = 0;
+  if (allocated_ > needed) {
+    std::uint64_t before = allocated_;
+    trim(free_count_ - std::min(free_count_, allocated_ - needed));
+    freed = before - allocated_;
+  }
+  period_peak_ = in_use_;
+#if defined(__GLIBC__)
+  // Pages are below malloc's mmap threshold: without this, freed pages amid live ones stay in
+  // the process (a thread arena shrinks only from its top). Runs only after a period that freed
+  // pages, never on the media path.
+  if (freed > 0) malloc_trim(0);
+#endif
+  return freed;
 }
 
 PagePoolStats PagePoolImpl::stats() const noexcept {

@@ -30,8 +30,13 @@ class PagePoolImpl final : public PagePool, public PageHome {
   void release(Page* page) noexcept override;  // any thread
   /// Takes back pages released elsewhere. Owner thread.
   void take_home(const std::vector<Page*>& pages) noexcept;
-  /// Frees spare pages beyond `keep` (memory goes back to the system after a burst). Owner thread.
+  /// Frees spare pages beyond `keep`. Owner thread.
   void trim(std::uint64_t keep) noexcept;
+  /// Frees the spare pages the period since the previous call did not need: all but `spare`
+  /// above the most in use at once during it (so memory goes back to the system once a burst is
+  /// over and a quiet period passed), and starts a new period. Returns how many it freed. Owner
+  /// thread; the group calls it from a timer (GroupSettings::page_trim_interval).
+  std::uint64_t trim_idle(std::uint64_t spare) noexcept;
   GroupId home_group() const noexcept;
   /// The owning thread changes (a group starts its thread, or the main thread drains at exit).
   void rebind_owner() noexcept { owner_.rebind(); }
@@ -48,6 +53,7 @@ class PagePoolImpl final : public PagePool, public PageHome {
   std::uint64_t allocated_ = 0;
   std::uint64_t in_use_ = 0;
   std::uint64_t high_water_ = 0;
+  std::uint64_t period_peak_ = 0;  // most in use at once since the last trim_idle(); <= high_water_
   std::uint64_t failures_ = 0;
 };
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "poll_group/poll_group.h"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 
 #include "net/connection.h"
@@ -64,6 +65,7 @@ PollGroupImpl::PollGroupImpl(GroupId id, Groups& groups, const GroupSettings& se
       logger_(&log, "kernel.group" + std::to_string(id)),
       io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
       flush_timer_(io_),
+      trim_timer_(io_),
       pool_(settings.page_size, settings.max_pages, this),
       framing_(pool_),
       streams_(std::make_unique<StreamsImpl>(*this)),
@@ -91,6 +93,7 @@ void PollGroupImpl::start(std::function<void(PollGroupImpl&)> on_start) {
   thread_ = std::thread([this, on_start = std::move(on_start)] {
     CurrentGroupScope scope(this);
     auto work = boost::asio::make_work_guard(io_);
+    arm_trim_timer();
     on_start(*this);
     io_.run();
   });
@@ -100,6 +103,7 @@ void PollGroupImpl::stop(std::function<void(PollGroupImpl&)> on_stop) {
   boost::asio::post(io_, [this, on_stop = std::move(on_stop)] {
     on_stop(*this);
     end_of_turn();
+    trim_timer_.cancel();
     io_.stop();
   });
 }
@@ -209,6 +213,7 @@ void PollGroupImpl::request_end_of_turn(TurnHook& hook) noexcept {
 
 void PollGroupImpl::forget_turn_hook(TurnHook& hook) noexcept {
   std::erase(turn_hooks_, &hook);
+  std::replace(calling_hooks_.begin(), calling_hooks_.end(), &hook, static_cast<TurnHook*>(nullptr));
 }
 
 void PollGroupImpl::mark_sender_dirty(std::shared_ptr<ConnectionImpl> connection) noexcept {
@@ -245,6 +250,16 @@ void PollGroupImpl::run_due_flushes() noexcept {
   if (!dirty_senders_.empty()) schedule_end_of_turn();
 }
 
+void PollGroupImpl::arm_trim_timer() noexcept {
+  if (settings_.page_trim_interval.count() <= 0) return;
+  trim_timer_.expires_after(settings_.page_trim_interval);
+  trim_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // stopping
+    pool_.trim_idle(kSparePages);
+    arm_trim_timer();
+  });
+}
+
 void PollGroupImpl::return_page_later(GroupId home, Page* page) noexcept {
   return_bins_[home].push_back(page);
   schedule_end_of_turn();
@@ -259,10 +274,12 @@ void PollGroupImpl::return_page_from_outside(Page* page) noexcept {
 void PollGroupImpl::end_of_turn() noexcept {
   end_of_turn_scheduled_ = false;
   // 1. Streams publish what they gathered this turn (local fan-out queues into senders).
+  // Hooks asked for meanwhile run in the next round; forgotten ones are blanked (see calling_hooks_).
   while (!turn_hooks_.empty()) {
-    std::vector<TurnHook*> hooks;
-    hooks.swap(turn_hooks_);
-    for (TurnHook* hook : hooks) hook->on_end_of_turn();
+    calling_hooks_.swap(turn_hooks_);
+    for (std::size_t i = 0; i < calling_hooks_.size(); ++i)
+      if (TurnHook* hook = calling_hooks_[i]) hook->on_end_of_turn();
+    calling_hooks_.clear();
   }
   // 2. Senders write: one gathered write per socket for everything queued this turn.
   while (!dirty_senders_.empty()) {

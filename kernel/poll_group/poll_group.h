@@ -46,9 +46,13 @@ struct GroupSettings {
   std::uint64_t max_pages = 8192;  // per group: 512 MiB of 64 KiB pages
   SenderLimits sender_limits;
   std::chrono::milliseconds coalescing{0};
+  /// How often a group frees the spare pages the period before did not need (PagePoolImpl::
+  /// trim_idle): memory a burst took goes back within two periods of its end. 0: never.
+  std::chrono::milliseconds page_trim_interval{10000};
 };
 
-/// Something that wants a call at the end of the turn in which it asked for one.
+/// Something that wants a call at the end of the turn in which it asked for one. Its owner calls
+/// forget_turn_hook() before it goes; a hook may destroy other hooks (or itself) from its call.
 class TurnHook {
  public:
   virtual void on_end_of_turn() noexcept = 0;
@@ -59,6 +63,9 @@ class TurnHook {
 
 class PollGroupImpl final : public PollGroup {
  public:
+  /// Spare pages a group keeps above what the last trim period needed (1 MiB of 64 KiB pages).
+  static constexpr std::uint64_t kSparePages = 16;
+
   PollGroupImpl(GroupId id, Groups& groups, const GroupSettings& settings, WorkerPool& workers,
                 LogSink& log);
   ~PollGroupImpl();
@@ -156,6 +163,7 @@ class PollGroupImpl final : public PollGroup {
   void flush_outboxes() noexcept;
   void arm_flush_timer() noexcept;
   void run_due_flushes() noexcept;
+  void arm_trim_timer() noexcept;
 
   ThreadOwner owner_;
   const GroupId id_;
@@ -173,6 +181,10 @@ class PollGroupImpl final : public PollGroup {
   std::vector<std::vector<Page*>> return_bins_;  // pages of other groups released here this turn
   bool end_of_turn_scheduled_ = false;
   std::vector<TurnHook*> turn_hooks_;
+  // The hooks end_of_turn() is calling: a hook forgotten meanwhile is blanked here, so that one
+  // destroyed by an earlier hook's call (a player failing in a local fan-out closes its session,
+  // which unpublishes) is never called. Swapped with turn_hooks_: no allocation per turn.
+  std::vector<TurnHook*> calling_hooks_;
   std::vector<std::shared_ptr<ConnectionImpl>> dirty_senders_;
 
   struct DelayedFlush {
@@ -183,6 +195,7 @@ class PollGroupImpl final : public PollGroup {
   std::priority_queue<DelayedFlush, std::vector<DelayedFlush>, std::greater<>> delayed_flushes_;
   boost::asio::steady_timer flush_timer_;
   Clock::time_point flush_timer_at_ = Clock::time_point::max();
+  boost::asio::steady_timer trim_timer_;
 
   PagePoolImpl pool_;
   PageRef receive_page_;

@@ -3,6 +3,11 @@
 
 namespace weir::kernel {
 
+std::unique_lock<std::mutex> StreamRegistry::lock() const {
+  lock_count_.fetch_add(1, std::memory_order_relaxed);
+  return std::unique_lock(mutex_);
+}
+
 StreamRegistry::Entry* StreamRegistry::by_id(StreamId id) {
   auto key = keys_.find(id);
   if (key == keys_.end()) return nullptr;
@@ -31,7 +36,7 @@ StreamRegistry::Entry& StreamRegistry::entry_for(const StreamKey& key) {
 }
 
 Result<StreamRegistry::Claim> StreamRegistry::claim(const StreamKey& key, GroupId group) {
-  std::lock_guard lock(mutex_);
+  auto held = lock();
   Entry& entry = entry_for(key);
   const std::string& text = entry.key;
   if (entry.publisher) return error(Errc::exists, "stream {} is already being published", text);
@@ -43,7 +48,7 @@ Result<StreamRegistry::Claim> StreamRegistry::claim(const StreamKey& key, GroupI
 }
 
 void StreamRegistry::release(StreamId id) {
-  std::lock_guard lock(mutex_);
+  auto held = lock();
   if (Entry* entry = by_id(id)) {
     entry->publisher.reset();
     erase_if_unused(*entry);
@@ -51,14 +56,14 @@ void StreamRegistry::release(StreamId id) {
 }
 
 StreamRegistry::TapInfo StreamRegistry::add_tap(const StreamKey& key, GroupId group) {
-  std::lock_guard lock(mutex_);
+  auto held = lock();
   Entry& entry = entry_for(key);
   entry.taps[group] = 1;
   return TapInfo{entry.id, entry.publisher};
 }
 
 std::optional<GroupId> StreamRegistry::remove_tap(StreamId id, GroupId group) {
-  std::lock_guard lock(mutex_);
+  auto held = lock();
   Entry* entry = by_id(id);
   if (!entry) return std::nullopt;
   entry->taps[group] = 0;
@@ -67,29 +72,14 @@ std::optional<GroupId> StreamRegistry::remove_tap(StreamId id, GroupId group) {
   return publisher;
 }
 
-std::optional<GroupId> StreamRegistry::count_subscribers(StreamId id, std::int64_t delta) {
-  std::lock_guard lock(mutex_);
-  Entry* entry = by_id(id);
-  if (!entry) return std::nullopt;
-  entry->subscribers = static_cast<std::uint64_t>(static_cast<std::int64_t>(entry->subscribers) + delta);
-  if (delta < 0 && entry->subscribers == 0) return entry->publisher;
-  return std::nullopt;
-}
-
-std::uint64_t StreamRegistry::subscribers(StreamId id) const {
-  std::lock_guard lock(mutex_);
-  auto key = keys_.find(id);
-  return key == keys_.end() ? 0 : by_key_.at(key->second).subscribers;
-}
-
 std::optional<GroupId> StreamRegistry::publisher_of(const StreamKey& key) const {
-  std::lock_guard lock(mutex_);
+  auto held = lock();
   auto it = by_key_.find(key.to_string());
   return it == by_key_.end() ? std::nullopt : it->second.publisher;
 }
 
 bool StreamRegistry::is_published(const StreamKey& key) const {
-  std::lock_guard lock(mutex_);
+  auto held = lock();
   auto it = by_key_.find(key.to_string());
   return it != by_key_.end() && it->second.publisher.has_value();
 }

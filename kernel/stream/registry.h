@@ -2,8 +2,12 @@
 #pragma once
 // The stream registry: which key has a publisher (on which group) and which groups have taps
 // (local subscriber lists) for it. Touched only on control events (publish, unpublish, first and
-// last subscriber of a group), never per frame; a mutex keeps it simple and correct there.
+// last subscriber of a group), never per frame nor per later join or leave; a mutex keeps it
+// simple and correct there. Subscriber counts are not here: each tap counts its own group's, and
+// the publisher's group sums the counts its taps send it (streams.h), so a crowd of joins on
+// every group takes no common lock.
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -40,12 +44,10 @@ class StreamRegistry {
   /// Returns the publisher's group, if any, to tell it the tap is gone.
   std::optional<GroupId> remove_tap(StreamId id, GroupId group);
 
-  /// Adds `delta` to the subscriber count of `id`. When that makes it 0 and the stream has a
-  /// publisher, returns the publisher's group (to tell it nobody watches any more).
-  std::optional<GroupId> count_subscribers(StreamId id, std::int64_t delta);
-  std::uint64_t subscribers(StreamId id) const;
   bool is_published(const StreamKey& key) const;
   std::optional<GroupId> publisher_of(const StreamKey& key) const;
+  /// How many times the mutex was taken, for tests that check who takes it. Any thread.
+  std::uint64_t lock_count() const noexcept { return lock_count_.load(std::memory_order_relaxed); }
 
  private:
   struct Entry {
@@ -53,14 +55,15 @@ class StreamRegistry {
     std::string key;
     std::optional<GroupId> publisher;
     std::vector<std::uint32_t> taps;  // per group: 0 or 1
-    std::uint64_t subscribers = 0;
   };
   Entry* by_id(StreamId id);
   Entry& entry_for(const StreamKey& key);  // found or created; mutex_ held
   void erase_if_unused(Entry& entry);
+  std::unique_lock<std::mutex> lock() const;
 
   const GroupId groups_;
   mutable std::mutex mutex_;
+  mutable std::atomic<std::uint64_t> lock_count_{0};
   StreamId next_id_ = 1;
   std::uint64_t next_epoch_ = 1;
   std::unordered_map<std::string, Entry> by_key_;

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <utility>
 
 namespace weir::kernel {
 namespace {
@@ -26,11 +28,12 @@ struct TapRemoved final : Task {
   GroupId group;
 };
 struct StreamStarted final : Task {
-  StreamStarted(StreamId id, std::uint64_t epoch, std::vector<MediaFrame> snapshot)
-      : id(id), epoch(epoch), snapshot(std::move(snapshot)) {}
-  void run() noexcept override { here().on_stream_started(id, epoch, std::move(snapshot)); }
+  StreamStarted(StreamId id, std::uint64_t epoch, GroupId publisher, std::vector<MediaFrame> snapshot)
+      : id(id), epoch(epoch), publisher(publisher), snapshot(std::move(snapshot)) {}
+  void run() noexcept override { here().on_stream_started(id, epoch, publisher, std::move(snapshot)); }
   StreamId id;
   std::uint64_t epoch;
+  GroupId publisher;  // where the tap reports its subscriber count from now on
   std::vector<MediaFrame> snapshot;
 };
 struct FramesPublished final : Task {
@@ -67,53 +70,79 @@ struct StopRequest final : Task {
   }
 };
 
-struct NoSubscribers final : Task {  // a subscriber's group -> the publisher's: the count fell to 0
-  explicit NoSubscribers(StreamId id) : id(id) {}
-  void run() noexcept override { here().on_no_subscribers(id); }
+// A tap's group -> the publisher's: how many subscribers the tap has now, sent at the end of a
+// turn in which the count changed (one message for a turn's joins and leaves, however many).
+struct SubscribersCounted final : Task {
+  SubscribersCounted(StreamId id, GroupId group, std::uint64_t count, bool fell_to_zero)
+      : id(id), group(group), count(count), fell_to_zero(fell_to_zero) {}
+  void run() noexcept override { here().on_subscribers_counted(id, group, count, fell_to_zero); }
   StreamId id;
+  GroupId group;
+  std::uint64_t count;
+  bool fell_to_zero;  // the tap's count reached 0 during the turn (a join and leave may net 0)
 };
 
 }  // namespace
 
 // One stream's local subscribers on one group, and its copy of the cache for late joiners.
-class Tap {
+//
+//   add() --> joiners_ (started, cache not empty) --replay_joiners()--> subscribers_ <-- frames()
+//             deferred after subscribe() returns, and run first by any frames(), started(),
+//             stopped() that comes sooner: a joiner's first frames are always the cache replay
+//
+// Its subscriber count goes to the publisher's group at the end of a turn in which it changed.
+class Tap final : public TurnHook {
  public:
-  /// `joined_live`: the stream was published when this tap was made, so its first start is a
-  /// join (the cache replay), not an event to announce.
-  Tap(StreamsImpl& streams, StreamId id, StreamKey key, bool joined_live)
-      : streams_(streams), id_(id), key_(std::move(key)), joined_live_(joined_live) {}
+  /// `publisher`: the group publishing the stream when this tap was made, if any; then its first
+  /// start is a join (the cache replay), not an event to announce.
+  Tap(StreamsImpl& streams, StreamId id, StreamKey key, std::optional<GroupId> publisher)
+      : streams_(streams), id_(id), key_(std::move(key)), publisher_(publisher), joined_live_(publisher.has_value()) {}
+  ~Tap() { streams_.group().forget_turn_hook(*this); }
+  Tap(const Tap&) = delete;
+  Tap& operator=(const Tap&) = delete;
 
   const StreamKey& key() const noexcept { return key_; }
   bool is_started() const noexcept { return started_; }
+  /// Started by publication `epoch`: its batches may come straight from it, in order.
+  bool is_current(std::uint64_t epoch) const noexcept { return started_ && epoch_ == epoch; }
   bool empty() const noexcept { return count_ == 0; }
 
   void add(StreamSubscriber& subscriber, const std::string& protocol) {
-    subscribers_.push_back(&subscriber);
     ++count_;
     ++by_protocol_[protocol];
-    if (!started_ || cache_.empty()) return;
-    // Replay the cache to the newcomer alone, after the caller's subscribe() has returned.
-    streams_.group().defer([&streams = streams_, id = id_, target = &subscriber, frames = cache_.snapshot()] {
-      Tap* tap = streams.find_tap(id);
-      if (tap && tap->contains(target)) target->on_frames(frames);
+    count_changed();
+    if (!started_ || cache_.empty()) {
+      subscribers_.push_back(&subscriber);
+      return;
+    }
+    // The newcomer waits for its replay, after the caller's subscribe() has returned; one
+    // replay (one snapshot) serves every newcomer of the turn.
+    joiners_.push_back(&subscriber);
+    if (replay_scheduled_) return;
+    replay_scheduled_ = true;
+    streams_.group().defer([&streams = streams_, id = id_] {
+      if (Tap* tap = streams.find_tap(id)) {
+        tap->replay_scheduled_ = false;
+        tap->replay_joiners();
+      }
     });
   }
   void remove(StreamSubscriber& subscriber, const std::string& protocol) {
-    auto it = std::find(subscribers_.begin(), subscribers_.end(), &subscriber);
-    if (it == subscribers_.end()) return;
+    if (!take_out(subscribers_, subscriber, delivering_ > 0) && !take_out(joiners_, subscriber, replaying_)) return;
     --count_;
+    if (count_ == 0) fell_to_zero_ = true;
+    count_changed();
     if (auto counted = by_protocol_.find(protocol); counted != by_protocol_.end() && --counted->second == 0)
       by_protocol_.erase(counted);
-    if (delivering_) *it = nullptr;  // compacted after the delivery loop
-    else subscribers_.erase(it);
-  }
-  bool contains(StreamSubscriber* subscriber) const {
-    return std::find(subscribers_.begin(), subscribers_.end(), subscriber) != subscribers_.end();
   }
 
-  void started(std::uint64_t epoch, std::vector<MediaFrame> snapshot) {
+  void started(std::uint64_t epoch, GroupId publisher, std::vector<MediaFrame> snapshot) {
     if (epoch < epoch_) return;  // a stale message from an earlier publisher
+    if (started_ && epoch == epoch_) return;  // this publication started this tap already
+    replay_joiners();
     epoch_ = epoch;
+    publisher_ = publisher;
+    count_changed();  // a new publisher learns this group's count
     bool resumed = grace_timer_ != nullptr;
     grace_timer_.reset();
     started_ = true;
@@ -126,11 +155,13 @@ class Tap {
   }
   void frames(std::uint64_t epoch, const std::vector<MediaFrame>& batch) {
     if (!started_ || epoch != epoch_) return;
+    replay_joiners();  // the cache as it was before this batch, then the batch
     for (const MediaFrame& frame : batch) cache_.add(frame);
     each([&](StreamSubscriber& s) { s.on_frames(batch); });
   }
   void stopped(std::uint64_t epoch) {
     if (epoch != epoch_ || !started_) return;
+    replay_joiners();
     started_ = false;
     cache_.clear();
     auto grace = streams_.settings().publisher_grace;
@@ -171,7 +202,50 @@ class Tap {
     each([](StreamSubscriber& s) { s.on_stream_event(StreamEvent::unpublished); });
   }
 
+  /// End of a turn in which the count changed: the publisher's group hears the new count.
+  void on_end_of_turn() noexcept override {
+    report_requested_ = false;
+    bool fell_to_zero = std::exchange(fell_to_zero_, false);
+    if (publisher_) streams_.report_subscribers(*publisher_, id_, count_, fell_to_zero);
+  }
+
  private:
+  void count_changed() {
+    if (report_requested_) return;
+    report_requested_ = true;
+    streams_.group().request_end_of_turn(*this);
+  }
+
+  // Moves the newcomers into subscribers_ after replaying the cache to them, one snapshot for all.
+  void replay_joiners() {
+    if (joiners_.empty() || replaying_) return;
+    replaying_ = true;
+    std::vector<MediaFrame> snapshot;
+    bool have_snapshot = false;
+    for (std::size_t i = 0; i < joiners_.size(); ++i) {  // joiners may come or leave meanwhile
+      StreamSubscriber* joiner = std::exchange(joiners_[i], nullptr);
+      if (!joiner) continue;
+      subscribers_.push_back(joiner);
+      if (!started_ || cache_.empty()) continue;
+      if (!have_snapshot) {
+        snapshot = cache_.snapshot();
+        have_snapshot = true;
+      }
+      joiner->on_frames(snapshot);
+    }
+    joiners_.clear();
+    replaying_ = false;
+  }
+
+  // Removes `subscriber` from `list` (blanks its slot while the list is being walked).
+  static bool take_out(std::vector<StreamSubscriber*>& list, StreamSubscriber& subscriber, bool walking) {
+    auto it = std::find(list.begin(), list.end(), &subscriber);
+    if (it == list.end()) return false;
+    if (walking) *it = nullptr;  // compacted after the walk
+    else list.erase(it);
+    return true;
+  }
+
   template <class Fn>
   void each(Fn&& fn) {
     ++delivering_;
@@ -184,11 +258,17 @@ class Tap {
   const StreamId id_;
   const StreamKey key_;
   std::vector<StreamSubscriber*> subscribers_;
+  std::vector<StreamSubscriber*> joiners_;  // in count_, waiting for their cache replay
   std::size_t count_ = 0;
   std::map<std::string, std::uint64_t> by_protocol_;  // statistics only; touched on join and leave
   std::vector<const Subscription*> subscriptions_;  // statistics only: their delivery counts
   DeliveryCounts departed_;                           // what subscriptions that left delivered
   int delivering_ = 0;
+  bool replaying_ = false;
+  bool replay_scheduled_ = false;
+  bool report_requested_ = false;
+  bool fell_to_zero_ = false;
+  std::optional<GroupId> publisher_;  // where the subscriber count goes
   bool started_ = false;
   bool joined_live_;
   std::uint64_t epoch_ = 0;
@@ -200,19 +280,25 @@ class PublicationImpl final : public Publication, public TurnHook {
  public:
   PublicationImpl(StreamsImpl& streams, StreamRegistry::Claim claim, StreamKey key, PublishOptions options)
       : streams_(streams), id_(claim.id), epoch_(claim.epoch), key_(std::move(key)), options_(std::move(options)),
-        tap_groups_(streams.group().group_count(), false), published_at_(streams.group().now()) {
+        tap_groups_(streams.group().group_count(), false), subscribers_(streams.group().group_count(), 0),
+        published_at_(streams.group().now()) {
+    // Waiting taps hear of it by message, this group's too: publish() is a module's call, and
+    // this start must reach the tap after the stop of a publication that ended in the same call.
     for (GroupId g : claim.tap_groups) {
       tap_groups_[g] = true;
-      send_started(g, {});
+      streams_.group().post(g, std::make_unique<StreamStarted>(id_, epoch_, streams_.group().id(), std::vector<MediaFrame>{}));
     }
   }
   ~PublicationImpl() override {
-    on_end_of_turn();  // what was pushed this turn still goes out
+    // A module ends a publication from its own calls (a session closing, perhaps inside one of
+    // its players' deliveries), so nothing here calls a subscriber: what was pushed this turn and
+    // the stop go to every tap by message, this group's included, in that order.
     streams_.group().forget_turn_hook(*this);
+    FrameBatch batch = take_pending();
     for (GroupId g = 0; g < tap_groups_.size(); ++g) {
       if (!tap_groups_[g]) continue;
-      if (g == streams_.group().id()) streams_.on_stream_stopped(id_, epoch_);
-      else streams_.group().post(g, std::make_unique<StreamStopped>(id_, epoch_));
+      if (batch) streams_.group().post(g, std::make_unique<FramesPublished>(id_, epoch_, batch));
+      streams_.group().post(g, std::make_unique<StreamStopped>(id_, epoch_));
     }
     streams_.forget_publication(id_);
     streams_.registry().release(id_);
@@ -229,26 +315,31 @@ class PublicationImpl final : public Publication, public TurnHook {
     }
   }
   const StreamKey& key() const noexcept override { return key_; }
-  std::uint64_t subscriber_count() const noexcept override { return streams_.registry().subscribers(id_); }
+  std::uint64_t subscriber_count() const noexcept override { return subscriber_total_; }
 
   void on_end_of_turn() noexcept override {
     hook_requested_ = false;
-    if (pending_.empty()) return;
-    FrameBatch batch = std::make_shared<const std::vector<MediaFrame>>(std::move(pending_));
-    pending_.clear();
-    for (GroupId g = 0; g < tap_groups_.size(); ++g) {
-      if (!tap_groups_[g]) continue;
-      if (g == streams_.group().id()) streams_.on_frames(id_, epoch_, batch);
-      else streams_.group().post(g, std::make_unique<FramesPublished>(id_, epoch_, batch));
-    }
+    FrameBatch batch = take_pending();
+    if (batch && send_batch(batch)) deliver_here(streams_, id_, epoch_, batch);  // last: it may end us
   }
 
   void tap_added(GroupId g) {
-    on_end_of_turn();  // frames already pushed are in the cache: send them first, then the snapshot
+    // Frames already pushed are in the cache: they go to the other taps first, then the snapshot.
+    FrameBatch batch = take_pending();
+    bool here = batch && send_batch(batch);
     tap_groups_[g] = true;
     send_started(g, cache_.snapshot());
+    if (here) deliver_here(streams_, id_, epoch_, batch);  // last: it may end us
   }
-  void tap_removed(GroupId g) { tap_groups_[g] = false; }
+  void tap_removed(GroupId g) {
+    tap_groups_[g] = false;
+    set_subscribers(g, 0, subscribers_[g] > 0);  // its last report may not have come
+  }
+  /// A tap's report: group `g` has `count` subscribers now.
+  void subscribers_counted(GroupId g, std::uint64_t count, bool fell_to_zero) {
+    if (!tap_groups_[g]) return;  // from a tap that has gone since
+    set_subscribers(g, count, fell_to_zero);
+  }
 
   /// The module's stop hook (a copy: calling it may destroy this publication).
   std::function<void(const Status&)> stop_hook() const { return options_.stop; }
@@ -272,13 +363,47 @@ class PublicationImpl final : public Publication, public TurnHook {
     on_no_subscribers_ = std::move(fn);
   }
   void no_subscribers() {
-    // Someone may have subscribed since the count fell to 0 on the other group.
-    if (!on_no_subscribers_ || streams_.registry().subscribers(id_) != 0) return;
+    no_subscribers_check_ = false;
+    // A subscriber may have come back in a report that arrived with the one that made it 0.
+    if (!on_no_subscribers_ || subscriber_total_ != 0) return;
     auto fn = on_no_subscribers_;  // a copy: fn may destroy this publication
     fn();
   }
+  std::uint64_t epoch() const noexcept { return epoch_; }
 
  private:
+  FrameBatch take_pending() {
+    if (pending_.empty()) return nullptr;
+    FrameBatch batch = std::make_shared<const std::vector<MediaFrame>>(std::move(pending_));
+    pending_.clear();
+    return batch;
+  }
+  // Posts `batch` to the taps of other groups (and to this group's tap while its start is still
+  // on the way, to keep the order); true if this group's tap takes it directly.
+  bool send_batch(const FrameBatch& batch) {
+    bool here = false;
+    for (GroupId g = 0; g < tap_groups_.size(); ++g) {
+      if (!tap_groups_[g]) continue;
+      if (g == streams_.group().id() && streams_.is_tap_current(id_, epoch_)) here = true;
+      else streams_.group().post(g, std::make_unique<FramesPublished>(id_, epoch_, batch));
+    }
+    return here;
+  }
+  // A local subscriber may end the publication (a player failing closes its session, which
+  // unpublishes): a static, so that nothing of it is touched once the subscribers were called.
+  static void deliver_here(StreamsImpl& streams, StreamId id, std::uint64_t epoch, const FrameBatch& batch) {
+    streams.on_frames(id, epoch, batch);
+  }
+  void set_subscribers(GroupId g, std::uint64_t count, bool fell_to_zero) {
+    subscriber_total_ = subscriber_total_ - subscribers_[g] + count;
+    subscribers_[g] = count;
+    if (!fell_to_zero || subscriber_total_ != 0 || no_subscribers_check_) return;
+    // Asked in a later turn of this group (never inside a module's call), after the rest of this
+    // batch of messages, which may bring a subscriber back.
+    no_subscribers_check_ = true;
+    streams_.group().defer([&streams = streams_, id = id_, epoch = epoch_] { streams.on_no_subscribers(id, epoch); });
+  }
+
   // Plain fields of the publisher's group: counting costs a few adds per frame, no atomics.
   void count(const MediaFrame& frame) noexcept {
     if (frame.kind == MediaKind::data) {
@@ -303,8 +428,9 @@ class PublicationImpl final : public Publication, public TurnHook {
   }
 
   void send_started(GroupId g, std::vector<MediaFrame> snapshot) {
-    if (g == streams_.group().id()) streams_.on_stream_started(id_, epoch_, std::move(snapshot));
-    else streams_.group().post(g, std::make_unique<StreamStarted>(id_, epoch_, std::move(snapshot)));
+    GroupId here = streams_.group().id();
+    if (g == here) streams_.on_stream_started(id_, epoch_, here, std::move(snapshot));
+    else streams_.group().post(g, std::make_unique<StreamStarted>(id_, epoch_, here, std::move(snapshot)));
   }
 
   ThreadOwner owner_;
@@ -314,6 +440,9 @@ class PublicationImpl final : public Publication, public TurnHook {
   const StreamKey key_;
   const PublishOptions options_;
   std::vector<bool> tap_groups_;
+  std::vector<std::uint64_t> subscribers_;  // per group, as its tap last reported
+  std::uint64_t subscriber_total_ = 0;
+  bool no_subscribers_check_ = false;
   GopCache cache_;
   std::vector<MediaFrame> pending_;
   bool hook_requested_ = false;
@@ -377,25 +506,26 @@ Result<std::unique_ptr<Subscription>> StreamsImpl::subscribe(const StreamKey& ke
     group_.stats_impl().count_refused_player(options.protocol);
     return error(Errc::denied, "{}", refusal_);
   }
-  if (!options.wait_for_publisher && !registry_->is_published(key))
-    return error(Errc::not_found, "stream {} is not published", key.to_string());
   std::string text = key.to_string();
-  StreamId id;
   auto known = tap_ids_.find(text);
-  if (known != tap_ids_.end()) {
+  Tap* tap = known != tap_ids_.end() ? find_tap(known->second) : nullptr;
+  // A started tap answers for the registry: joins after a group's first take no lock.
+  if (!options.wait_for_publisher && !(tap && tap->is_started()) && !registry_->is_published(key))
+    return error(Errc::not_found, "stream {} is not published", key.to_string());
+  StreamId id;
+  if (tap) {
     id = known->second;
   } else {
     StreamRegistry::TapInfo info = registry_->add_tap(key, group_.id());
     id = info.id;
     tap_ids_[text] = id;
-    taps_[id] = std::make_unique<Tap>(*this, id, key, info.publisher.has_value());
+    tap = (taps_[id] = std::make_unique<Tap>(*this, id, key, info.publisher)).get();
     if (info.publisher) {
       if (*info.publisher == group_.id()) on_tap_added(id, group_.id());
       else group_.post(*info.publisher, std::make_unique<TapAdded>(id, group_.id()));
     }
   }
-  taps_[id]->add(subscriber, options.protocol);
-  registry_->count_subscribers(id, +1);
+  tap->add(subscriber, options.protocol);
   return std::unique_ptr<Subscription>(
       std::make_unique<SubscriptionImpl>(*this, id, key, subscriber, std::move(options.protocol)));
 }
@@ -452,11 +582,6 @@ void StreamsImpl::unsubscribe(StreamId id, StreamSubscriber& subscriber, const s
   Tap* tap = find_tap(id);
   if (!tap) return;
   tap->remove(subscriber, protocol);
-  if (auto publisher = registry_->count_subscribers(id, -1)) {
-    // Deferred on this group too: we may be inside a delivery or a module's destructor.
-    if (*publisher == group_.id()) group_.defer([this, id] { on_no_subscribers(id); });
-    else group_.post(*publisher, std::make_unique<NoSubscribers>(id));
-  }
   if (tap->empty()) {
     // Not now: we may be inside this tap's delivery loop.
     group_.defer([this, id] { release_tap_if_unused(id); });
@@ -484,13 +609,29 @@ void StreamsImpl::on_tap_removed(StreamId id, GroupId tap_group) {
   if (it != publications_.end()) it->second->tap_removed(tap_group);
 }
 
-void StreamsImpl::on_no_subscribers(StreamId id) {
+void StreamsImpl::on_no_subscribers(StreamId id, std::uint64_t epoch) {
   auto it = publications_.find(id);
-  if (it != publications_.end()) it->second->no_subscribers();
+  if (it != publications_.end() && it->second->epoch() == epoch) it->second->no_subscribers();
 }
 
-void StreamsImpl::on_stream_started(StreamId id, std::uint64_t epoch, std::vector<MediaFrame> snapshot) {
-  if (Tap* tap = find_tap(id)) tap->started(epoch, std::move(snapshot));
+void StreamsImpl::report_subscribers(GroupId publisher, StreamId id, std::uint64_t count, bool fell_to_zero) {
+  if (publisher == group_.id()) on_subscribers_counted(id, publisher, count, fell_to_zero);
+  else group_.post(publisher, std::make_unique<SubscribersCounted>(id, group_.id(), count, fell_to_zero));
+}
+
+void StreamsImpl::on_subscribers_counted(StreamId id, GroupId group, std::uint64_t count, bool fell_to_zero) {
+  auto it = publications_.find(id);
+  if (it != publications_.end()) it->second->subscribers_counted(group, count, fell_to_zero);
+}
+
+bool StreamsImpl::is_tap_current(StreamId id, std::uint64_t epoch) {
+  Tap* tap = find_tap(id);
+  return tap && tap->is_current(epoch);
+}
+
+void StreamsImpl::on_stream_started(StreamId id, std::uint64_t epoch, GroupId publisher,
+                                    std::vector<MediaFrame> snapshot) {
+  if (Tap* tap = find_tap(id)) tap->started(epoch, publisher, std::move(snapshot));
 }
 
 void StreamsImpl::on_frames(StreamId id, std::uint64_t epoch, const FrameBatch& batch) {

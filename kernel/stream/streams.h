@@ -8,10 +8,17 @@
 //   end of turn: batch = shared vector of frames  --FramesPublished-->  each subscriber.on_frames
 //                (P's own tap is served directly)
 //   TapAdded (S->P): P answers StreamStarted{snapshot of its cache} before any later batch.
+//   SubscribersCounted (S->P), at the end of a turn in which S's count changed: P sums the groups'
+//                counts (subscriber_count(), on_no_subscribers) with no lock.
 //
 // A tap ignores batches until it has its StreamStarted, so a late joiner never sees half a GOP
-// before the snapshot. When the publisher goes, taps keep their subscribers for the grace period;
-// a publisher that comes back in time resumes to them without an event.
+// before the snapshot; a subscriber joining a started tap waits until the tap's cache was
+// replayed to it, before any later batch. When the publisher goes, taps keep their subscribers
+// for the grace period; a publisher that comes back in time resumes to them without an event.
+//
+// Nothing a module calls (publish(), push(), destroying a publication) calls a subscriber: the
+// publication's start and its last frames and stop reach P's own tap by message too, and its
+// batches reach it directly only at the end of the turn, last, so a subscriber may end it.
 
 #include <memory>
 #include <string>
@@ -58,10 +65,15 @@ class StreamsImpl final : public Streams {
   // Message handlers (this group's thread).
   void on_tap_added(StreamId id, GroupId tap_group);
   void on_tap_removed(StreamId id, GroupId tap_group);
-  void on_stream_started(StreamId id, std::uint64_t epoch, std::vector<MediaFrame> snapshot);
+  void on_stream_started(StreamId id, std::uint64_t epoch, GroupId publisher, std::vector<MediaFrame> snapshot);
   void on_frames(StreamId id, std::uint64_t epoch, const FrameBatch& batch);
   void on_stream_stopped(StreamId id, std::uint64_t epoch);
-  void on_no_subscribers(StreamId id);
+  void on_no_subscribers(StreamId id, std::uint64_t epoch);
+  void on_subscribers_counted(StreamId id, GroupId group, std::uint64_t count, bool fell_to_zero);
+  /// A tap's count, to the publisher's group (directly when it is this one).
+  void report_subscribers(GroupId publisher, StreamId id, std::uint64_t count, bool fell_to_zero);
+  /// Whether this group's tap of `id` was started by publication `epoch`.
+  bool is_tap_current(StreamId id, std::uint64_t epoch);
   void unsubscribe(StreamId id, StreamSubscriber& subscriber, const std::string& protocol);
   Tap* find_tap(StreamId id);
 

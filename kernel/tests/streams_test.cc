@@ -3,6 +3,8 @@
 // conflicts, waiting subscribers, and the publisher grace period.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <future>
 
 #include "test_groups.h"
@@ -34,6 +36,7 @@ class Recorder final : public StreamSubscriber {
       std::string label(bytes.begin(), bytes.end());
       log.push_back(label);
       frame_labels.push_back(label);
+      dts.push_back(frame.dts_ms);
       batches.back().push_back(label);
     }
     if (leave_after_first_batch) subscription.reset();
@@ -47,6 +50,7 @@ class Recorder final : public StreamSubscriber {
   std::unique_ptr<Subscription> subscription;  // destroyed before the recorder
   std::vector<std::string> log;
   std::vector<std::string> frame_labels;
+  std::vector<std::int64_t> dts;
   std::vector<std::vector<std::string>> batches;
   Clock::time_point unpublished_at{};
   bool leave_after_first_batch = false;
@@ -114,6 +118,13 @@ class StreamTest {
   auto on(GroupId g, Fn&& fn) {
     return groups.run(g, std::forward<Fn>(fn));
   }
+  /// Returns once group `g` has ended the turns of what ran on it before (and sent what they
+  /// posted). Two tasks: a handler's own posts (its end of turn) run after it returns, so a task
+  /// posted from here while the previous one still runs may overtake that end of turn.
+  void finish_turns(GroupId g) {
+    groups.run(g, [] {});
+    groups.run(g, [] {});
+  }
   std::vector<std::string> log_of(GroupId g, Recorder* r) { return groups.run(g, [r] { return r->log; }); }
   std::vector<std::string> frames_of(GroupId g, Recorder* r) { return groups.run(g, [r] { return r->frame_labels; }); }
   bool wait_frames(GroupId g, Recorder* r, std::size_t n) {
@@ -133,8 +144,8 @@ TEST(Streams, SubscribersOnThePublishersGroupAndAnotherGetTheSameFramesInOrder) 
   auto [remote, s1] = t.subscribe_on(1);
   ASSERT_TRUE(s0) << s0.message();
   ASSERT_TRUE(s1) << s1.message();
+  t.groups.run_until_idle();  // the remote tap and its count are known to the publisher
   EXPECT_EQ(t.on(0, [&] { return publisher.publication->subscriber_count(); }), 2u);
-  t.groups.run_until_idle();  // the remote tap is known to the publisher
   std::vector<std::string> expected;
   for (int turn = 0; turn < 20; ++turn) {
     std::vector<std::string> labels;
@@ -542,6 +553,7 @@ TEST(Streams, TheCallbackMayEndThePublicationAndASubscriberBackInTimeSilencesIt)
   held.get_future().wait();
   t.on(1, [r = first] { r->subscription.reset(); });
   auto [second, s2] = t.subscribe_on(1);
+  t.finish_turns(1);  // group 1's count (sent at the end of a turn) is on its way
   release.set_value();
   blocker.get();
   ASSERT_TRUE(s2);
@@ -576,6 +588,233 @@ TEST(Streams, FramePagesComeHomeWhenEveryoneIsDone) {
     t.groups.run_until_idle();
     EXPECT_EQ(t.groups.pool_stats(0).pages_in_use, 0u);
     EXPECT_GT(t.groups.pool_stats(0).pages_high_water, 1u);
+  }
+}
+
+TEST(Streams, JoinsAndLeavesAfterAGroupsFirstSubscriberTakeNoRegistryLock) {
+  StreamTest t(with_grace(std::chrono::milliseconds(5000), 3));
+  Publisher& publisher = t.publisher_on(0);
+  ASSERT_TRUE(t.on(0, [&] { return publisher.start(); }));
+  for (GroupId g : {GroupId{0}, GroupId{1}, GroupId{2}}) ASSERT_TRUE(t.subscribe_on(g).second);
+  t.groups.run_until_idle();
+  const std::uint64_t locks = t.groups.stream_registry().lock_count();
+  // A flash crowd on every group, most of which leaves again.
+  std::vector<std::pair<GroupId, Recorder*>> crowd;
+  for (int i = 0; i < 30; ++i)
+    for (GroupId g : {GroupId{0}, GroupId{1}, GroupId{2}}) {
+      auto [r, status] = t.subscribe_on(g);
+      ASSERT_TRUE(status) << status.message();
+      crowd.emplace_back(g, r);
+    }
+  for (std::size_t i = 0; i < crowd.size(); i += 3) {
+    auto [g, r] = crowd[i];
+    t.on(g, [r = r] { r->subscription.reset(); });
+  }
+  t.groups.run_until_idle();
+  EXPECT_EQ(t.groups.stream_registry().lock_count(), locks);
+  // The publisher's group summed the groups' counts: 3 first subscribers, 90 joined, 30 left.
+  EXPECT_EQ(t.on(0, [&] { return publisher.publication->subscriber_count(); }), 63u);
+}
+
+// A connection that publishes two streams and plays the first, as chat clients, relays and test
+// clients do. Its player fails on the first frames it gets (as one past its hard limit does), and
+// the session then unpublishes everything at once, the way RtmpSession::on_close does.
+class PublishingPlayer final : public StreamSubscriber {
+ public:
+  explicit PublishingPlayer(PollGroupImpl& group) : first(group), second(group) {}
+  ~PublishingPlayer() { playing.reset(); }
+  void on_frames(std::span<const MediaFrame>) noexcept override { fail(); }
+  void on_stream_event(StreamEvent) noexcept override {}
+  void fail() {
+    if (closing || closed) return;
+    closing = true;
+    first.publication.reset();
+    second.publication.reset();
+    closing = false;
+    closed = true;
+  }
+
+  Publisher first;
+  Publisher second;
+  std::unique_ptr<Subscription> playing;
+  bool closing = false;
+  bool closed = false;
+};
+
+// Watches the second stream on the same group; notes a call that reaches it while the session
+// is still inside its close (a fan-out from inside a publication's destructor).
+class CloseWatcher final : public StreamSubscriber {
+ public:
+  explicit CloseWatcher(const PublishingPlayer& session) : session(session) {}
+  void on_frames(std::span<const MediaFrame> frames) noexcept override {
+    if (session.closing) called_while_closing = true;
+    for (const MediaFrame& frame : frames) {
+      auto bytes = frame.payload.to_vector();
+      labels.emplace_back(bytes.begin(), bytes.end());
+    }
+  }
+  void on_stream_event(StreamEvent) noexcept override {
+    if (session.closing) called_while_closing = true;
+  }
+
+  const PublishingPlayer& session;
+  std::unique_ptr<Subscription> subscription;
+  std::vector<std::string> labels;
+  bool called_while_closing = false;
+};
+
+TEST(Streams, APlayerFailingMidTurnMayEndPublicationsWhoseTurnHooksAreStillPending) {
+  StreamTest t(with_grace(std::chrono::milliseconds(5000)));
+  const StreamKey second_key{"live", "second"};
+  std::unique_ptr<PublishingPlayer> session;
+  std::unique_ptr<CloseWatcher> watcher;
+  t.on(0, [&] {
+    session = std::make_unique<PublishingPlayer>(t.groups[0]);
+    ASSERT_TRUE(session->first.start(kKey));
+    ASSERT_TRUE(session->second.start(second_key));
+    auto playing = t.groups[0].streams().subscribe(kKey, *session, {});
+    ASSERT_TRUE(playing);
+    session->playing = std::move(*playing);
+    watcher = std::make_unique<CloseWatcher>(*session);
+    auto watching = t.groups[0].streams().subscribe(second_key, *watcher, {});
+    ASSERT_TRUE(watching);
+    watcher->subscription = std::move(*watching);
+  });
+  t.groups.run_until_idle();
+  // One turn: both publications ask for the end of the turn, the first one first. Its local
+  // fan-out fails the player, which ends both publications while the second's hook is pending.
+  t.on(0, [&] {
+    session->first.audio("A1");
+    session->second.audio("B1");
+  });
+  t.groups.run_until_idle();
+  EXPECT_TRUE(t.on(0, [&] { return session->closed; }));
+  EXPECT_FALSE(t.on(0, [&] { return t.groups[0].streams().is_published(kKey); }));
+  EXPECT_FALSE(t.on(0, [&] { return t.groups[0].streams().is_published(second_key); }));
+  // The second stream's last frame still went out, but not from inside the session's close.
+  EXPECT_EQ(t.on(0, [&] { return watcher->labels; }), std::vector<std::string>{"B1"});
+  EXPECT_FALSE(t.on(0, [&] { return watcher->called_while_closing; }));
+  t.on(0, [&] {
+    watcher.reset();
+    session.reset();
+  });
+}
+
+TEST(Streams, ALateJoinerGetsItsReplayBeforeLiveFramesAlreadyOnTheirWay) {
+  StreamTest t(with_grace(std::chrono::milliseconds(5000)));
+  Publisher& publisher = t.publisher_on(0);
+  ASSERT_TRUE(t.on(0, [&] { return publisher.start(); }));
+  // Both groups' taps are started and keep a cache.
+  auto [early_remote, s1] = t.subscribe_on(1);
+  auto [early_local, s0] = t.subscribe_on(0);
+  ASSERT_TRUE(s0 && s1);
+  t.groups.run_until_idle();
+  t.on(0, [&] {
+    publisher.push("avc-header", MediaKind::video, FrameFlags{false, true, false});
+    publisher.push("aac-header", MediaKind::audio, FrameFlags{false, true, false});
+    publisher.video("K1", true);
+    publisher.audio("A1");
+  });
+  t.groups.run_until_idle();
+  const std::vector<std::string> replay{"avc-header", "aac-header", "K1", "A1"};
+
+  // On another group: the join is queued on group 1 with a batch of live frames behind it, so
+  // both run in one turn.
+  std::promise<void> held;
+  std::promise<void> release;
+  auto blocker = std::async(std::launch::async, [&] {
+    t.on(1, [&] {
+      held.set_value();
+      release.get_future().wait();
+    });
+  });
+  held.get_future().wait();
+  t.recorders.emplace_back(1, std::make_unique<Recorder>());
+  Recorder* remote = t.recorders.back().second.get();
+  std::promise<bool> joined;
+  t.groups.groups().post(1, std::make_unique<FunctionTask>([&] {
+    auto subscription = t.groups[1].streams().subscribe(kKey, *remote, {});
+    if (subscription) remote->subscription = std::move(*subscription);
+    joined.set_value(subscription.has_value());
+  }));
+  t.on(0, [&] {
+    publisher.audio("A2");
+    publisher.video("P2");
+  });
+  t.finish_turns(0);  // group 0's batch is queued on group 1, behind the join
+  release.set_value();
+  blocker.get();
+  ASSERT_TRUE(joined.get_future().get());
+
+  // On the publisher's group: frames pushed earlier in the same turn as the join.
+  Recorder* local = t.on(0, [&] {
+    publisher.audio("A3");
+    t.recorders.emplace_back(0, std::make_unique<Recorder>());
+    Recorder* r = t.recorders.back().second.get();
+    auto subscription = t.groups[0].streams().subscribe(kKey, *r, {});
+    if (subscription) r->subscription = std::move(*subscription);
+    return r;
+  });
+
+  std::vector<std::string> remote_expected = replay;
+  remote_expected.insert(remote_expected.end(), {"A2", "P2", "A3"});
+  std::vector<std::string> local_expected = replay;
+  local_expected.insert(local_expected.end(), {"A2", "P2", "A3"});
+  ASSERT_TRUE(t.wait_frames(1, remote, remote_expected.size()));
+  ASSERT_TRUE(t.wait_frames(0, local, local_expected.size()));
+  t.groups.run_until_idle();
+  EXPECT_EQ(t.on(1, [r = remote] { return r->batches.front(); }), replay);
+  EXPECT_EQ(t.frames_of(1, remote), remote_expected);
+  // The local joiner's replay already holds A2 and P2 (they were in the cache), then A3.
+  std::vector<std::string> local_replay = replay;
+  local_replay.insert(local_replay.end(), {"A2", "P2"});
+  EXPECT_EQ(t.on(0, [r = local] { return r->batches.front(); }), local_replay);
+  EXPECT_EQ(t.frames_of(0, local), local_expected);
+  for (auto [g, r] : {std::pair{GroupId{1}, remote}, std::pair{GroupId{0}, local}}) {
+    std::vector<std::int64_t> dts = t.on(g, [r = r] { return r->dts; });
+    EXPECT_TRUE(std::is_sorted(dts.begin(), dts.end())) << "group " << g;
+  }
+}
+
+TEST(Streams, JoinersWhileFramesFlowFastStartWithHeadersAndAKeyFrameAndNeverGoBack) {
+  StreamTest t(with_grace(std::chrono::milliseconds(5000)));
+  Publisher& publisher = t.publisher_on(0);
+  ASSERT_TRUE(t.on(0, [&] { return publisher.start(); }));
+  auto [early, s0] = t.subscribe_on(1);
+  ASSERT_TRUE(s0);
+  t.on(0, [&] {
+    publisher.push("avc-header", MediaKind::video, FrameFlags{false, true, false});
+    publisher.push("aac-header", MediaKind::audio, FrameFlags{false, true, false});
+    publisher.video("K", true);
+  });
+  t.groups.run_until_idle();
+  // A feeder thread keeps group 0 pushing, a frame or two per turn, a key frame every 8.
+  std::atomic<bool> feeding{true};
+  auto feeder = std::async(std::launch::async, [&] {
+    for (int i = 1; feeding.load(); ++i)
+      t.on(0, [&, i] {
+        publisher.audio("A");
+        if (i % 8 == 0) publisher.video("K", true);
+        else publisher.video("P");
+      });
+  });
+  std::vector<std::pair<GroupId, Recorder*>> joiners;
+  for (int i = 0; i < 40; ++i) {
+    GroupId g = static_cast<GroupId>(i % 2);
+    auto [r, status] = t.subscribe_on(g);
+    ASSERT_TRUE(status);
+    joiners.emplace_back(g, r);
+  }
+  feeding = false;
+  feeder.get();
+  t.groups.run_until_idle();
+  for (auto [g, r] : joiners) {
+    auto [labels, dts] = t.on(g, [r = r] { return std::pair{r->frame_labels, r->dts}; });
+    ASSERT_GE(labels.size(), 3u);
+    EXPECT_EQ(labels[0], "avc-header") << "group " << g;
+    EXPECT_EQ(labels[1], "aac-header") << "group " << g;
+    EXPECT_EQ(labels[2], "K") << "group " << g;
+    EXPECT_TRUE(std::is_sorted(dts.begin(), dts.end())) << "group " << g;
   }
 }
 
