@@ -23,7 +23,7 @@
 #include "weir/services/apps.h"
 #include "weir/config.h"
 #include "weir/connection.h"
-#include "weir/format.h"
+#include "weir/text.h"
 #include "weir/services/http.h"
 #include "weir/log.h"
 #include "weir/services/lua.h"

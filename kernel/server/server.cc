@@ -112,6 +112,9 @@ Status Server::read_settings() {
   if (!max_bytes) return max_bytes.error();
   group_settings_.page_size = static_cast<std::uint32_t>(*page_size);
   group_settings_.max_pages = std::max<std::uint64_t>(16, *max_bytes / *page_size);
+  auto trim = pages.get_duration("trim_interval", std::chrono::milliseconds(10000));
+  if (!trim) return trim.error();
+  group_settings_.page_trim_interval = *trim;
 
   auto soft = sender.get_bytes("soft_limit", 2u << 20);
   if (!soft) return soft.error();

@@ -11,7 +11,7 @@
 // page write per frame per group, and a page reference per slice per player.
 //
 // Backpressure: above the sender's soft limit, video is dropped up to the next key frame while
-// audio and data go on (seed 003); a send refused at the hard limit disconnects the player.
+// audio and data go on (a viewer tolerates a frozen picture far better than broken sound); a send refused at the hard limit disconnects the player.
 
 #include <array>
 #include <memory>

@@ -28,7 +28,7 @@ struct StatsConfig {
   std::chrono::milliseconds sample_interval{1000};
   std::chrono::milliseconds rate_window{5000};  ///< rates are measured over this much media/wall time
   std::size_t history = 60;                     ///< samples kept per stream for the dashboard's sparklines
-  // Load shedding (seed 003): above any of these, new players are refused; 0 = no limit.
+  // Load shedding: above any of these, new players are refused; 0 = no limit.
   std::uint64_t max_connections = 0;
   std::uint64_t max_send_rate_bytes = 0;  ///< bytes per second sent, over the rate window
   double max_cpu_percent = 0;             ///< of one core, over the rate window

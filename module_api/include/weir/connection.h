@@ -48,8 +48,9 @@ class Connection {
   virtual SenderState sender_state() const noexcept = 0;
   virtual SenderStats sender_stats() const noexcept = 0;
   virtual void set_sender_limits(SenderLimits limits) noexcept = 0;
-  /// Gather up to `interval` of data per write (0: one write per loop turn). Seed 000: ~300 ms of
-  /// delay is acceptable for many viewers, and fewer, larger writes cost far less CPU.
+  /// Gather up to `interval` of data per write (0: one write per loop turn). A few hundred ms
+  /// of delay is acceptable for many viewers, and fewer, larger writes cost far less CPU
+  /// (bench/RESULTS.md: 200 ms costs a fraction of the CPU per Gbit of no coalescing).
   virtual void set_coalescing(std::chrono::milliseconds interval) noexcept = 0;
 
   /// Stops reading until resume_reading() (the handler's own backpressure).

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "weir/format.h"
+#include "weir/text.h"
 
 namespace weir {
 

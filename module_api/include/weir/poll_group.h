@@ -71,6 +71,8 @@ class PollGroup {
   /// with the job's status. The job must not touch this group's objects.
   virtual void run_blocking(std::function<Status()> job, std::function<void(Status)> done) noexcept = 0;
 
+  /// This group's page pool, streams and statistics: the same objects for the group's whole
+  /// life, so a module's per-group state may keep references to them.
   virtual PagePool& pages() noexcept = 0;
   virtual Streams& streams() noexcept = 0;
   virtual Stats& stats() noexcept = 0;

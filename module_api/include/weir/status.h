@@ -10,7 +10,7 @@
 #include <utility>
 #include <variant>
 
-#include "weir/format.h"
+#include "weir/text.h"
 
 namespace weir {
 

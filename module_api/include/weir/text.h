@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// \file
-/// weir::format: "{}" placeholders filled in order (libstdc++ 12 has no std::format).
-/// Used for error and log text, never on the per-frame path.
+/// weir::format(): "{}" placeholders filled in order (libstdc++ 12 has no std::format), for
+/// error and log text. Named text.h, not format.h, so that it is not taken for formats/.
+/// Never on the per-frame path.
 
 #include <sstream>
 #include <string>
