@@ -87,6 +87,20 @@ int conclude(lua_State* L, int delivered) {
   return delivered;
 }
 
+void open_userdata_type(lua_State* L, const char* name, lua_CFunction index, lua_CFunction tostring,
+                        lua_CFunction gc) {
+  luaL_newmetatable(L, name);
+  lua_pushcfunction(L, index);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pushcfunction(L, gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "__metatable");
+  lua_pop(L, 1);
+}
+
 int raw_field(lua_State* L, int table, const char* name) {
   lua_pushstring(L, name);
   return lua_rawget(L, table);

@@ -82,4 +82,9 @@ int push_result(lua_State* L, const Result<Value>& result);
 /// The arguments from `first` to the top as Values; an error names the argument. Never raises.
 Result<std::vector<Value>> read_args(lua_State* L, int first);
 
+/// Registers the metatable of a userdata type `name` (a client, a shared object): __index,
+/// __tostring, __gc, and a locked __metatable so scripts cannot swap it. At VM start.
+void open_userdata_type(lua_State* L, const char* name, lua_CFunction index, lua_CFunction tostring,
+                        lua_CFunction gc);
+
 }  // namespace weir::lua

@@ -96,16 +96,7 @@ int client_gc(lua_State* L) {
 }  // namespace
 
 void open_client_type(lua_State* L) {
-  luaL_newmetatable(L, kClientType);
-  lua_pushcfunction(L, client_index);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, client_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_pushcfunction(L, client_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushboolean(L, 0);
-  lua_setfield(L, -2, "__metatable");
-  lua_pop(L, 1);
+  open_userdata_type(L, kClientType, client_index, client_tostring, client_gc);
   lua_newtable(L);  // the client cache: weak values, an entry lives as long as a script holds it
   lua_createtable(L, 0, 1);
   lua_pushliteral(L, "v");

@@ -180,22 +180,18 @@ void push_weir_library(lua_State* L, const LuaShared& shared, const AppScript& s
                                 {"sleep", weir_sleep},   {"http", weir_http},     {nullptr, nullptr}};
   luaL_setfuncs(L, functions, 0);
   lua_pushstring(L, script.app.c_str());
-  lua_pushcclosure(L, weir_log, 1);
-  lua_setfield(L, weir, "log");
-  lua_pushstring(L, script.app.c_str());
-  lua_pushcclosure(L, weir_warn, 1);
-  lua_setfield(L, weir, "warn");
-  lua_pushstring(L, script.app.c_str());
   lua_setfield(L, weir, "app");
-  lua_pushstring(L, script.app.c_str());
-  lua_pushcclosure(L, weir_count, 1);
-  lua_setfield(L, weir, "count");
-  lua_pushstring(L, script.app.c_str());
-  lua_pushcclosure(L, weir_shared_object, 1);
-  lua_setfield(L, weir, "shared_object");
-  lua_pushstring(L, script.app.c_str());
-  lua_pushcclosure(L, weir_shared_object_names, 1);
-  lua_setfield(L, weir, "shared_object_names");
+  // Functions that act for the script's app: the app's name is their upvalue.
+  const luaL_Reg per_app[] = {{"log", weir_log},
+                              {"warn", weir_warn},
+                              {"count", weir_count},
+                              {"shared_object", weir_shared_object},
+                              {"shared_object_names", weir_shared_object_names}};
+  for (const luaL_Reg& function : per_app) {
+    lua_pushstring(L, script.app.c_str());
+    lua_pushcclosure(L, function.func, 1);
+    lua_setfield(L, weir, function.name);
+  }
   lua_createtable(L, 0, static_cast<int>(shared.config.env.size()));
   for (const auto& [name, value] : shared.config.env) {
     lua_pushlstring(L, value.data(), value.size());

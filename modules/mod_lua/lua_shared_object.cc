@@ -176,16 +176,7 @@ int weir_shared_object_names(lua_State* L) {
 }
 
 void open_shared_object_type(lua_State* L) {
-  luaL_newmetatable(L, kSharedObjectType);
-  lua_pushcfunction(L, so_index);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, so_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_pushcfunction(L, so_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushboolean(L, 0);
-  lua_setfield(L, -2, "__metatable");
-  lua_pop(L, 1);
+  open_userdata_type(L, kSharedObjectType, so_index, so_tostring, so_gc);
 }
 
 }  // namespace weir::lua
