@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -168,6 +170,8 @@ Status read_process_figures(ProcessFigures& out) {
   // /proc/self/stat: the command name (field 2) may hold spaces and parentheses; fields after the
   // last ')' are numbered from 3. utime and stime are fields 14 and 15, in clock ticks.
   std::ifstream stat("/proc/self/stat");
+  // Out of descriptors (EMFILE) is the usual reason: say so rather than "unexpected format".
+  if (!stat) return error(Errc::io, "cannot open /proc/self/stat: {}", std::strerror(errno));
   std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
   std::size_t close = text.rfind(')');
   if (close == std::string::npos) return error(Errc::io, "/proc/self/stat: unexpected format");
@@ -183,6 +187,7 @@ Status read_process_figures(ProcessFigures& out) {
   out.cpu_seconds = (utime + stime) / static_cast<double>(ticks);
   // /proc/self/statm: size resident shared ... in pages.
   std::ifstream statm("/proc/self/statm");
+  if (!statm) return error(Errc::io, "cannot open /proc/self/statm: {}", std::strerror(errno));
   std::uint64_t size = 0, resident = 0;
   if (!(statm >> size >> resident)) return error(Errc::io, "/proc/self/statm: unexpected format");
   out.resident_bytes = resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));

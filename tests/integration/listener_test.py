@@ -66,6 +66,9 @@ def case_out_of_descriptors(_):
         pauses = re.findall(r"listener rtmp: accept: .*", w.log())
         assert len(pauses) == 1, f"one pause, logged once; the log has {len(pauses)} lines:\n" + "\n".join(pauses[:10])
         assert "accept: Too many open files (EMFILE); not accepting until it clears" in pauses[0], pauses[0]
+        # Other parts that open files meanwhile (mod_stats reads /proc) name the cause too.
+        for line in re.findall(r"process figures unavailable: .*", w.log()):
+            assert "cannot open /proc/self/stat" in line and "Too many open files" in line, line
 
         server = poll(w, "/api/v1/server",
                       lambda s: s["connections"]["by_listener"]["rtmp"].get("accept_pauses", 0) >= 1,
