@@ -618,7 +618,7 @@ TEST(Streams, JoinsAndLeavesAfterAGroupsFirstSubscriberTakeNoRegistryLock) {
 
 // A connection that publishes two streams and plays the first, as chat clients, relays and test
 // clients do. Its player fails on the first frames it gets (as one past its hard limit does), and
-// the session then unpublishes everything at once, the way RtmpSession::on_close does.
+// the session then unpublishes everything at once, the way a protocol session does when its connection closes.
 class PublishingPlayer final : public StreamSubscriber {
  public:
   explicit PublishingPlayer(PollGroupImpl& group) : first(group), second(group) {}

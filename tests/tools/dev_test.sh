@@ -23,6 +23,7 @@ configure "$scratch/build" "${RUN_OPTIONS[@]}" || { echo "FAILED: configure with
 check "run stage configures the tests off" grep -q '^WEIR_BUILD_TESTS:BOOL=OFF' "$scratch/build/CMakeCache.txt"
 configure "$scratch/build" "${TEST_OPTIONS[@]}" || { echo "FAILED: configure with TEST_OPTIONS"; exit 1; }
 check "test stage turns the tests on after run" grep -q '^WEIR_BUILD_TESTS:BOOL=ON' "$scratch/build/CMakeCache.txt"
+check "test stage turns warnings into errors (our build)" grep -q '^WEIR_WERROR:BOOL=ON' "$scratch/build/CMakeCache.txt"
 check "test stage's ctest finds tests" test -n "$(cd "$scratch/build" && ctest -N | grep -E '^ +Test +#')"
 
 # 2. A folder whose ctest has no test at all.
