@@ -155,7 +155,7 @@ bool ConnectionImpl::on_tls_bytes(std::span<const std::uint8_t> ciphertext) noex
   // Handshake records (or data queued before the handshake finished) must leave now.
   tls_->take_output(cipher_out_);
   if (!was_done && tls_->is_handshake_done()) group_.logger().debug("conn={} TLS handshake done", id_);
-  if (cipher_sent_ < cipher_out_.size() || !queue_.empty()) mark_dirty();
+  if (cipher_sent_ < cipher_out_.size() || !queue_.empty()) mark_dirty(SendUrgency::now);
   return true;
 }
 
@@ -196,7 +196,7 @@ ssize_t ConnectionImpl::write_vectors(const struct iovec* iov, int count) noexce
   }
 }
 
-SenderState ConnectionImpl::send(std::span<const PageSlice> slices) noexcept {
+SenderState ConnectionImpl::send(std::span<const PageSlice> slices, SendUrgency urgency) noexcept {
   owner_.check();
   if (!open_) return SenderState::hard_barrier;
   std::uint64_t total = 0;
@@ -211,7 +211,7 @@ SenderState ConnectionImpl::send(std::span<const PageSlice> slices) noexcept {
     if (slice.length) queue_.push_back(slice);
   stats_.queued_bytes += total;
   stats_.bytes_queued_total += total;
-  mark_dirty();
+  mark_dirty(urgency);
   // hard_barrier says "this unit was refused": a unit accepted after a refused one ends the barrier,
   // or the caller would take it for refused and send it again.
   if (state_ == SenderState::hard_barrier) set_state(SenderState::overloaded);
@@ -229,18 +229,29 @@ SenderState ConnectionImpl::send_copy(std::span<const std::uint8_t> bytes) noexc
   return send(chain.slices());
 }
 
-void ConnectionImpl::mark_dirty() noexcept {
+void ConnectionImpl::mark_dirty(SendUrgency urgency) noexcept {
   if (dirty_ || write_waiting_) return;  // a flush is already due (or writability will trigger one)
-  dirty_ = true;
-  if (coalescing_.count() == 0)
-    group_.mark_sender_dirty(shared_from_this());
-  else
+  if (coalescing_.count() > 0) {
+    dirty_ = true;
     group_.schedule_flush(shared_from_this(), Clock::now() + coalescing_);
+    return;
+  }
+  const auto hold = group_.settings().hold;
+  if (urgency == SendUrgency::may_wait && hold.count() > 0) {
+    if (held_) return;  // already waiting for the earlier unit's deadline
+    held_ = true;
+    held_until_ = Clock::now() + hold;
+    group_.hold_sender(shared_from_this(), held_until_);
+    return;
+  }
+  dirty_ = true;
+  group_.mark_sender_dirty(shared_from_this());
 }
 
 void ConnectionImpl::flush() noexcept {
   owner_.check();
   dirty_ = false;
+  held_ = false;  // what was held leaves in this write (or, blocked, when the socket drains)
   if (!open_ || write_waiting_) return;
   iovec iov[kMaxIov];
   if (tls_) {
@@ -395,7 +406,12 @@ void ConnectionImpl::resume_reading() noexcept {
 
 void ConnectionImpl::close_after_flush() noexcept {
   close_after_flush_ = true;
-  if (queue_.empty() && !dirty_) close(ok());
+  if (queue_.empty() && !dirty_) {
+    close(ok());
+  } else if (held_ && !dirty_ && !write_waiting_) {  // the last bytes need not wait for company
+    dirty_ = true;
+    group_.mark_sender_dirty(shared_from_this());
+  }
 }
 
 void ConnectionImpl::close_gracefully(const Status& reason) noexcept {

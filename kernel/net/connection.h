@@ -6,7 +6,9 @@
 // per-turn budget, for fairness), handing each slice to the handler.
 // Sending: send() queues slices (shared pages) and marks the sender dirty; at the end of the loop
 // turn (or after the coalescing interval) flush() writes the queue with sendmsg() and as many
-// iovecs as the kernel takes. A partial write waits for writability.
+// iovecs as the kernel takes. A partial write waits for writability. A may_wait unit (audio
+// between video frames) only holds the sender: it leaves with the next unit that must leave now,
+// or when the group's hold time has passed, whichever comes first.
 //
 //   queue: [slice][slice][slice]...      head_offset_: bytes of the first slice already written
 //   state: ready < soft_bytes <= overloaded < hard_bytes (a unit that would pass it is refused)
@@ -65,6 +67,9 @@ class ConnectionImpl final : public Connection, public std::enable_shared_from_t
   void start(std::unique_ptr<ConnectionHandler> handler);
   /// Writes what is queued. Called at the end of a turn or when the socket becomes writable.
   void flush() noexcept;
+  /// True while may_wait data set to leave at `at` is still waiting (PollGroupImpl's hold FIFO
+  /// asks whether its entry is the current one or stale).
+  bool is_held_until(Clock::time_point at) const noexcept { return held_ && held_until_ == at; }
   /// Shutdown: one last attempt to write what is queued, then close.
   void close_gracefully(const Status& reason) noexcept;
 
@@ -73,7 +78,8 @@ class ConnectionImpl final : public Connection, public std::enable_shared_from_t
   PollGroup& group() noexcept override { return group_; }
   const std::string& peer_address() const noexcept override { return peer_; }
   const std::string& local_address() const noexcept override { return local_; }
-  SenderState send(std::span<const PageSlice> slices) noexcept override;
+  using Connection::send;
+  SenderState send(std::span<const PageSlice> slices, SendUrgency urgency) noexcept override;
   SenderState send_copy(std::span<const std::uint8_t> bytes) noexcept override;
   SenderState sender_state() const noexcept override { return state_; }
   SenderStats sender_stats() const noexcept override;
@@ -103,7 +109,7 @@ class ConnectionImpl final : public Connection, public std::enable_shared_from_t
   /// Writes `iov` with sendmsg; returns bytes written, or -1 with the connection waiting or closed.
   ssize_t write_vectors(const struct iovec* iov, int count) noexcept;
   void wait_writable() noexcept;
-  void mark_dirty() noexcept;
+  void mark_dirty(SendUrgency urgency) noexcept;
   /// Recomputes the state from the queued bytes (keeping a hard barrier while overloaded).
   void update_state() noexcept;
   /// The only writer of state_.
@@ -131,6 +137,7 @@ class ConnectionImpl final : public Connection, public std::enable_shared_from_t
   std::uint32_t head_offset_ = 0;
   SenderLimits limits_;
   std::chrono::milliseconds coalescing_{0};
+  Clock::time_point held_until_{};  // while held_: when the held may_wait data must leave
   SenderState state_ = SenderState::ready;
   SenderState notified_state_ = SenderState::ready;
   bool counted_overloaded_ = false;  // in the group's overloaded gauge (recount_overloaded())
@@ -141,7 +148,8 @@ class ConnectionImpl final : public Connection, public std::enable_shared_from_t
   bool reading_paused_ = false;
   bool read_waiting_ = false;
   bool write_waiting_ = false;
-  bool dirty_ = false;
+  bool dirty_ = false;   // a flush is due at the end of this turn (or the coalescing interval)
+  bool held_ = false;    // only may_wait data is queued; it leaves by held_until_ at the latest
   bool close_after_flush_ = false;
   bool state_notice_pending_ = false;
   std::unique_ptr<Timer> retry_read_;  // set while the page pool is exhausted

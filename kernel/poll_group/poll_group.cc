@@ -66,6 +66,7 @@ PollGroupImpl::PollGroupImpl(GroupId id, Groups& groups, const GroupSettings& se
       io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
       flush_timer_(io_),
       trim_timer_(io_),
+      hold_timer_(io_),
       pool_(settings.page_size, settings.max_pages, this),
       framing_(pool_),
       streams_(std::make_unique<StreamsImpl>(*this)),
@@ -104,6 +105,7 @@ void PollGroupImpl::stop(std::function<void(PollGroupImpl&)> on_stop) {
     on_stop(*this);
     end_of_turn();
     trim_timer_.cancel();
+    hold_timer_.cancel();
     io_.stop();
   });
 }
@@ -136,6 +138,7 @@ void PollGroupImpl::release_held() noexcept {
   pool_.rebind_owner();
   shared_objects_->rebind_owner();
   close_all_connections(Status(Errc::closed, "server stopped"));
+  held_senders_.clear();
   streams_->release_all();
   receive_page_.reset();
   framing_.reset();
@@ -247,6 +250,33 @@ void PollGroupImpl::run_due_flushes() noexcept {
   }
   flush_timer_at_ = Clock::time_point::max();
   arm_flush_timer();
+  if (!dirty_senders_.empty()) schedule_end_of_turn();
+}
+
+void PollGroupImpl::hold_sender(std::shared_ptr<ConnectionImpl> connection, Clock::time_point at) noexcept {
+  held_senders_.push_back(HeldSender{at, std::move(connection)});
+  if (!hold_timer_armed_) arm_hold_timer();
+}
+
+void PollGroupImpl::arm_hold_timer() noexcept {
+  if (held_senders_.empty()) return;
+  hold_timer_armed_ = true;
+  hold_timer_.expires_at(held_senders_.front().at);
+  hold_timer_.async_wait([this](const boost::system::error_code& ec) {
+    hold_timer_armed_ = false;
+    if (ec) return;  // shut down
+    run_due_holds();
+  });
+}
+
+void PollGroupImpl::run_due_holds() noexcept {
+  const Clock::time_point now = Clock::now();
+  while (!held_senders_.empty() && held_senders_.front().at <= now) {
+    HeldSender& front = held_senders_.front();
+    if (front.connection->is_held_until(front.at)) dirty_senders_.push_back(std::move(front.connection));
+    held_senders_.pop_front();
+  }
+  arm_hold_timer();
   if (!dirty_senders_.empty()) schedule_end_of_turn();
 }
 

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cassert>
+#include <deque>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <functional>
@@ -46,6 +47,8 @@ struct GroupSettings {
   std::uint64_t max_pages = 8192;  // per group: 512 MiB of 64 KiB pages
   SenderLimits sender_limits;
   std::chrono::milliseconds coalescing{0};
+  /// How long a SendUrgency::may_wait unit waits for one that must leave now ([sender] hold).
+  std::chrono::milliseconds hold{50};
   /// How often a group frees the spare pages the period before did not need (PagePoolImpl::
   /// trim_idle): memory a burst took goes back within two periods of its end. 0: never.
   std::chrono::milliseconds page_trim_interval{10000};
@@ -120,6 +123,9 @@ class PollGroupImpl final : public PollGroup {
   void forget_turn_hook(TurnHook& hook) noexcept;
   void mark_sender_dirty(std::shared_ptr<ConnectionImpl> connection) noexcept;
   void schedule_flush(std::shared_ptr<ConnectionImpl> connection, Clock::time_point at) noexcept;
+  /// `connection` holds may_wait data until `at` (now + settings().hold): it is flushed then
+  /// unless something flushed it before (ConnectionImpl::is_held_until says).
+  void hold_sender(std::shared_ptr<ConnectionImpl> connection, Clock::time_point at) noexcept;
   void return_page_later(GroupId home, Page* page) noexcept;
   void return_page_from_outside(Page* page) noexcept;  // any thread that is not a poll group
 
@@ -163,6 +169,8 @@ class PollGroupImpl final : public PollGroup {
   void flush_outboxes() noexcept;
   void arm_flush_timer() noexcept;
   void run_due_flushes() noexcept;
+  void arm_hold_timer() noexcept;
+  void run_due_holds() noexcept;
   void arm_trim_timer() noexcept;
 
   ThreadOwner owner_;
@@ -196,6 +204,17 @@ class PollGroupImpl final : public PollGroup {
   boost::asio::steady_timer flush_timer_;
   Clock::time_point flush_timer_at_ = Clock::time_point::max();
   boost::asio::steady_timer trim_timer_;
+  // Senders holding may_wait data, oldest first. Every hold lasts the group's one hold time, so
+  // deadlines come in the order they were set: a FIFO, not a heap, and one timer for its front.
+  // Most entries are stale when they come due (a video frame flushed the sender first); they are
+  // dropped then.
+  struct HeldSender {
+    Clock::time_point at;
+    std::shared_ptr<ConnectionImpl> connection;
+  };
+  std::deque<HeldSender> held_senders_;
+  boost::asio::steady_timer hold_timer_;
+  bool hold_timer_armed_ = false;
 
   PagePoolImpl pool_;
   PageRef receive_page_;

@@ -125,6 +125,10 @@ Status Server::read_settings() {
   auto coalescing = sender.get_duration("coalescing", std::chrono::milliseconds(0));
   if (!coalescing) return coalescing.error();
   group_settings_.coalescing = *coalescing;
+  auto hold = sender.get_duration("hold", std::chrono::milliseconds(50));
+  if (!hold) return hold.error();
+  if (*hold > std::chrono::milliseconds(1000)) return sender.invalid("hold", "must be at most 1s");
+  group_settings_.hold = *hold;
 
   auto grace = streams.get_duration("publisher_grace", std::chrono::milliseconds(5000));
   if (!grace) return grace.error();

@@ -6,7 +6,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <array>
 #include <cstdio>
+#include <cstring>
 #include <future>
 #include <set>
 
@@ -405,6 +407,81 @@ TEST(Sender, ManySmallSendsInOneTurnLeaveInFewWrites) {
   EXPECT_GE(writes, 1u);
   EXPECT_LE(writes, 3u) << kMessages << " sends took " << writes << " write calls";
   EXPECT_EQ(stats.bytes_sent_total, expected.size());
+}
+
+// Queues `text` (copied into a page of the connection's pool) with `urgency`.
+void send_text(Connection& c, std::string_view text, SendUrgency urgency) {
+  PageRef page = c.group().pages().allocate();
+  std::memcpy(page.get()->data(), text.data(), text.size());
+  c.send(std::span<const PageSlice>(std::array{PageSlice{page, 0, static_cast<std::uint32_t>(text.size())}}), urgency);
+}
+
+TestGroupsOptions holding(std::chrono::milliseconds hold) {
+  TestGroupsOptions options = groups_of(1);
+  options.settings.hold = hold;
+  return options;
+}
+
+TEST(Sender, MayWaitUnitsRideInTheWriteOfTheNextUnitThatMustLeave) {
+  // A hold far past the test's waits: only the `now` unit can make them leave.
+  TestListener server(holding(std::chrono::hours(1)));
+  TestClient client(server.address());
+  auto probe = server.probe(0);
+  auto write_calls = [&] {
+    return server.on_connection(probe, [](Connection& c, ConnectionProbe&) { return c.sender_stats().write_calls; });
+  };
+  const std::uint64_t before = write_calls();
+  // Three turns of audio-like units, each turn ended before the next is asked for.
+  for (const char* unit : {"a1.", "a2.", "a3."})
+    server.on_connection(probe, [&](Connection& c, ConnectionProbe&) { send_text(c, unit, SendUrgency::may_wait); });
+  EXPECT_EQ(write_calls(), before) << "a may_wait unit was written before anything had to leave";
+  server.on_connection(probe, [&](Connection& c, ConnectionProbe&) { send_text(c, "v1.", SendUrgency::now); });
+  auto bytes = client.read_exact(12);
+  ASSERT_TRUE(bytes);
+  EXPECT_EQ(*bytes, "a1.a2.a3.v1.");
+  EXPECT_EQ(write_calls(), before + 1) << "the held units and the one that had to leave took more than one write";
+  // The next held unit waits again, and a close after flush does not wait for company.
+  server.on_connection(probe, [&](Connection& c, ConnectionProbe&) {
+    send_text(c, "a4.", SendUrgency::may_wait);
+    c.close_after_flush();
+  });
+  auto rest = client.read_to_close();
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(*rest, "a4.");
+}
+
+TEST(Sender, HeldUnitsLeaveTogetherOnceTheHoldTimeHasPassed) {
+  TestListener server(holding(std::chrono::milliseconds(30)));
+  TestClient client(server.address());
+  auto probe = server.probe(0);
+  const std::uint64_t before =
+      server.on_connection(probe, [](Connection& c, ConnectionProbe&) { return c.sender_stats().write_calls; });
+  server.on_connection(probe, [&](Connection& c, ConnectionProbe&) { send_text(c, "a1.", SendUrgency::may_wait); });
+  server.on_connection(probe, [&](Connection& c, ConnectionProbe&) { send_text(c, "a2.", SendUrgency::may_wait); });
+  // Nothing else comes: a stream with no video still gets its audio.
+  auto bytes = client.read_exact(6);
+  ASSERT_TRUE(bytes);
+  EXPECT_EQ(*bytes, "a1.a2.");
+  const std::uint64_t after =
+      server.on_connection(probe, [](Connection& c, ConnectionProbe&) { return c.sender_stats().write_calls; });
+  EXPECT_GE(after, before + 1);
+  EXPECT_LE(after, before + 2);  // one write per hold period: two if the period ended between the two turns
+}
+
+TEST(Sender, NoHoldWritesMayWaitUnitsAtTheEndOfTheirTurn) {
+  TestListener server(holding(std::chrono::milliseconds(0)));
+  TestClient client(server.address());
+  auto probe = server.probe(0);
+  const std::uint64_t before =
+      server.on_connection(probe, [](Connection& c, ConnectionProbe&) { return c.sender_stats().write_calls; });
+  for (const char* unit : {"a1.", "a2."}) {
+    server.on_connection(probe, [&](Connection& c, ConnectionProbe&) { send_text(c, unit, SendUrgency::may_wait); });
+    auto bytes = client.read_exact(3);
+    ASSERT_TRUE(bytes);
+    EXPECT_EQ(*bytes, unit);
+  }
+  EXPECT_EQ(server.on_connection(probe, [](Connection& c, ConnectionProbe&) { return c.sender_stats().write_calls; }),
+            before + 2);
 }
 
 TEST(Sender, SharedSlicesOfOnePageLeaveInOrder) {

@@ -168,8 +168,11 @@ SenderState Player::send_frame(const MediaFrame& frame) {
   wire::MessageFraming framing = wire::frame_message(chunk_states_[track], header, chunk_size);
   auto first = framing.first_header();
   auto continuation = framing.continuation_header();
+  // Audio and data ride with the next video frame: one write per player per video frame. Video,
+  // and everything of a player that takes no video, is bounded by the sender's hold time.
+  const SendUrgency urgency = frame.kind == MediaKind::video ? SendUrgency::now : SendUrgency::may_wait;
   if (const SharedFraming* shared = group.find_framing(frame, first, continuation))
-    return connection.send(shared->chain);
+    return connection.send(shared->chain, urgency);
 
   // Build this framing once; the next players with the same header bytes reuse it.
   SharedFraming built;
@@ -205,7 +208,7 @@ SenderState Player::send_frame(const MediaFrame& frame) {
     built.continuation_size = static_cast<std::uint8_t>(continuation.size());
     std::copy(continuation.begin(), continuation.end(), built.continuation.begin());
   }
-  SenderState state = connection.send(chain);
+  SenderState state = connection.send(chain, urgency);
   if (state == SenderState::hard_barrier) chunk_states_[track] = before;
   if (built.page) group.remember_framing(std::move(built));
   return state;

@@ -388,6 +388,54 @@ def case_slow_player_disconnected(_):
         check(read_text(pub.err_path).strip() == "", f"publisher errors: {read_text(pub.err_path)[-2000:]}")
 
 
+def metric_total(http, name):
+    """The sum of a counter's samples in /metrics (every label set)."""
+    import urllib.request
+    with urllib.request.urlopen(http + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name) and not line.startswith("#"))
+
+
+def case_one_write_per_video_frame(_):
+    """With the default sender settings a player gets one write per video frame: audio between
+    video frames waits for the next one ([sender] hold) instead of making writes of its own.
+    25 fps video with 44.1 kHz AAC (43 frames/s) is ~68 messages/s; one write per loop turn gave
+    ~2 writes per video frame. Audio must still arrive whole and in order."""
+    from harness import free_port
+    http_port = free_port()
+    players = 4
+    with Weir(threads=1, modules=("mod_http", "mod_rtmp", "mod_stats"),
+              http={"listen": f"127.0.0.1:{http_port}"}, stats={"sample_interval": "100ms"}) as w:
+        http = f"http://127.0.0.1:{http_port}"
+        url = w.rtmp_url("live/paced")
+        pub = ffmpeg_publish(url, 60, weir=w)
+        wait_media(w.rtmp_port, "live/paced")
+        recorders = [PlayerRecorder(w.rtmp_port, "live/paced").start() for _ in range(players)]
+        time.sleep(3)  # past the GOP replay and the start-up
+        t0, writes0 = time.time(), metric_total(http, "weir_write_calls_total")
+        time.sleep(6)
+        t1, writes1 = time.time(), metric_total(http, "weir_write_calls_total")
+        for r in recorders:
+            r.stop()
+        check(pub.poll() is None, f"publisher stopped: {read_text(pub.err_path)[-2000:]}")
+        seconds = t1 - t0
+        per_player = (writes1 - writes0) / seconds / players
+        video = [len([m for m in r.video() if t0 <= m[0] <= t1]) / seconds for r in recorders]
+        audio = [len([m for m in r.audio() if t0 <= m[0] <= t1]) / seconds for r in recorders]
+        print(f"writes per player per second: {per_player:.1f}; video frames/s {min(video):.1f}..{max(video):.1f}, "
+              f"audio frames/s {min(audio):.1f}..{max(audio):.1f}")
+        for r in recorders:
+            check(r.error is None, f"a player failed: {r.error}")
+            stamps = [m[2] for m in r.audio()]
+            check(stamps == sorted(stamps), "audio timestamps went back")
+        check(min(video) >= 0.8 * FPS, f"players got {min(video):.1f} video frames/s, expected ~{FPS}")
+        check(min(audio) >= 0.8 * 44100 / 1024, f"players got {min(audio):.1f} audio frames/s, expected ~43")
+        # The window's writes include the publisher's acknowledgements and the /metrics answers: a few.
+        check(per_player <= 1.25 * FPS,
+              f"{per_player:.1f} writes per player per second for {FPS} video frames/s: audio did not ride with video")
+
+
 # ---- 11 ----
 def case_play_start_latency(_):
     """Time from play to NetStream.Play.Start, and to the first key frame (printed, not asserted)."""
@@ -454,6 +502,7 @@ CASES = {
     "publisher_reconnect_within_grace": case_publisher_reconnect_within_grace,
     "slow_player_disconnected": case_slow_player_disconnected,
     "play_start_latency": case_play_start_latency,
+    "one_write_per_video_frame": case_one_write_per_video_frame,
 }
 
 

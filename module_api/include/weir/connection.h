@@ -37,10 +37,15 @@ class Connection {
 
   /// Queues `slices` as one unit (all or nothing), shared not copied. Returns the state after
   /// queueing; hard_barrier means the unit was refused because it would pass the hard limit.
-  /// The bytes leave at the end of this loop turn (or after the coalescing interval) in one
-  /// gathered write together with everything else queued for this socket.
-  virtual SenderState send(std::span<const PageSlice> slices) noexcept = 0;
-  SenderState send(const PageChain& chain) noexcept { return send(chain.slices()); }
+  /// The bytes leave in one gathered write together with everything else queued for this
+  /// socket: at the end of this loop turn (SendUrgency::now), after the coalescing interval
+  /// when one is set, or, for SendUrgency::may_wait, with the next unit that must leave now and
+  /// at the latest after the sender's hold time (`[sender] hold`).
+  virtual SenderState send(std::span<const PageSlice> slices, SendUrgency urgency) noexcept = 0;
+  SenderState send(std::span<const PageSlice> slices) noexcept { return send(slices, SendUrgency::now); }
+  SenderState send(const PageChain& chain, SendUrgency urgency = SendUrgency::now) noexcept {
+    return send(chain.slices(), urgency);
+  }
   SenderState send(const PageSlice& slice) noexcept { return send(std::span<const PageSlice>(&slice, 1)); }
   /// Copies `bytes` into the group's framing pages and queues them (small control messages).
   virtual SenderState send_copy(std::span<const std::uint8_t> bytes) noexcept = 0;

@@ -26,6 +26,16 @@ constexpr std::string_view sender_state_name(SenderState state) noexcept {
   return "unknown";
 }
 
+/// When queued bytes must leave. Every write on a socket is a system call and at least one TCP
+/// segment, whose fixed cost (on loopback: waking the reader, the receiver's TCP input) is most of
+/// what a media server spends; so a unit that can wait a little rides in the next write instead of
+/// making its own. A protocol module marks audio and data between video frames may_wait: they
+/// leave together with the next video frame, one write per player per video frame.
+enum class SendUrgency : std::uint8_t {
+  now = 0,      ///< leaves at the end of this loop turn (or after the coalescing interval)
+  may_wait = 1  ///< leaves with the next `now` unit, at the latest after the sender's hold time
+};
+
 /// Byte limits of one send queue. The memory a slow client can pin is at most `hard_bytes`
 /// (plus one page per slice's page).
 struct SenderLimits {
