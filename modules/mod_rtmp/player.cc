@@ -161,18 +161,28 @@ SenderState Player::send_frame(const MediaFrame& frame) {
   RtmpGroup& group = session_.group();
   Connection& connection = session_.connection();
   int track = frame.kind == MediaKind::audio ? kAudio : frame.kind == MediaKind::video ? kVideo : kData;
-  const std::uint32_t chunk_size = group.config().out_chunk_size;
-  const auto length = static_cast<std::uint32_t>(frame.payload.size());
-  wire::MessageHeader header{kChunkStream[track], timestamp_for(frame), length, kMessageType[track], stream_id_};
-  wire::ChunkStreamState before = chunk_states_[track];
-  wire::MessageFraming framing = wire::frame_message(chunk_states_[track], header, chunk_size);
-  auto first = framing.first_header();
-  auto continuation = framing.continuation_header();
   // Audio and data ride with the next video frame: one write per player per video frame. Video,
   // and everything of a player that takes no video, is bounded by the sender's hold time.
   const SendUrgency urgency = frame.kind == MediaKind::video ? SendUrgency::now : SendUrgency::may_wait;
-  if (const SharedFraming* shared = group.find_framing(frame, first, continuation))
-    return connection.send(shared->chain, urgency);
+  const std::uint32_t timestamp = timestamp_for(frame);
+  wire::ChunkStreamState before = chunk_states_[track];
+  if (const SharedFraming* shared = group.reuse_framing(frame, chunk_states_[track], timestamp)) {
+    SenderState state = connection.send(shared->chain, urgency);
+    if (state == SenderState::hard_barrier) chunk_states_[track] = before;
+    return state;
+  }
+  const std::uint32_t chunk_size = group.config().out_chunk_size;
+  const auto length = static_cast<std::uint32_t>(frame.payload.size());
+  wire::MessageHeader header{kChunkStream[track], timestamp, length, kMessageType[track], stream_id_};
+  wire::MessageFraming framing = wire::frame_message(chunk_states_[track], header, chunk_size);
+  auto first = framing.first_header();
+  auto continuation = framing.continuation_header();
+  if (const SharedFraming* shared = group.find_framing(frame, first, continuation)) {
+    SenderState state = connection.send(shared->chain, urgency);
+    if (state == SenderState::hard_barrier) chunk_states_[track] = before;
+    else group.remember_step(frame, before, chunk_states_[track], *shared);
+    return state;
+  }
 
   // Build this framing once; the next players with the same header bytes reuse it.
   SharedFraming built;
@@ -209,8 +219,12 @@ SenderState Player::send_frame(const MediaFrame& frame) {
     std::copy(continuation.begin(), continuation.end(), built.continuation.begin());
   }
   SenderState state = connection.send(chain, urgency);
-  if (state == SenderState::hard_barrier) chunk_states_[track] = before;
-  if (built.page) group.remember_framing(std::move(built));
+  if (state == SenderState::hard_barrier) {
+    chunk_states_[track] = before;
+    if (built.page) group.remember_framing(std::move(built));
+  } else if (built.page) {
+    group.remember_step(frame, before, chunk_states_[track], group.remember_framing(std::move(built)));
+  }
   return state;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <span>
 
+#include "formats/rtmp/chunk_writer.h"
 #include "rtmp_config.h"
 #include "weir/services/apps.h"
 #include "weir/pages.h"
@@ -66,8 +67,20 @@ class RtmpGroup {
   /// or null. Only byte-identical headers match, so sharing can never change what a player gets.
   const SharedFraming* find_framing(const MediaFrame& frame, std::span<const std::uint8_t> header,
                                     std::span<const std::uint8_t> continuation) const noexcept;
-  /// Remembers a framing a player just built (evicting the oldest of a small ring).
-  void remember_framing(SharedFraming framing);
+  /// Remembers a framing a player just built (evicting the oldest of a small ring); returns it.
+  const SharedFraming& remember_framing(SharedFraming framing);
+
+  /// The fast path of the common case, most players of a group in step: the framing the last
+  /// player used for this frame, if this player's chunk state differs from that player's only in
+  /// its own timeline (the absolute timestamp) and its timestamp advances by the same delta, so
+  /// that its headers would be the same bytes. Then `state` is advanced as framing would have
+  /// advanced it, and nothing is framed or compared byte by byte.
+  const SharedFraming* reuse_framing(const MediaFrame& frame, formats::rtmp::ChunkStreamState& state,
+                                     std::uint32_t timestamp) const noexcept;
+  /// After a player framed `frame` from `before` to `after` (type 1, 2 or 3 headers) and sent
+  /// `shared`: the next player in the same state reuses it (reuse_framing()).
+  void remember_step(const MediaFrame& frame, const formats::rtmp::ChunkStreamState& before,
+                     const formats::rtmp::ChunkStreamState& after, const SharedFraming& shared) noexcept;
 
  private:
   PollGroup& poll_group_;
@@ -82,6 +95,14 @@ class RtmpGroup {
   static constexpr std::size_t kRing = 32;
   std::array<SharedFraming, kRing> ring_;
   std::size_t next_ = 0;
+  // The last step remember_step() saw; `shared` points into ring_ (cleared when that slot is reused).
+  struct Step {
+    const SharedFraming* shared = nullptr;
+    formats::rtmp::ChunkStreamState before;  // previous.timestamp not compared
+    formats::rtmp::ChunkStreamState after;   // previous.timestamp set per player
+    std::uint32_t delta = 0;
+  };
+  Step step_;
 };
 
 }  // namespace weir::rtmp
