@@ -388,6 +388,45 @@ def case_slow_player_disconnected(_):
         check(read_text(pub.err_path).strip() == "", f"publisher errors: {read_text(pub.err_path)[-2000:]}")
 
 
+def case_players_joining_apart_share_framing(_):
+    """Players of one group that joined at different times have their own timelines, yet most of
+    them send each frame with the same chunk headers (mod_rtmp reuses one player's framing for
+    the next one in step). Each player's chunk stream, parsed independently by our own client,
+    must still carry the same payloads with timestamps that differ only by that player's offset."""
+    with Weir(threads=1) as w:
+        url = w.rtmp_url("live/apart")
+        ffmpeg_publish(url, 60, weir=w)
+        wait_media(w.rtmp_port, "live/apart")
+        recorders = []
+        for pause in (0, 1.3, 0.7, 0.45):
+            time.sleep(pause)
+            recorders.append(PlayerRecorder(w.rtmp_port, "live/apart", keep_payloads=True).start())
+        time.sleep(4)
+        for r in recorders:
+            r.stop()
+        for r in recorders:
+            check(r.error is None, f"a player failed: {r.error}")
+        for kind, name in ((MSG_VIDEO, "video"), (MSG_AUDIO, "audio")):
+            seqs = [[(m[2], m[3]) for m in r.media if m[1] == kind] for r in recorders]
+            first = seqs[0]
+            for i, other in enumerate(seqs[1:], 1):
+                # Align on the later player's first frame after its start (past headers and the cache).
+                payloads = [p for _, p in first]
+                start = next((k for k, (_, p) in enumerate(other) if p in payloads and k > 2), None)
+                check(start is not None, f"{name}: player {i} shares no frame with player 0")
+                ia = payloads.index(other[start][1])
+                n = min(len(first) - ia, len(other) - start)
+                check(n >= (2 * FPS if kind == MSG_VIDEO else 80), f"{name}: players 0 and {i} overlap by {n} frames")
+                offset = first[ia][0] - other[start][0]
+                for k in range(n):
+                    ta, pa = first[ia + k]
+                    tb, pb = other[start + k]
+                    check(pa == pb, f"{name} frame {k} of players 0 and {i}: payloads differ")
+                    check(ta - tb == offset, f"{name} frame {k}: player 0 at {ta} ms, player {i} at {tb} ms, "
+                                             f"expected a constant offset of {offset} ms")
+                print(f"{name}: players 0 and {i}: {n} frames alike, timelines {offset} ms apart")
+
+
 def metric_total(http, name):
     """The sum of a counter's samples in /metrics (every label set)."""
     import urllib.request
@@ -503,6 +542,7 @@ CASES = {
     "slow_player_disconnected": case_slow_player_disconnected,
     "play_start_latency": case_play_start_latency,
     "one_write_per_video_frame": case_one_write_per_video_frame,
+    "players_joining_apart_share_framing": case_players_joining_apart_share_framing,
 }
 
 
