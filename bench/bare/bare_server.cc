@@ -74,6 +74,30 @@ void append_media(std::vector<std::uint8_t>& out, std::uint32_t chunk_stream_id,
                        payload, kChunkSize, wire::HeaderCompression::none);
 }
 
+// A command on csid 3 with a full header: the replies, a few per connection.
+void append_command(std::vector<std::uint8_t>& out, wire::ChunkWriter& writer, std::uint32_t stream_id,
+                    const std::vector<amf::Value>& values) {
+  std::vector<std::uint8_t> body;
+  amf::Amf0Writer amf0(body);
+  (void)amf0.write_all(values);
+  writer.append(out,
+                {kCommandChunkStream, 0, static_cast<std::uint32_t>(body.size()), wire::kMessageCommandAmf0, stream_id},
+                body, wire::HeaderCompression::none);
+}
+
+void append_status(std::vector<std::uint8_t>& out, wire::ChunkWriter& writer, std::uint32_t stream_id,
+                   std::string_view level, std::string_view code) {
+  append_command(out, writer, stream_id,
+                 {amf::Value("onStatus"), amf::Value(0.0), amf::Value::null(),
+                  amf::Value::object(
+                      {{"level", amf::Value(level)}, {"code", amf::Value(code)}, {"description", amf::Value(code)}})});
+}
+
+void append_control(std::vector<std::uint8_t>& out, wire::ChunkWriter& writer, std::uint8_t type_id,
+                    const wire::ControlPayload& payload) {
+  writer.append(out, wire::control_header(type_id, payload), payload.span(), wire::HeaderCompression::none);
+}
+
 }  // namespace
 
 // One accepted socket: publisher, player, or not yet either.
@@ -90,8 +114,8 @@ struct BareServer::Connection {
   // vector per message is nothing next to the fan-out).
   wire::VectorSink sink;
   wire::ChunkReader reader;
-  wire::ChunkWriter writer;          // replies: csid 2 and 3, full headers
-  std::vector<std::uint8_t> tail;    // bytes the socket did not take yet
+  wire::ChunkWriter writer;        // replies: csid 2 and 3, full headers
+  std::vector<std::uint8_t> tail;  // bytes the socket did not take yet
   std::size_t tail_sent = 0;
   bool is_writable_watched = false;
   bool is_waiting_for_key = false;  // playing with --wait-key, not yet given a key frame
@@ -148,8 +172,10 @@ Status BareServer::run() {
       return error(Errc::io, "epoll_wait: {}", std::strerror(errno));
     }
     for (int i = 0; i < n; ++i) {
-      if (events[i].data.ptr == nullptr) accept_all();
-      else on_event(*static_cast<Connection*>(events[i].data.ptr), events[i].events);
+      if (events[i].data.ptr == nullptr)
+        accept_all();
+      else
+        on_event(*static_cast<Connection*>(events[i].data.ptr), events[i].events);
     }
     if (interval.count() > 0) {
       auto now = std::chrono::steady_clock::now();
@@ -168,7 +194,8 @@ void BareServer::accept_all() noexcept {
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) std::fprintf(stderr, "weir_bare: accept: %s\n", std::strerror(errno));
+      if (errno != EAGAIN && errno != EWOULDBLOCK)
+        std::fprintf(stderr, "weir_bare: accept: %s\n", std::strerror(errno));
       return;
     }
     ++counters_.accepted;
@@ -265,39 +292,30 @@ Status BareServer::on_command(Connection& c, const wire::Message& m) noexcept {
   const std::uint32_t stream_id = m.header.stream_id;
 
   std::vector<std::uint8_t> out;
-  auto command = [&](std::uint32_t on_stream, const std::vector<amf::Value>& command_values) {
-    std::vector<std::uint8_t> body;
-    amf::Amf0Writer writer(body);
-    (void)writer.write_all(command_values);
-    c.writer.append(out,
-                    {kCommandChunkStream, 0, static_cast<std::uint32_t>(body.size()), wire::kMessageCommandAmf0, on_stream},
-                    body, wire::HeaderCompression::none);
-  };
   auto control = [&](std::uint8_t type_id, const wire::ControlPayload& control_payload) {
-    c.writer.append(out, wire::control_header(type_id, control_payload), control_payload.span(),
-                    wire::HeaderCompression::none);
+    append_control(out, c.writer, type_id, control_payload);
   };
   auto status = [&](std::string_view level, std::string_view code) {
-    command(stream_id, {amf::Value("onStatus"), amf::Value(0.0), amf::Value::null(),
-                        amf::Value::object({{"level", amf::Value(level)},
-                                            {"code", amf::Value(code)},
-                                            {"description", amf::Value(code)}})});
+    append_status(out, c.writer, stream_id, level, code);
   };
   auto result = [&](amf::Value value) {
-    command(0, {amf::Value("_result"), amf::Value(transaction), amf::Value::null(), std::move(value)});
+    append_command(out, c.writer, 0,
+                   {amf::Value("_result"), amf::Value(transaction), amf::Value::null(), std::move(value)});
   };
 
   if (name == "connect") {
     control(wire::kMessageWindowAckSize, wire::encode_window_ack_size(kAckWindow));
-    control(wire::kMessageSetPeerBandwidth, wire::encode_set_peer_bandwidth({kAckWindow, wire::BandwidthLimit::dynamic}));
+    control(wire::kMessageSetPeerBandwidth,
+            wire::encode_set_peer_bandwidth({kAckWindow, wire::BandwidthLimit::dynamic}));
     control(wire::kMessageSetChunkSize, wire::encode_set_chunk_size(kChunkSize));
     c.writer.set_chunk_size(kChunkSize);
-    command(0, {amf::Value("_result"), amf::Value(transaction),
-                amf::Value::object({{"fmsVer", amf::Value("FMS/3,5,7,7009")}, {"capabilities", amf::Value(31.0)}}),
-                amf::Value::object({{"level", amf::Value("status")},
-                                    {"code", amf::Value("NetConnection.Connect.Success")},
-                                    {"description", amf::Value("Connection succeeded.")},
-                                    {"objectEncoding", amf::Value(0.0)}})});
+    append_command(out, c.writer, 0,
+                   {amf::Value("_result"), amf::Value(transaction),
+                    amf::Value::object({{"fmsVer", amf::Value("FMS/3,5,7,7009")}, {"capabilities", amf::Value(31.0)}}),
+                    amf::Value::object({{"level", amf::Value("status")},
+                                        {"code", amf::Value("NetConnection.Connect.Success")},
+                                        {"description", amf::Value("Connection succeeded.")},
+                                        {"objectEncoding", amf::Value(0.0)}})});
   } else if (name == "createStream") {
     result(amf::Value(static_cast<double>(kPlayStreamId)));
   } else if (name == "publish") {
@@ -305,7 +323,8 @@ Status BareServer::on_command(Connection& c, const wire::Message& m) noexcept {
       status("error", "NetStream.Publish.BadName");  // one stream only
     } else {
       publisher_ = &c;
-      control(wire::kMessageUserControl, wire::encode_user_control({wire::UserControlEvent::stream_begin, stream_id, 0}));
+      control(wire::kMessageUserControl,
+              wire::encode_user_control({wire::UserControlEvent::stream_begin, stream_id, 0}));
       status("status", "NetStream.Publish.Start");
     }
   } else if (name == "play") {
@@ -325,19 +344,10 @@ Status BareServer::on_command(Connection& c, const wire::Message& m) noexcept {
 void BareServer::start_playing(Connection& c, std::uint32_t stream_id) noexcept {
   if (c.player_slot != kNoSlot || &c == publisher_) return;
   std::vector<std::uint8_t> out;
-  auto status = [&](std::string_view code) {
-    std::vector<std::uint8_t> body;
-    amf::Amf0Writer writer(body);
-    (void)writer.write_all(std::vector<amf::Value>{
-        amf::Value("onStatus"), amf::Value(0.0), amf::Value::null(),
-        amf::Value::object({{"level", amf::Value("status")}, {"code", amf::Value(code)}, {"description", amf::Value(code)}})});
-    c.writer.append(out, {kCommandChunkStream, 0, static_cast<std::uint32_t>(body.size()), wire::kMessageCommandAmf0, stream_id},
-                    body, wire::HeaderCompression::none);
-  };
-  auto begin = wire::encode_user_control({wire::UserControlEvent::stream_begin, stream_id, 0});
-  c.writer.append(out, wire::control_header(wire::kMessageUserControl, begin), begin.span(), wire::HeaderCompression::none);
-  status("NetStream.Play.Reset");
-  status("NetStream.Play.Start");
+  append_control(out, c.writer, wire::kMessageUserControl,
+                 wire::encode_user_control({wire::UserControlEvent::stream_begin, stream_id, 0}));
+  append_status(out, c.writer, stream_id, "status", "NetStream.Play.Reset");
+  append_status(out, c.writer, stream_id, "status", "NetStream.Play.Start");
   c.needs_headers = video_header_.empty() && audio_header_.empty();
   if (!c.needs_headers) append_headers(out);
   c.is_waiting_for_key = settings_.wait_for_key_frame;
@@ -349,8 +359,10 @@ void BareServer::start_playing(Connection& c, std::uint32_t stream_id) noexcept 
 
 void BareServer::append_headers(std::vector<std::uint8_t>& out) const {
   if (!metadata_.empty()) append_media(out, kDataChunkStream, wire::kMessageDataAmf0, metadata_ms_, metadata_);
-  if (!audio_header_.empty()) append_media(out, kAudioChunkStream, wire::kMessageAudio, audio_header_ms_, audio_header_);
-  if (!video_header_.empty()) append_media(out, kVideoChunkStream, wire::kMessageVideo, video_header_ms_, video_header_);
+  if (!audio_header_.empty())
+    append_media(out, kAudioChunkStream, wire::kMessageAudio, audio_header_ms_, audio_header_);
+  if (!video_header_.empty())
+    append_media(out, kVideoChunkStream, wire::kMessageVideo, video_header_ms_, video_header_);
 }
 
 void BareServer::on_media(const wire::Message& m) noexcept {

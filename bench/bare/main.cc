@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
   }
 
   // No SA_RESTART: the signal interrupts epoll_wait and run() returns.
-  struct sigaction action{};
+  struct sigaction action {};
   action.sa_handler = on_signal;
   sigemptyset(&action.sa_mask);
   ::sigaction(SIGTERM, &action, nullptr);
@@ -97,8 +97,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::fprintf(stderr, "weir_bare: listening on %s:%u, coalescing %lld ms, TCP_NODELAY %s\n",
-               settings.listen_host.c_str(), settings.listen_port,
-               static_cast<long long>(settings.coalescing.count()), settings.no_delay ? "on" : "off");
+               settings.listen_host.c_str(), settings.listen_port, static_cast<long long>(settings.coalescing.count()),
+               settings.no_delay ? "on" : "off");
   weir::Status status = server.run();
   const weir::bench::BareCounters& n = server.counters();
   std::fprintf(stderr,
