@@ -30,6 +30,11 @@ constexpr const char* kUsage = R"(usage:
       --rate R           connects started per second (default 2000)
       --streams S        play NAME0..NAME{S-1}, client i plays NAME{i % S} (default 1: NAME)
       --fps F            video frame rate: keeping up also needs 95% of the frames (default 0: off)
+      --read MODE        once playing: arrival (read when epoll says data came, like ffplay) or paced
+                         (every --read-interval ms, recv --read-size pieces until a short read or
+                         EAGAIN, no epoll wake-up for data, like a player with a jitter buffer); default arrival
+      --read-interval MS paced: time between a player's turns (default 20)
+      --read-size B      paced: bytes per recv() (default 65536)
       --settle S         seconds between the end of the ramp and the window (default 2)
       --duration S       measurement window in seconds (default 10)
       --ramp-timeout S   give up waiting for players to start after S seconds (default 30 + N / R)
@@ -138,6 +143,13 @@ int run_play(Args& args) {
     else if (flag == "--rate") settings.connect_rate_per_s = args.number(flag);
     else if (flag == "--streams") settings.streams = static_cast<std::uint32_t>(args.number(flag));
     else if (flag == "--fps") settings.video_fps = args.number(flag);
+    else if (flag == "--read") {
+      std::string mode = args.value(flag);
+      if (mode == "arrival") settings.read = ReadMode::arrival;
+      else if (mode == "paced") settings.read = ReadMode::paced;
+      else usage_error("--read: arrival or paced, not " + mode);
+    } else if (flag == "--read-interval") settings.read_interval_ms = static_cast<std::uint32_t>(args.number(flag));
+    else if (flag == "--read-size") settings.read_size_bytes = static_cast<std::size_t>(args.number(flag));
     else if (flag == "--settle") settle_s = args.number(flag);
     else if (flag == "--duration") duration_s = args.number(flag);
     else if (flag == "--ramp-timeout") ramp_timeout_s = args.number(flag);
@@ -150,6 +162,8 @@ int run_play(Args& args) {
   if (!url) usage_error(url.error().message());
   if (settings.clients == 0 || settings.threads == 0 || settings.streams == 0 || settings.connect_rate_per_s <= 0)
     usage_error("--clients, --threads, --streams and --rate must be positive");
+  if (settings.read_interval_ms == 0 || settings.read_size_bytes == 0)
+    usage_error("--read-interval and --read-size must be positive");
   settings.threads = std::min(settings.threads, settings.clients);
   settings.server = resolve(*url);
   settings.app = url->app;
@@ -182,6 +196,7 @@ int run_play(Args& args) {
   const Sampled server_start = sample_all(server_pids);
   const auto self_start = sample_process(0);
   const auto machine_start = sample_machine();
+  const auto tcp_start = sample_tcp();
   const std::int64_t window_start = monotonic_us();
   control.phase.store(FleetControl::measure, std::memory_order_release);
   std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<std::int64_t>(duration_s * 1000)));
@@ -190,6 +205,7 @@ int run_play(Args& args) {
   const Sampled server_end = sample_all(server_pids);
   const auto self_end = sample_process(0);
   const auto machine_end = sample_machine();
+  const auto tcp_end = sample_tcp();
   if (!at_window_end.empty() && std::system(at_window_end.c_str()) != 0)
     std::fprintf(stderr, "weir_load: --at-window-end failed: %s\n", at_window_end.c_str());
   for (auto& t : running) t.join();
@@ -208,6 +224,9 @@ int run_play(Args& args) {
   std::printf("  \"connected\": %u, \"playing_after_ramp\": %u, \"playing_at_end\": %llu, \"failed\": %llu,\n",
               control.connected.load(), playing_after_ramp, static_cast<unsigned long long>(totals.playing),
               static_cast<unsigned long long>(totals.failed));
+  std::printf("  \"read\": \"%s\", \"read_interval_ms\": %u, \"read_size\": %zu,\n",
+              settings.read == ReadMode::paced ? "paced" : "arrival", settings.read_interval_ms,
+              settings.read_size_bytes);
   std::printf("  \"ramp_s\": %.3f, \"ramp_rate_per_s\": %.1f, \"requested_rate_per_s\": %.1f,\n", ramp_s,
               ramp_s > 0 ? playing_after_ramp / ramp_s : 0.0, settings.connect_rate_per_s);
   std::printf("  \"window_s\": %.3f, \"window_bytes\": %llu, \"total_bytes\": %llu, \"gbps\": %.4f,\n", window,
@@ -236,6 +255,11 @@ int run_play(Args& args) {
     std::printf("  \"machine\": {\"cpus\": %ld, \"busy_cores\": %.4f, \"softirq_cores\": %.4f},\n",
                 sysconf(_SC_NPROCESSORS_ONLN), (machine_end->busy_s - machine_start->busy_s) / window,
                 (machine_end->softirq_s - machine_start->softirq_s) / window);
+  if (tcp_start && tcp_end)
+    std::printf("  \"tcp\": {\"in_segs\": %llu, \"out_segs\": %llu, \"retrans_segs\": %llu},\n",
+                static_cast<unsigned long long>(tcp_end->in_segs - tcp_start->in_segs),
+                static_cast<unsigned long long>(tcp_end->out_segs - tcp_start->out_segs),
+                static_cast<unsigned long long>(tcp_end->retrans_segs - tcp_start->retrans_segs));
   std::printf("  \"errors\": [");
   for (std::size_t i = 0; i < totals.errors.size(); ++i)
     std::printf("%s%s", i ? ", " : "", json_string(totals.errors[i]).c_str());

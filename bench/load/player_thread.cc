@@ -65,7 +65,11 @@ std::uint8_t* PayloadPool::allocate(std::uint32_t bytes, std::uint8_t& size_clas
 void PayloadPool::release(std::uint8_t* data, std::uint8_t size_class) noexcept { free_[size_class].push_back(data); }
 
 PlayerThread::PlayerThread(const PlayerSettings& settings, FleetControl& control, std::uint32_t thread_index)
-    : settings_(settings), control_(control), thread_index_(thread_index), receive_buffer_(kReceiveBufferBytes) {
+    : settings_(settings),
+      control_(control),
+      thread_index_(thread_index),
+      receive_buffer_(std::max(kReceiveBufferBytes, settings.read_size_bytes)),
+      paced_(settings.read == ReadMode::paced ? settings.read_interval_ms : 0) {
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   for (std::uint32_t i = thread_index; i < settings.clients; i += settings.threads) {
     std::string name = settings.streams > 1 ? settings.stream_name + std::to_string(i % settings.streams)
@@ -107,6 +111,7 @@ void PlayerThread::run() {
       p.start();
       ++next_to_start_;
     }
+    if (paced_count_ > 0) timeout_ms = run_paced_reads(timeout_ms);
     int n = ::epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
     if (n < 0 && errno != EINTR) break;
     for (int i = 0; i < n; ++i) {
@@ -116,6 +121,33 @@ void PlayerThread::run() {
     }
   }
   for (auto& p : players_) p->close_now();
+}
+
+int PlayerThread::run_paced_reads(int timeout_ms) noexcept {
+  const auto interval = static_cast<std::int64_t>(paced_.size());
+  std::int64_t now_ms = now_us_ / 1000;
+  // A loop turn late by more than an interval serves each player once, not once per missed turn.
+  next_paced_ms_ = std::max(next_paced_ms_, now_ms - interval + 1);
+  std::size_t served = 0;
+  for (; next_paced_ms_ <= now_ms; ++next_paced_ms_) {
+    std::vector<Player*>& turn = paced_[static_cast<std::size_t>(next_paced_ms_ % interval)];
+    for (std::size_t i = 0; i < turn.size();) {
+      if (!turn[i]->is_open()) {  // failed or closed: out of the rotation
+        turn[i] = turn.back();
+        turn.pop_back();
+        --paced_count_;
+        continue;
+      }
+      if (++served % 16 == 0) now_us_ = monotonic_us();  // delays are timed by this clock
+      turn[i]->read_paced();
+      ++i;
+    }
+  }
+  now_us_ = monotonic_us();
+  // Wake for the next turn; epoll_wait counts whole ms, so round up rather than spin.
+  auto until_next_us = next_paced_ms_ * 1000 - now_us_;
+  int next_ms = static_cast<int>(std::clamp<std::int64_t>((until_next_us + 999) / 1000, 0, kMaxWaitMs));
+  return std::min(timeout_ms, next_ms);
 }
 
 void PlayerThread::start_window() noexcept {
@@ -159,6 +191,12 @@ void PlayerThread::end_window() noexcept {
 
 void PlayerThread::on_playing(Player& player) noexcept {
   control_.playing.fetch_add(1, std::memory_order_relaxed);
+  if (!paced_.empty()) {
+    const auto interval = static_cast<std::int64_t>(paced_.size());
+    if (paced_count_ == 0) next_paced_ms_ = now_us_ / 1000 + 1;
+    paced_[static_cast<std::size_t>((player.play_start_at_us / 1000) % interval)].push_back(&player);
+    ++paced_count_;
+  }
   totals_.play_start.record(player.play_start_at_us - player.play_sent_at_us);
   totals_.last_play_start_us = std::max(totals_.last_play_start_us, player.play_start_at_us);
 }

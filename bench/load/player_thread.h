@@ -23,6 +23,9 @@
 
 namespace weir::bench {
 
+/// How a playing player reads (Player): as data arrives, or in pieces on a fixed interval.
+enum class ReadMode : std::uint8_t { arrival, paced };
+
 /// Settings every player thread shares (read-only while threads run).
 struct PlayerSettings {
   sockaddr_in server{};
@@ -35,6 +38,9 @@ struct PlayerSettings {
   double connect_rate_per_s = 2000;  ///< connects started per second, all threads together
   double video_fps = 0;              ///< > 0: keeping up also needs 95% of the frames
   double kept_up_ratio = 0.95;
+  ReadMode read = ReadMode::arrival;
+  std::uint32_t read_interval_ms = 20;       ///< paced: each player's turn comes this often
+  std::size_t read_size_bytes = 64 * 1024;   ///< paced: the size of each recv()
 };
 
 /// What the main thread and the player threads share.
@@ -109,6 +115,9 @@ class PlayerThread {
  private:
   void start_window() noexcept;
   void end_window() noexcept;
+  /// Gives every paced player whose turn came since the last call its read; returns the epoll
+  /// timeout (ms) that wakes the loop for the next turn.
+  int run_paced_reads(int timeout_ms) noexcept;
 
   const PlayerSettings& settings_;
   FleetControl& control_;
@@ -122,6 +131,12 @@ class PlayerThread {
   PayloadPool payloads_;
   std::vector<std::uint8_t> receive_buffer_;
   PlayerTotals totals_;
+  // Paced players by the millisecond of the interval their turn falls on (when each started playing,
+  // so turns spread over the interval as a real audience's would):
+  //   paced_[ms % interval] = players read at that ms of every interval; next_paced_ms_: the next ms to serve.
+  std::vector<std::vector<Player*>> paced_;
+  std::size_t paced_count_ = 0;
+  std::int64_t next_paced_ms_ = 0;
 };
 
 }  // namespace weir::bench
