@@ -255,6 +255,12 @@ int run_play(Args& args) {
     std::printf("  \"machine\": {\"cpus\": %ld, \"busy_cores\": %.4f, \"softirq_cores\": %.4f},\n",
                 sysconf(_SC_NPROCESSORS_ONLN), (machine_end->busy_s - machine_start->busy_s) / window,
                 (machine_end->softirq_s - machine_start->softirq_s) / window);
+  std::printf("  \"player_segments\": {\"players\": %llu, \"in\": %llu, \"data_in\": %llu, \"out\": %llu, "
+              "\"data_out\": %llu},\n",
+              static_cast<unsigned long long>(totals.tcp_players), static_cast<unsigned long long>(totals.tcp_segs_in),
+              static_cast<unsigned long long>(totals.tcp_data_segs_in),
+              static_cast<unsigned long long>(totals.tcp_segs_out),
+              static_cast<unsigned long long>(totals.tcp_data_segs_out));
   if (tcp_start && tcp_end)
     std::printf("  \"tcp\": {\"in_segs\": %llu, \"out_segs\": %llu, \"retrans_segs\": %llu},\n",
                 static_cast<unsigned long long>(tcp_end->in_segs - tcp_start->in_segs),

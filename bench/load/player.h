@@ -17,12 +17,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "formats/rtmp/chunk_reader.h"
 #include "formats/rtmp/handshake.h"
+#include "tcp_counts.h"
 
 namespace weir::bench {
 
@@ -58,6 +60,8 @@ class Player final : public formats::rtmp::ChunkSink {
 
   Phase phase() const noexcept { return phase_; }
   bool is_open() const noexcept { return fd_ >= 0; }
+  /// The socket's segment counters; nullopt once closed.
+  std::optional<TcpCounts> tcp_counts() const noexcept { return fd_ >= 0 ? read_tcp_counts(fd_) : std::nullopt; }
   const PlayerCounters& counters() const noexcept { return counters_; }
   std::uint32_t index() const noexcept { return index_; }
 
@@ -108,6 +112,7 @@ class Player final : public formats::rtmp::ChunkSink {
   std::int64_t first_key_at_us = 0;
   std::int64_t first_video_ms = -1;  ///< RTMP timestamp of the first video frame
   PlayerCounters at_window_start;
+  std::optional<TcpCounts> tcp_at_window_start;
   bool was_playing_at_window_start = false;
 };
 

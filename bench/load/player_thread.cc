@@ -31,6 +31,11 @@ void PlayerTotals::merge(const PlayerTotals& o) {
   window_bytes += o.window_bytes;
   total_bytes += o.total_bytes;
   window_s = std::max(window_s, o.window_s);
+  tcp_players += o.tcp_players;
+  tcp_segs_in += o.tcp_segs_in;
+  tcp_data_segs_in += o.tcp_data_segs_in;
+  tcp_segs_out += o.tcp_segs_out;
+  tcp_data_segs_out += o.tcp_data_segs_out;
   video_frames += o.video_frames;
   audio_frames += o.audio_frames;
   key_frames += o.key_frames;
@@ -155,6 +160,7 @@ void PlayerThread::start_window() noexcept {
   window_start_us_ = now_us_;
   for (auto& p : players_) {
     p->at_window_start = p->counters();
+    p->tcp_at_window_start = p->tcp_counts();
     p->was_playing_at_window_start = p->phase() == Player::Phase::playing && p->is_open();
   }
 }
@@ -175,6 +181,15 @@ void PlayerThread::end_window() noexcept {
     if (p->phase() == Player::Phase::playing) ++totals_.playing;
     if (p->is_open()) ++totals_.open_at_end;
     if (b.video_frames > a.video_frames) ++totals_.with_video;
+    if (auto end = p->tcp_counts(); end && p->tcp_at_window_start) {
+      const TcpCounts& start = *p->tcp_at_window_start;
+      ++totals_.tcp_players;
+      // unsigned differences: right across a 32-bit wrap
+      totals_.tcp_segs_in += static_cast<std::uint32_t>(end->segs_in - start.segs_in);
+      totals_.tcp_data_segs_in += static_cast<std::uint32_t>(end->data_segs_in - start.data_segs_in);
+      totals_.tcp_segs_out += static_cast<std::uint32_t>(end->segs_out - start.segs_out);
+      totals_.tcp_data_segs_out += static_cast<std::uint32_t>(end->data_segs_out - start.data_segs_out);
+    }
     // Kept up: still connected, and the media time it received in the window is at least 95% of
     // the wall time (and, with --fps, so is its frame count: dropped frames do not keep up).
     if (!p->is_open() || b.last_video_ms < 0 || wall_s <= 0) continue;

@@ -65,6 +65,10 @@ struct PlayerTotals {
   std::uint64_t window_bytes = 0;
   std::uint64_t total_bytes = 0;  ///< everything received, ramp included
   double window_s = 0;
+  // The window's segments on the players' own sockets (TCP_INFO), over players open at both ends:
+  // in = the server's data segments and ACKs to them, out = their ACKs, window updates and commands.
+  std::uint64_t tcp_players = 0;
+  std::uint64_t tcp_segs_in = 0, tcp_data_segs_in = 0, tcp_segs_out = 0, tcp_data_segs_out = 0;
   std::uint64_t video_frames = 0, audio_frames = 0, key_frames = 0, data_messages = 0;
   std::int64_t last_play_start_us = 0;
   Histogram time_to_first_frame;  ///< connect start -> first key frame
