@@ -41,6 +41,9 @@ constexpr const char* kUsage = R"(usage:
       --server-pid P     a server process to measure (repeat for several; summed)
       --at-window-start C  shell command run just before the window opens (e.g. callgrind_control -i on PID)
       --at-window-end C    shell command run just after it closes
+      --count-window S   then S seconds more with the players still playing, outside the window
+                         (default 0), for counters that would slow the server inside it
+      --at-count-start C / --at-count-end C   shell commands run just before / after the count window
   weir_load publish --url rtmp://HOST:PORT/APP/NAME --file F.flv [options]
       --streams S        publish NAME0..NAME{S-1} (default 1: NAME)
       --duration S       seconds to publish (default 0: until SIGINT/SIGTERM)
@@ -131,9 +134,9 @@ std::string json_string(const std::string& s) {
 int run_play(Args& args) {
   PlayerSettings settings;
   std::string url_text;
-  double settle_s = 2, duration_s = 10, ramp_timeout_s = -1;
+  double settle_s = 2, duration_s = 10, ramp_timeout_s = -1, count_window_s = 0;
   std::vector<pid_t> server_pids;
-  std::string at_window_start, at_window_end;
+  std::string at_window_start, at_window_end, at_count_start, at_count_end;
   std::string flag;
   settings.threads = 2;
   while (args.next(flag)) {
@@ -156,6 +159,9 @@ int run_play(Args& args) {
     else if (flag == "--server-pid") server_pids.push_back(static_cast<pid_t>(args.number(flag)));
     else if (flag == "--at-window-start") at_window_start = args.value(flag);
     else if (flag == "--at-window-end") at_window_end = args.value(flag);
+    else if (flag == "--count-window") count_window_s = args.number(flag);
+    else if (flag == "--at-count-start") at_count_start = args.value(flag);
+    else if (flag == "--at-count-end") at_count_end = args.value(flag);
     else usage_error("unknown flag " + flag);
   }
   auto url = parse_rtmp_url(url_text);
@@ -200,7 +206,7 @@ int run_play(Args& args) {
   const std::int64_t window_start = monotonic_us();
   control.phase.store(FleetControl::measure, std::memory_order_release);
   std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<std::int64_t>(duration_s * 1000)));
-  control.phase.store(FleetControl::stop, std::memory_order_release);
+  control.phase.store(FleetControl::count, std::memory_order_release);
   const std::int64_t window_end = monotonic_us();
   const Sampled server_end = sample_all(server_pids);
   const auto self_end = sample_process(0);
@@ -208,6 +214,14 @@ int run_play(Args& args) {
   const auto tcp_end = sample_tcp();
   if (!at_window_end.empty() && std::system(at_window_end.c_str()) != 0)
     std::fprintf(stderr, "weir_load: --at-window-end failed: %s\n", at_window_end.c_str());
+  if (count_window_s > 0) {
+    if (!at_count_start.empty() && std::system(at_count_start.c_str()) != 0)
+      std::fprintf(stderr, "weir_load: --at-count-start failed: %s\n", at_count_start.c_str());
+    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<std::int64_t>(count_window_s * 1000)));
+    if (!at_count_end.empty() && std::system(at_count_end.c_str()) != 0)
+      std::fprintf(stderr, "weir_load: --at-count-end failed: %s\n", at_count_end.c_str());
+  }
+  control.phase.store(FleetControl::stop, std::memory_order_release);
   for (auto& t : running) t.join();
 
   PlayerTotals totals;

@@ -98,10 +98,8 @@ void PlayerThread::run() {
     int wanted = control_.phase.load(std::memory_order_acquire);
     if (wanted != phase) {
       if (wanted >= FleetControl::measure && phase < FleetControl::measure) start_window();
-      if (wanted >= FleetControl::stop) {
-        end_window();
-        break;
-      }
+      if (wanted >= FleetControl::count && phase < FleetControl::count) end_window();
+      if (wanted >= FleetControl::stop) break;
       phase = wanted;
     }
     // Connects whose time has come (client i at start + i / rate, all threads interleaved).

@@ -6,9 +6,11 @@
 /// phase change and keeps its own measurements, merged once the threads have stopped.
 ///
 /// ```
-///  FleetControl.phase:  ramp  --------------------> measure ----------------> stop
-///  thread:              connect on schedule         snapshot players           snapshot, judge,
-///                       (client i at t0 + i/rate)   (window start, own clock)  close all (RST)
+///  FleetControl.phase:  ramp  --------------------> measure ----------------> count ------------> stop
+///  thread:              connect on schedule         snapshot players           snapshot, judge;   close all
+///                       (client i at t0 + i/rate)   (window start, own clock)  players play on    (RST)
+///
+///  count: the optional --count-window after the window, for counters too costly to run inside it.
 /// ```
 
 #include <atomic>
@@ -45,7 +47,7 @@ struct PlayerSettings {
 
 /// What the main thread and the player threads share.
 struct FleetControl {
-  enum Phase : int { ramp = 0, measure = 1, stop = 2 };
+  enum Phase : int { ramp = 0, measure = 1, count = 2, stop = 3 };
   std::atomic<int> phase{ramp};
   std::atomic<std::uint32_t> playing{0};  ///< players that reached NetStream.Play.Start
   std::atomic<std::uint32_t> failed{0};
@@ -99,7 +101,7 @@ class PlayerThread {
   PlayerThread(const PlayerSettings& settings, FleetControl& control, std::uint32_t thread_index);
   ~PlayerThread();
 
-  /// The loop: ramp, measure, stop. Returns when the control says stop.
+  /// The loop: ramp, measure, count, stop. Returns when the control says stop.
   void run();
   const PlayerTotals& totals() const noexcept { return totals_; }
 
