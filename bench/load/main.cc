@@ -30,12 +30,20 @@ constexpr const char* kUsage = R"(usage:
       --rate R           connects started per second (default 2000)
       --streams S        play NAME0..NAME{S-1}, client i plays NAME{i % S} (default 1: NAME)
       --fps F            video frame rate: keeping up also needs 95% of the frames (default 0: off)
+      --read MODE        once playing: arrival (read when epoll says data came, like ffplay) or paced
+                         (every --read-interval ms, recv --read-size pieces until a short read or
+                         EAGAIN, no epoll wake-up for data, like a player with a jitter buffer); default arrival
+      --read-interval MS paced: time between a player's turns (default 20)
+      --read-size B      paced: bytes per recv() (default 65536)
       --settle S         seconds between the end of the ramp and the window (default 2)
       --duration S       measurement window in seconds (default 10)
       --ramp-timeout S   give up waiting for players to start after S seconds (default 30 + N / R)
       --server-pid P     a server process to measure (repeat for several; summed)
       --at-window-start C  shell command run just before the window opens (e.g. callgrind_control -i on PID)
       --at-window-end C    shell command run just after it closes
+      --count-window S   then S seconds more with the players still playing, outside the window
+                         (default 0), for counters that would slow the server inside it
+      --at-count-start C / --at-count-end C   shell commands run just before / after the count window
   weir_load publish --url rtmp://HOST:PORT/APP/NAME --file F.flv [options]
       --streams S        publish NAME0..NAME{S-1} (default 1: NAME)
       --duration S       seconds to publish (default 0: until SIGINT/SIGTERM)
@@ -126,9 +134,9 @@ std::string json_string(const std::string& s) {
 int run_play(Args& args) {
   PlayerSettings settings;
   std::string url_text;
-  double settle_s = 2, duration_s = 10, ramp_timeout_s = -1;
+  double settle_s = 2, duration_s = 10, ramp_timeout_s = -1, count_window_s = 0;
   std::vector<pid_t> server_pids;
-  std::string at_window_start, at_window_end;
+  std::string at_window_start, at_window_end, at_count_start, at_count_end;
   std::string flag;
   settings.threads = 2;
   while (args.next(flag)) {
@@ -138,18 +146,30 @@ int run_play(Args& args) {
     else if (flag == "--rate") settings.connect_rate_per_s = args.number(flag);
     else if (flag == "--streams") settings.streams = static_cast<std::uint32_t>(args.number(flag));
     else if (flag == "--fps") settings.video_fps = args.number(flag);
+    else if (flag == "--read") {
+      std::string mode = args.value(flag);
+      if (mode == "arrival") settings.read = ReadMode::arrival;
+      else if (mode == "paced") settings.read = ReadMode::paced;
+      else usage_error("--read: arrival or paced, not " + mode);
+    } else if (flag == "--read-interval") settings.read_interval_ms = static_cast<std::uint32_t>(args.number(flag));
+    else if (flag == "--read-size") settings.read_size_bytes = static_cast<std::size_t>(args.number(flag));
     else if (flag == "--settle") settle_s = args.number(flag);
     else if (flag == "--duration") duration_s = args.number(flag);
     else if (flag == "--ramp-timeout") ramp_timeout_s = args.number(flag);
     else if (flag == "--server-pid") server_pids.push_back(static_cast<pid_t>(args.number(flag)));
     else if (flag == "--at-window-start") at_window_start = args.value(flag);
     else if (flag == "--at-window-end") at_window_end = args.value(flag);
+    else if (flag == "--count-window") count_window_s = args.number(flag);
+    else if (flag == "--at-count-start") at_count_start = args.value(flag);
+    else if (flag == "--at-count-end") at_count_end = args.value(flag);
     else usage_error("unknown flag " + flag);
   }
   auto url = parse_rtmp_url(url_text);
   if (!url) usage_error(url.error().message());
   if (settings.clients == 0 || settings.threads == 0 || settings.streams == 0 || settings.connect_rate_per_s <= 0)
     usage_error("--clients, --threads, --streams and --rate must be positive");
+  if (settings.read_interval_ms == 0 || settings.read_size_bytes == 0)
+    usage_error("--read-interval and --read-size must be positive");
   settings.threads = std::min(settings.threads, settings.clients);
   settings.server = resolve(*url);
   settings.app = url->app;
@@ -182,16 +202,26 @@ int run_play(Args& args) {
   const Sampled server_start = sample_all(server_pids);
   const auto self_start = sample_process(0);
   const auto machine_start = sample_machine();
+  const auto tcp_start = sample_tcp();
   const std::int64_t window_start = monotonic_us();
   control.phase.store(FleetControl::measure, std::memory_order_release);
   std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<std::int64_t>(duration_s * 1000)));
-  control.phase.store(FleetControl::stop, std::memory_order_release);
+  control.phase.store(FleetControl::count, std::memory_order_release);
   const std::int64_t window_end = monotonic_us();
   const Sampled server_end = sample_all(server_pids);
   const auto self_end = sample_process(0);
   const auto machine_end = sample_machine();
+  const auto tcp_end = sample_tcp();
   if (!at_window_end.empty() && std::system(at_window_end.c_str()) != 0)
     std::fprintf(stderr, "weir_load: --at-window-end failed: %s\n", at_window_end.c_str());
+  if (count_window_s > 0) {
+    if (!at_count_start.empty() && std::system(at_count_start.c_str()) != 0)
+      std::fprintf(stderr, "weir_load: --at-count-start failed: %s\n", at_count_start.c_str());
+    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<std::int64_t>(count_window_s * 1000)));
+    if (!at_count_end.empty() && std::system(at_count_end.c_str()) != 0)
+      std::fprintf(stderr, "weir_load: --at-count-end failed: %s\n", at_count_end.c_str());
+  }
+  control.phase.store(FleetControl::stop, std::memory_order_release);
   for (auto& t : running) t.join();
 
   PlayerTotals totals;
@@ -208,6 +238,9 @@ int run_play(Args& args) {
   std::printf("  \"connected\": %u, \"playing_after_ramp\": %u, \"playing_at_end\": %llu, \"failed\": %llu,\n",
               control.connected.load(), playing_after_ramp, static_cast<unsigned long long>(totals.playing),
               static_cast<unsigned long long>(totals.failed));
+  std::printf("  \"read\": \"%s\", \"read_interval_ms\": %u, \"read_size\": %zu,\n",
+              settings.read == ReadMode::paced ? "paced" : "arrival", settings.read_interval_ms,
+              settings.read_size_bytes);
   std::printf("  \"ramp_s\": %.3f, \"ramp_rate_per_s\": %.1f, \"requested_rate_per_s\": %.1f,\n", ramp_s,
               ramp_s > 0 ? playing_after_ramp / ramp_s : 0.0, settings.connect_rate_per_s);
   std::printf("  \"window_s\": %.3f, \"window_bytes\": %llu, \"total_bytes\": %llu, \"gbps\": %.4f,\n", window,
@@ -236,6 +269,17 @@ int run_play(Args& args) {
     std::printf("  \"machine\": {\"cpus\": %ld, \"busy_cores\": %.4f, \"softirq_cores\": %.4f},\n",
                 sysconf(_SC_NPROCESSORS_ONLN), (machine_end->busy_s - machine_start->busy_s) / window,
                 (machine_end->softirq_s - machine_start->softirq_s) / window);
+  std::printf("  \"player_segments\": {\"players\": %llu, \"in\": %llu, \"data_in\": %llu, \"out\": %llu, "
+              "\"data_out\": %llu},\n",
+              static_cast<unsigned long long>(totals.tcp_players), static_cast<unsigned long long>(totals.tcp_segs_in),
+              static_cast<unsigned long long>(totals.tcp_data_segs_in),
+              static_cast<unsigned long long>(totals.tcp_segs_out),
+              static_cast<unsigned long long>(totals.tcp_data_segs_out));
+  if (tcp_start && tcp_end)
+    std::printf("  \"tcp\": {\"in_segs\": %llu, \"out_segs\": %llu, \"retrans_segs\": %llu},\n",
+                static_cast<unsigned long long>(tcp_end->in_segs - tcp_start->in_segs),
+                static_cast<unsigned long long>(tcp_end->out_segs - tcp_start->out_segs),
+                static_cast<unsigned long long>(tcp_end->retrans_segs - tcp_start->retrans_segs));
   std::printf("  \"errors\": [");
   for (std::size_t i = 0; i < totals.errors.size(); ++i)
     std::printf("%s%s", i ? ", " : "", json_string(totals.errors[i]).c_str());

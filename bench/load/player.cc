@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 #include "client_messages.h"
 #include "formats/rtmp/control.h"
@@ -62,7 +63,17 @@ void Player::on_event(std::uint32_t events) noexcept {
     return;
   }
   if (events & EPOLLOUT) flush();
-  if (fd_ >= 0 && (events & (EPOLLIN | EPOLLERR | EPOLLHUP))) read();
+  // A paced player hears of EPOLLERR/EPOLLHUP only (epoll always reports them): the read finds why.
+  if (fd_ >= 0 && (events & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
+    std::span<std::uint8_t> buffer = thread_.receive_buffer();
+    read(buffer.size(), kReadsPerEvent);
+  }
+}
+
+void Player::read_paced() noexcept {
+  if (fd_ < 0) return;
+  // No cap on the number of reads: a jitter buffer takes everything that came since its last turn.
+  read(thread_.settings().read_size_bytes, std::numeric_limits<int>::max());
 }
 
 void Player::finish_connect() noexcept {
@@ -81,9 +92,9 @@ void Player::finish_connect() noexcept {
   handshake_->mark_sent(out.size());
 }
 
-void Player::read() noexcept {
-  std::span<std::uint8_t> buffer = thread_.receive_buffer();
-  for (int i = 0; i < kReadsPerEvent && fd_ >= 0; ++i) {
+void Player::read(std::size_t piece_bytes, int max_reads) noexcept {
+  std::span<std::uint8_t> buffer = thread_.receive_buffer().first(piece_bytes);
+  for (int i = 0; i < max_reads && fd_ >= 0; ++i) {
     ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
     if (n > 0) {
       if (Status status = on_bytes(buffer.first(static_cast<std::size_t>(n))); !status) {
@@ -247,6 +258,10 @@ Status Player::on_command(const wire::MessageHeader& header, std::span<const std
     if (code == "NetStream.Play.Start" && phase_ == Phase::play_sent) {
       play_start_at_us = thread_.now_us();
       phase_ = Phase::playing;
+      if (thread_.settings().read == ReadMode::paced) {
+        is_paced_ = true;
+        watch();
+      }
       thread_.on_playing(*this);
     } else if (command->status_level() == "error" && phase_ != Phase::playing) {
       return error(Errc::not_found, "play {}: {}", stream_name_, code);
@@ -269,12 +284,16 @@ void Player::send(std::span<const std::uint8_t> bytes) noexcept {
   }
   out_.insert(out_.end(), bytes.begin(), bytes.end());
   if (!wants_write_) {
-    epoll_event event{};
-    event.events = EPOLLIN | EPOLLOUT;
-    event.data.ptr = this;
-    ::epoll_ctl(thread_.epoll_fd(), EPOLL_CTL_MOD, fd_, &event);
     wants_write_ = true;
+    watch();
   }
+}
+
+void Player::watch() noexcept {
+  epoll_event event{};
+  event.events = (is_paced_ ? 0u : static_cast<std::uint32_t>(EPOLLIN)) | (wants_write_ ? EPOLLOUT : 0u);
+  event.data.ptr = this;
+  ::epoll_ctl(thread_.epoll_fd(), EPOLL_CTL_MOD, fd_, &event);
 }
 
 void Player::flush() noexcept {
@@ -289,11 +308,8 @@ void Player::flush() noexcept {
   }
   std::vector<std::uint8_t>().swap(out_);
   if (wants_write_) {
-    epoll_event event{};
-    event.events = EPOLLIN;
-    event.data.ptr = this;
-    ::epoll_ctl(thread_.epoll_fd(), EPOLL_CTL_MOD, fd_, &event);
     wants_write_ = false;
+    watch();
   }
 }
 

@@ -8,18 +8,23 @@
 ///  connecting --writable--> handshake --S2--> connect_sent --_result--> create_sent
 ///    --_result(id)--> play_sent --onStatus Play.Start--> playing     (any error: failed)
 /// ```
+/// Two ways to read once playing (PlayerSettings::read): `arrival` reads whenever epoll says data
+/// arrived, like ffplay or a browser; `paced` takes the socket out of epoll's read set and lets its
+/// PlayerThread call read_paced() every read interval, like a player with a jitter buffer.
 /// Small on purpose (~2 KiB of RSS each): the 4.6 KiB handshake lives only until S2, payload storage
 /// comes from the thread's PayloadPool and goes back when each message completes.
 /// Thread: its PlayerThread's, for life.
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "formats/rtmp/chunk_reader.h"
 #include "formats/rtmp/handshake.h"
+#include "tcp_counts.h"
 
 namespace weir::bench {
 
@@ -48,11 +53,15 @@ class Player final : public formats::rtmp::ChunkSink {
   void start() noexcept;
   /// Readiness from epoll.
   void on_event(std::uint32_t events) noexcept;
+  /// A paced player's turn: recv() in read-size pieces until one returns less or EAGAIN.
+  void read_paced() noexcept;
   /// Closes the socket with a reset (no TIME_WAIT left behind); the counters stay.
   void close_now() noexcept;
 
   Phase phase() const noexcept { return phase_; }
   bool is_open() const noexcept { return fd_ >= 0; }
+  /// The socket's segment counters; nullopt once closed.
+  std::optional<TcpCounts> tcp_counts() const noexcept { return fd_ >= 0 ? read_tcp_counts(fd_) : std::nullopt; }
   const PlayerCounters& counters() const noexcept { return counters_; }
   std::uint32_t index() const noexcept { return index_; }
 
@@ -69,7 +78,8 @@ class Player final : public formats::rtmp::ChunkSink {
   };
 
   void finish_connect() noexcept;
-  void read() noexcept;
+  void read(std::size_t piece_bytes, int max_reads) noexcept;
+  void watch() noexcept;
   Status on_bytes(std::span<const std::uint8_t> bytes) noexcept;
   Status on_command(const formats::rtmp::MessageHeader& header, std::span<const std::uint8_t> payload) noexcept;
   void on_video(const formats::rtmp::MessageHeader& header, std::span<const std::uint8_t> payload) noexcept;
@@ -83,6 +93,7 @@ class Player final : public formats::rtmp::ChunkSink {
   int fd_ = -1;
   Phase phase_ = Phase::idle;
   bool wants_write_ = false;
+  bool is_paced_ = false;  // playing in paced mode: epoll does not watch for data
   std::uint32_t stream_id_ = 0;
   std::uint32_t ack_window_ = 0;
   std::uint64_t acknowledged_ = 0;
@@ -101,6 +112,7 @@ class Player final : public formats::rtmp::ChunkSink {
   std::int64_t first_key_at_us = 0;
   std::int64_t first_video_ms = -1;  ///< RTMP timestamp of the first video frame
   PlayerCounters at_window_start;
+  std::optional<TcpCounts> tcp_at_window_start;
   bool was_playing_at_window_start = false;
 };
 

@@ -31,6 +31,11 @@ void PlayerTotals::merge(const PlayerTotals& o) {
   window_bytes += o.window_bytes;
   total_bytes += o.total_bytes;
   window_s = std::max(window_s, o.window_s);
+  tcp_players += o.tcp_players;
+  tcp_segs_in += o.tcp_segs_in;
+  tcp_data_segs_in += o.tcp_data_segs_in;
+  tcp_segs_out += o.tcp_segs_out;
+  tcp_data_segs_out += o.tcp_data_segs_out;
   video_frames += o.video_frames;
   audio_frames += o.audio_frames;
   key_frames += o.key_frames;
@@ -65,7 +70,11 @@ std::uint8_t* PayloadPool::allocate(std::uint32_t bytes, std::uint8_t& size_clas
 void PayloadPool::release(std::uint8_t* data, std::uint8_t size_class) noexcept { free_[size_class].push_back(data); }
 
 PlayerThread::PlayerThread(const PlayerSettings& settings, FleetControl& control, std::uint32_t thread_index)
-    : settings_(settings), control_(control), thread_index_(thread_index), receive_buffer_(kReceiveBufferBytes) {
+    : settings_(settings),
+      control_(control),
+      thread_index_(thread_index),
+      receive_buffer_(std::max(kReceiveBufferBytes, settings.read_size_bytes)),
+      paced_(settings.read == ReadMode::paced ? settings.read_interval_ms : 0) {
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   for (std::uint32_t i = thread_index; i < settings.clients; i += settings.threads) {
     std::string name = settings.streams > 1 ? settings.stream_name + std::to_string(i % settings.streams)
@@ -89,10 +98,8 @@ void PlayerThread::run() {
     int wanted = control_.phase.load(std::memory_order_acquire);
     if (wanted != phase) {
       if (wanted >= FleetControl::measure && phase < FleetControl::measure) start_window();
-      if (wanted >= FleetControl::stop) {
-        end_window();
-        break;
-      }
+      if (wanted >= FleetControl::count && phase < FleetControl::count) end_window();
+      if (wanted >= FleetControl::stop) break;
       phase = wanted;
     }
     // Connects whose time has come (client i at start + i / rate, all threads interleaved).
@@ -107,6 +114,7 @@ void PlayerThread::run() {
       p.start();
       ++next_to_start_;
     }
+    if (paced_count_ > 0) timeout_ms = run_paced_reads(timeout_ms);
     int n = ::epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
     if (n < 0 && errno != EINTR) break;
     for (int i = 0; i < n; ++i) {
@@ -118,11 +126,39 @@ void PlayerThread::run() {
   for (auto& p : players_) p->close_now();
 }
 
+int PlayerThread::run_paced_reads(int timeout_ms) noexcept {
+  const auto interval = static_cast<std::int64_t>(paced_.size());
+  std::int64_t now_ms = now_us_ / 1000;
+  // A loop turn late by more than an interval serves each player once, not once per missed turn.
+  next_paced_ms_ = std::max(next_paced_ms_, now_ms - interval + 1);
+  std::size_t served = 0;
+  for (; next_paced_ms_ <= now_ms; ++next_paced_ms_) {
+    std::vector<Player*>& turn = paced_[static_cast<std::size_t>(next_paced_ms_ % interval)];
+    for (std::size_t i = 0; i < turn.size();) {
+      if (!turn[i]->is_open()) {  // failed or closed: out of the rotation
+        turn[i] = turn.back();
+        turn.pop_back();
+        --paced_count_;
+        continue;
+      }
+      if (++served % 16 == 0) now_us_ = monotonic_us();  // delays are timed by this clock
+      turn[i]->read_paced();
+      ++i;
+    }
+  }
+  now_us_ = monotonic_us();
+  // Wake for the next turn; epoll_wait counts whole ms, so round up rather than spin.
+  auto until_next_us = next_paced_ms_ * 1000 - now_us_;
+  int next_ms = static_cast<int>(std::clamp<std::int64_t>((until_next_us + 999) / 1000, 0, kMaxWaitMs));
+  return std::min(timeout_ms, next_ms);
+}
+
 void PlayerThread::start_window() noexcept {
   measuring_ = true;
   window_start_us_ = now_us_;
   for (auto& p : players_) {
     p->at_window_start = p->counters();
+    p->tcp_at_window_start = p->tcp_counts();
     p->was_playing_at_window_start = p->phase() == Player::Phase::playing && p->is_open();
   }
 }
@@ -143,6 +179,15 @@ void PlayerThread::end_window() noexcept {
     if (p->phase() == Player::Phase::playing) ++totals_.playing;
     if (p->is_open()) ++totals_.open_at_end;
     if (b.video_frames > a.video_frames) ++totals_.with_video;
+    if (auto end = p->tcp_counts(); end && p->tcp_at_window_start) {
+      const TcpCounts& start = *p->tcp_at_window_start;
+      ++totals_.tcp_players;
+      // unsigned differences: right across a 32-bit wrap
+      totals_.tcp_segs_in += static_cast<std::uint32_t>(end->segs_in - start.segs_in);
+      totals_.tcp_data_segs_in += static_cast<std::uint32_t>(end->data_segs_in - start.data_segs_in);
+      totals_.tcp_segs_out += static_cast<std::uint32_t>(end->segs_out - start.segs_out);
+      totals_.tcp_data_segs_out += static_cast<std::uint32_t>(end->data_segs_out - start.data_segs_out);
+    }
     // Kept up: still connected, and the media time it received in the window is at least 95% of
     // the wall time (and, with --fps, so is its frame count: dropped frames do not keep up).
     if (!p->is_open() || b.last_video_ms < 0 || wall_s <= 0) continue;
@@ -159,6 +204,12 @@ void PlayerThread::end_window() noexcept {
 
 void PlayerThread::on_playing(Player& player) noexcept {
   control_.playing.fetch_add(1, std::memory_order_relaxed);
+  if (!paced_.empty()) {
+    const auto interval = static_cast<std::int64_t>(paced_.size());
+    if (paced_count_ == 0) next_paced_ms_ = now_us_ / 1000 + 1;
+    paced_[static_cast<std::size_t>((player.play_start_at_us / 1000) % interval)].push_back(&player);
+    ++paced_count_;
+  }
   totals_.play_start.record(player.play_start_at_us - player.play_sent_at_us);
   totals_.last_play_start_us = std::max(totals_.last_play_start_us, player.play_start_at_us);
 }

@@ -6,9 +6,11 @@
 /// phase change and keeps its own measurements, merged once the threads have stopped.
 ///
 /// ```
-///  FleetControl.phase:  ramp  --------------------> measure ----------------> stop
-///  thread:              connect on schedule         snapshot players           snapshot, judge,
-///                       (client i at t0 + i/rate)   (window start, own clock)  close all (RST)
+///  FleetControl.phase:  ramp  --------------------> measure ----------------> count ------------> stop
+///  thread:              connect on schedule         snapshot players           snapshot, judge;   close all
+///                       (client i at t0 + i/rate)   (window start, own clock)  players play on    (RST)
+///
+///  count: the optional --count-window after the window, for counters too costly to run inside it.
 /// ```
 
 #include <atomic>
@@ -23,6 +25,9 @@
 
 namespace weir::bench {
 
+/// How a playing player reads (Player): as data arrives, or in pieces on a fixed interval.
+enum class ReadMode : std::uint8_t { arrival, paced };
+
 /// Settings every player thread shares (read-only while threads run).
 struct PlayerSettings {
   sockaddr_in server{};
@@ -35,11 +40,14 @@ struct PlayerSettings {
   double connect_rate_per_s = 2000;  ///< connects started per second, all threads together
   double video_fps = 0;              ///< > 0: keeping up also needs 95% of the frames
   double kept_up_ratio = 0.95;
+  ReadMode read = ReadMode::arrival;
+  std::uint32_t read_interval_ms = 20;       ///< paced: each player's turn comes this often
+  std::size_t read_size_bytes = 64 * 1024;   ///< paced: the size of each recv()
 };
 
 /// What the main thread and the player threads share.
 struct FleetControl {
-  enum Phase : int { ramp = 0, measure = 1, stop = 2 };
+  enum Phase : int { ramp = 0, measure = 1, count = 2, stop = 3 };
   std::atomic<int> phase{ramp};
   std::atomic<std::uint32_t> playing{0};  ///< players that reached NetStream.Play.Start
   std::atomic<std::uint32_t> failed{0};
@@ -59,6 +67,10 @@ struct PlayerTotals {
   std::uint64_t window_bytes = 0;
   std::uint64_t total_bytes = 0;  ///< everything received, ramp included
   double window_s = 0;
+  // The window's segments on the players' own sockets (TCP_INFO), over players open at both ends:
+  // in = the server's data segments and ACKs to them, out = their ACKs, window updates and commands.
+  std::uint64_t tcp_players = 0;
+  std::uint64_t tcp_segs_in = 0, tcp_data_segs_in = 0, tcp_segs_out = 0, tcp_data_segs_out = 0;
   std::uint64_t video_frames = 0, audio_frames = 0, key_frames = 0, data_messages = 0;
   std::int64_t last_play_start_us = 0;
   Histogram time_to_first_frame;  ///< connect start -> first key frame
@@ -89,7 +101,7 @@ class PlayerThread {
   PlayerThread(const PlayerSettings& settings, FleetControl& control, std::uint32_t thread_index);
   ~PlayerThread();
 
-  /// The loop: ramp, measure, stop. Returns when the control says stop.
+  /// The loop: ramp, measure, count, stop. Returns when the control says stop.
   void run();
   const PlayerTotals& totals() const noexcept { return totals_; }
 
@@ -109,6 +121,9 @@ class PlayerThread {
  private:
   void start_window() noexcept;
   void end_window() noexcept;
+  /// Gives every paced player whose turn came since the last call its read; returns the epoll
+  /// timeout (ms) that wakes the loop for the next turn.
+  int run_paced_reads(int timeout_ms) noexcept;
 
   const PlayerSettings& settings_;
   FleetControl& control_;
@@ -122,6 +137,12 @@ class PlayerThread {
   PayloadPool payloads_;
   std::vector<std::uint8_t> receive_buffer_;
   PlayerTotals totals_;
+  // Paced players by the millisecond of the interval their turn falls on (when each started playing,
+  // so turns spread over the interval as a real audience's would):
+  //   paced_[ms % interval] = players read at that ms of every interval; next_paced_ms_: the next ms to serve.
+  std::vector<std::vector<Player*>> paced_;
+  std::size_t paced_count_ = 0;
+  std::int64_t next_paced_ms_ = 0;
 };
 
 }  // namespace weir::bench

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -56,6 +57,38 @@ std::optional<MachineSample> sample_machine() noexcept {
   MachineSample sample;
   sample.busy_s = static_cast<double>(user + nice + system + irq + softirq + steal) / tick;
   sample.softirq_s = static_cast<double>(softirq) / tick;
+  return sample;
+}
+
+std::optional<TcpSample> sample_tcp() noexcept {
+  std::FILE* f = std::fopen("/proc/net/snmp", "r");
+  if (!f) return std::nullopt;
+  // Two "Tcp:" lines: the field names, then the values, in the same order.
+  char names[1024] = {0}, values[1024] = {0}, line[1024];
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::strncmp(line, "Tcp:", 4) != 0) continue;
+    if (names[0] == 0) {
+      std::memcpy(names, line, sizeof line);
+    } else {
+      std::memcpy(values, line, sizeof line);
+      break;
+    }
+  }
+  std::fclose(f);
+  if (values[0] == 0) return std::nullopt;
+  TcpSample sample;
+  char* name_save = nullptr;
+  char* value_save = nullptr;
+  char* name = strtok_r(names, " \n", &name_save);
+  char* value = strtok_r(values, " \n", &value_save);
+  while (name && value) {
+    std::uint64_t v = std::strtoull(value, nullptr, 10);
+    if (std::strcmp(name, "InSegs") == 0) sample.in_segs = v;
+    else if (std::strcmp(name, "OutSegs") == 0) sample.out_segs = v;
+    else if (std::strcmp(name, "RetransSegs") == 0) sample.retrans_segs = v;
+    name = strtok_r(nullptr, " \n", &name_save);
+    value = strtok_r(nullptr, " \n", &value_save);
+  }
   return sample;
 }
 

@@ -3,7 +3,8 @@
 /// \file
 /// What the load tool reads of a process from /proc: CPU time (user + system, all threads, from
 /// /proc/PID/stat, clock-tick resolution) and resident memory (VmRSS of /proc/PID/status); and the
-/// machine's CPU time (/proc/stat), so that a report shows how busy the whole machine was.
+/// machine's CPU time (/proc/stat), so that a report shows how busy the whole machine was; and its
+/// TCP segment counters.
 
 #include <sys/types.h>
 
@@ -29,5 +30,14 @@ struct MachineSample {
   double softirq_s = 0;
 };
 std::optional<MachineSample> sample_machine() noexcept;
+
+/// TCP segments of this network namespace from /proc/net/snmp (what `nstat -az TcpInSegs TcpOutSegs`
+/// shows): every socket's, both ends of every loopback connection.
+struct TcpSample {
+  std::uint64_t in_segs = 0;
+  std::uint64_t out_segs = 0;
+  std::uint64_t retrans_segs = 0;
+};
+std::optional<TcpSample> sample_tcp() noexcept;
 
 }  // namespace weir::bench
