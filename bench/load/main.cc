@@ -193,6 +193,9 @@ int run_play(Args& args) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   const std::int64_t ramp_end = monotonic_us();
   const std::uint32_t playing_after_ramp = control.playing.load();
+  // The server's CPU over the ramp alone (before the first connect to the last Play.Start, within
+  // the 10 ms this loop sleeps): what a new player costs it, whatever the load client's own speed.
+  const Sampled server_ramp_end = sample_all(server_pids);
   std::fprintf(stderr, "weir_load: %u of %u playing after %.2f s (%u failed)\n", playing_after_ramp, settings.clients,
                static_cast<double>(ramp_end - control.start_us) / 1e6, control.failed.load());
   std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<std::int64_t>(settle_s * 1000)));
@@ -252,6 +255,10 @@ int run_play(Args& args) {
   std::printf("  \"video_frames\": %llu, \"audio_frames\": %llu, \"key_frames\": %llu, \"data_messages\": %llu,\n",
               static_cast<unsigned long long>(totals.video_frames), static_cast<unsigned long long>(totals.audio_frames),
               static_cast<unsigned long long>(totals.key_frames), static_cast<unsigned long long>(totals.data_messages));
+  const double ramp_cpu = server_ramp_end.total.cpu_s() - server_base.total.cpu_s();
+  std::printf("  \"ramp\": {\"server_cpu_s\": %.3f, \"server_us_per_player\": %.2f, \"wall_s\": %.3f},\n", ramp_cpu,
+              playing_after_ramp ? ramp_cpu * 1e6 / playing_after_ramp : 0.0,
+              static_cast<double>(ramp_end - control.start_us) / 1e6);
   print_quantiles("time_to_first_frame", totals.time_to_first_frame);
   print_quantiles("play_start", totals.play_start);
   print_quantiles("delay", totals.delay);
