@@ -40,6 +40,29 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_udp_block(count):
+    """An even port with `count` free UDP ports from it (mod_rtsp's per-group RTP/RTCP pairs)."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1] & ~1
+        if base + count > 65535:
+            continue
+        held = []
+        try:
+            for port in range(base, base + count):
+                u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                held.append(u)
+                u.bind(("0.0.0.0", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for u in held:
+                u.close()
+    raise RuntimeError(f"no block of {count} free UDP ports")
+
+
 def wait_port(port, proc, err_path, timeout=30):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -69,6 +92,10 @@ class Weir:
                 "log": {"level": "info", "file": self.log_path},
                 "streams": {"publisher_grace": "2s"},
                 "rtmp": {"listen": f"127.0.0.1:{self.rtmp_port}"}}
+        if "mod_rtsp" in modules:
+            self.rtsp_port = free_port()
+            self.rtp_port = free_udp_block(2 * max(int(threads), 1) if int(threads) else 2 * (os.cpu_count() or 1))
+            conf["rtsp"] = {"listen": f"127.0.0.1:{self.rtsp_port}", "rtp_port": self.rtp_port}
         if MODULE_DIR:
             conf["server"]["module_dir"] = MODULE_DIR
         for name, values in sections.items():
@@ -178,6 +205,9 @@ class Weir:
 
     def rtmp_url(self, path):
         return f"rtmp://127.0.0.1:{self.rtmp_port}/{path}"
+
+    def rtsp_url(self, path):
+        return f"rtsp://127.0.0.1:{self.rtsp_port}/{path}"
 
     def spawn(self, cmd, **kw):
         """A client process ended (at the latest) when the server stops."""

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// RtspIngest: an RTSP publisher (ANNOUNCE, SETUP with mode=record, RECORD), the mirror of
+// RtspPlayer. It owns the stream's Publication and turns each track's RTP into frames:
+//
+//   $ frame (TCP) or datagram (UDP) --> [reorder window, UDP only] --> depacketizer (formats/rtp)
+//      --> access unit (AVCC NAL units, raw AAC...) --> FLV tag body in ingest pages --> MediaFrame
+//
+// so that RTMP players, statistics and every later output need nothing RTSP-specific. The SDP's
+// parameter sets (and those that come in band) become sequence headers.
+//
+// Timing: each track's RTP clock is unwrapped to 64 bits and mapped to milliseconds. Tracks are
+// aligned by the RTCP sender reports' wall clock when the publisher sends them (ffmpeg and
+// GStreamer do, before or with their first packets), else by the arrival of each track's first packet.
+//
+// Thread: the connection's poll group. Owned by the session; destroying it unpublishes.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "formats/rtsp/transport.h"
+#include "formats/rtsp/url.h"
+#include "weir/pages.h"
+#include "weir/stream.h"
+#include "weir/udp.h"
+
+namespace weir::rtsp {
+
+class RtspSession;
+struct IngestTrack;
+
+class RtspIngest {
+ public:
+  RtspIngest(RtspSession& session, StreamKey key);
+  ~RtspIngest();
+
+  const StreamKey& key() const noexcept { return key_; }
+  /// Reads the ANNOUNCE SDP: the tracks, their codecs and configurations. Errc::unsupported when no
+  /// track has a codec we take; tracks we cannot take are skipped (logged).
+  Status describe(const std::string& sdp);
+  /// SETUP of one track: the Transport answer, or an error (Errc::unsupported: 461).
+  Result<std::string> setup(const formats::rtsp::StreamPath& path, const std::vector<formats::rtsp::TransportSpec>& specs);
+  bool has_setup() const noexcept;
+  bool uses_udp() const noexcept { return udp_; }
+  /// RECORD: publishes the stream.
+  Status start();
+  bool is_publishing() const noexcept { return publication_ != nullptr; }
+
+  void on_interleaved(std::uint8_t channel, std::span<const std::uint8_t> payload) noexcept;
+  void on_datagram(const PageSlice& data, const UdpPeer& from, bool rtcp) noexcept;
+
+  /// Called by a track's depacketizer (IngestTrack) with each access unit.
+  void push_access_unit(IngestTrack& track, std::uint64_t rtp_time, std::span<const std::uint8_t> data, bool is_key);
+
+ private:
+  void on_rtp(IngestTrack& track, std::span<const std::uint8_t> packet, Clock::time_point arrival);
+  void on_rtcp(IngestTrack& track, std::span<const std::uint8_t> packet);
+  void push_header(IngestTrack& track);
+  std::int64_t to_ms(IngestTrack& track, std::uint64_t rtp_time);
+
+  RtspSession& session_;
+  const StreamKey key_;
+  std::vector<std::unique_ptr<IngestTrack>> tracks_;
+  std::unique_ptr<Publication> publication_;
+  bool udp_ = false;
+  bool has_origin_ = false;
+  Clock::time_point origin_;          // arrival of the first packet of any track
+  std::uint64_t origin_wall_ms_ = 0;  // the sender-report wall clock at origin, once known
+  std::int64_t last_dts_ = 0;
+  std::vector<std::uint8_t> body_;    // a frame's tag body being built
+};
+
+}  // namespace weir::rtsp

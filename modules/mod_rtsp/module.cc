@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+// modules/mod_rtsp/module.cc: the one place mod_rtsp meets the kernel.
+#include <memory>
+
+#include "rtsp_config.h"
+#include "rtsp_group.h"
+#include "session.h"
+#include "weir/module.h"
+#include "weir/per_group.h"
+
+namespace weir::rtsp {
+namespace {
+
+// Module-level state: built once at registration, read-only afterwards (RtspGroups are per poll group).
+RtspConfig g_config;
+RtspCounters g_counters;
+PerGroup<RtspGroup> g_groups;
+std::shared_ptr<AppsService> g_apps;
+
+class RtspAcceptor final : public Acceptor {
+ public:
+  std::unique_ptr<ConnectionHandler> accept(Connection& connection) noexcept override {
+    return std::make_unique<RtspSession>(connection, g_groups.local(connection.group()));
+  }
+};
+
+Status register_module(Registrar& registrar) {
+  auto config = RtspConfig::parse(registrar.config());
+  if (!config) return config.error();
+  g_config = std::move(*config);
+  auto& c = g_counters;
+  c.connections = registrar.counter("weir_rtsp_connections_total", "RTSP connections accepted");
+  c.plays = registrar.counter("weir_rtsp_plays_total", "RTSP PLAY requests accepted");
+  c.publishes = registrar.counter("weir_rtsp_publishes_total", "RTSP RECORD requests accepted");
+  c.frames_out = registrar.counter("weir_rtsp_frames_sent_total", "Frames queued to RTSP players");
+  c.frames_dropped = registrar.counter("weir_rtsp_frames_dropped_total", "Video frames dropped for slow RTSP players");
+  c.frames_in = registrar.counter("weir_rtsp_frames_received_total", "Frames reassembled from RTSP publishers");
+  c.packets_in = registrar.counter("weir_rtsp_packets_received_total", "RTP packets received from RTSP publishers");
+  c.packets_lost = registrar.counter("weir_rtsp_packets_lost_total", "RTP packets missing from RTSP publishers");
+  c.slow_players_closed = registrar.counter("weir_rtsp_slow_players_closed_total", "RTSP players disconnected at the hard limit");
+  c.protocol_errors = registrar.counter("weir_rtsp_protocol_errors_total", "RTSP requests or RTP packets refused as malformed");
+  auto apps = registrar.optional_service<AppsService>();
+  if (!apps) return apps.error();
+  g_apps = std::move(*apps);
+  g_groups.install(registrar, &g_config, &g_counters, g_apps.get(), registrar.logger("rtsp"));
+  return registrar.listen(ListenerSpec{"rtsp", g_config.listen, false, {}}, std::make_shared<RtspAcceptor>());
+}
+
+}  // namespace
+}  // namespace weir::rtsp
+
+WEIR_MODULE("mod_rtsp", "0.1.0", "rtsp", weir::rtsp::register_module)

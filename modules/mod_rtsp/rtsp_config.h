@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// mod_rtsp's settings, read once from [rtsp] during registration and immutable afterwards.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "weir/config.h"
+#include "weir/status.h"
+
+namespace weir::rtsp {
+
+struct RtspConfig {
+  std::string listen = "0.0.0.0:8554";
+  /// UDP transport: poll group g sends and receives RTP on rtp_port + 2g and RTCP on the port
+  /// above it, so that a client's RTCP and a UDP publisher's RTP reach the group its RTSP
+  /// connection lives on. 0: UDP transport off (SETUP asks for TCP with 461).
+  std::uint16_t rtp_port = 8000;
+  /// Sessions of UDP clients (whose TCP connection may be silent) end after this long without a
+  /// request or an RTCP packet; also the limit for a client that never sends PLAY or RECORD.
+  std::chrono::milliseconds session_timeout{60'000};
+  /// A DESCRIBE or PLAY of a name nobody publishes: false answers 404; true waits for a publisher.
+  bool play_waits_for_publisher = false;
+  bool gop_cache = true;
+  /// RTP payload bytes per packet (the packet with its headers stays under a 1500-byte MTU).
+  std::uint32_t max_payload = 1400;
+  /// RTCP sender reports to players this often (and one as a player starts).
+  std::chrono::milliseconds sender_report_interval{5'000};
+  /// Players' write coalescing (negative: the kernel's [sender] coalescing).
+  std::chrono::milliseconds play_coalescing{-1};
+
+  static Result<RtspConfig> parse(const ConfigView& view);
+};
+
+}  // namespace weir::rtsp
