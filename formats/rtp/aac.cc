@@ -62,7 +62,11 @@ Status AacDepacketizer::push(const RtpPacket& packet, bool follows_loss, AccessU
   if (c.size_length == 0 || c.size_length > 16 || c.index_length > 32 || c.index_delta_length > 32 ||
       c.cts_delta_length > 32 || c.dts_delta_length > 32 || c.stream_state_indication > 32)
     return error(Errc::unsupported, "aac payload config: sizelength {} (1 to 16 supported)", int{c.size_length});
-  if (follows_loss) drop_fragment(counters_.dropped_lost);
+  if (follows_loss) {
+    loss_counted_ = fragment_size_ != 0;
+    drop_fragment(counters_.dropped_lost);
+    after_loss_ = true;
+  }
   if (fragment_size_ != 0 && packet.header.timestamp != fragment_timestamp_)
     drop_fragment(counters_.dropped_lost);  // the last fragment never came
 
@@ -102,6 +106,13 @@ Status AacDepacketizer::push(const RtpPacket& packet, bool follows_loss, AccessU
 
   if (count == 1 && (first_size > data.size() || fragment_size_ != 0)) {
     // A fragment (RFC 3640 3.2.3.1): each carries the AU-size of the whole AU.
+    if (fragment_size_ == 0 && after_loss_) {
+      // Maybe a first fragment, maybe the rest of one whose start was lost: skip to the marker.
+      if (!loss_counted_) ++counters_.dropped_lost;
+      loss_counted_ = true;
+      if (packet.header.marker) after_loss_ = loss_counted_ = false;
+      return ok();
+    }
     if (fragment_size_ == 0) {
       if (first_size > max_bytes_) {
         ++counters_.dropped_oversize;
@@ -118,6 +129,7 @@ Status AacDepacketizer::push(const RtpPacket& packet, bool follows_loss, AccessU
       drop_fragment(counters_.dropped_malformed);
       return error(Errc::malformed, "aac fragment of {} bytes overruns the AU-size {}", data.size(), first_size);
     }
+    if (packet.header.marker) after_loss_ = loss_counted_ = false;
     fragment_.insert(fragment_.end(), data.begin(), data.end());
     if (fragment_.size() == fragment_size_) {
       ++counters_.access_units;
@@ -135,6 +147,7 @@ Status AacDepacketizer::push(const RtpPacket& packet, bool follows_loss, AccessU
     return error(Errc::malformed, "aac packet of {} AUs totalling {} bytes, {} bytes of data at offset {}", count,
                  total, data.size(), 2 + header_bytes);
   }
+  after_loss_ = loss_counted_ = false;
   Bits again(payload.subspan(2, header_bytes));
   std::size_t at = 0;
   for (std::size_t i = 0; i < count; ++i) {

@@ -85,6 +85,10 @@ class AacDepacketizer {
   std::vector<std::uint8_t> fragment_;  // a fragmented AU being reassembled
   std::size_t fragment_size_ = 0;       // its AU-size; 0 when none is in progress
   std::uint32_t fragment_timestamp_ = 0;
+  // RFC 3640 fragments carry no start bit: a fragment is a first one only after a packet with the
+  // marker. After a loss, fragment packets are skipped until one with the marker.
+  bool after_loss_ = false;
+  bool loss_counted_ = false;  // the loss already dropped the frame being skipped
   DepacketizerCounters counters_;
 };
 
