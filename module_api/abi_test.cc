@@ -41,6 +41,7 @@
 #include "weir/services/stats.h"
 #include "weir/status.h"
 #include "weir/stream.h"
+#include "weir/udp.h"
 #include "weir/value.h"
 
 namespace weir {
@@ -135,6 +136,9 @@ std::vector<Layout> layouts() {
       WEIR_ABI_LAYOUT(SharedObjectKey),   WEIR_ABI_LAYOUT(SharedObjectEvent),
       WEIR_ABI_LAYOUT(SharedObjectUpdate), WEIR_ABI_LAYOUT(SharedObjectSnapshot),
       WEIR_ABI_LAYOUT(LogLevel),          WEIR_ABI_LAYOUT(Errc),
+      // Added in ABI 3 (weir/udp.h), after the types above were recorded.
+      WEIR_ABI_LAYOUT(UdpPeer),           WEIR_ABI_LAYOUT(UdpStats),
+      WEIR_ABI_LAYOUT(UdpSpec),
   };
 }
 

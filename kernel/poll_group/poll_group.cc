@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 
 #include "net/connection.h"
+#include "net/udp_socket.h"
 #include "stats/stats.h"
 #include "shared_objects/shared_objects.h"
 #include "stream/streams.h"
@@ -75,6 +76,7 @@ PollGroupImpl::PollGroupImpl(GroupId id, Groups& groups, const GroupSettings& se
 
 PollGroupImpl::~PollGroupImpl() {
   connections_.clear();
+  dirty_udp_.clear();
   shared_objects_.reset();
   streams_.reset();
   receive_page_.reset();
@@ -85,6 +87,13 @@ GroupId PollGroupImpl::group_count() const noexcept { return groups_.count(); }
 Streams& PollGroupImpl::streams() noexcept { return *streams_; }
 SharedObjects& PollGroupImpl::shared_objects() noexcept { return *shared_objects_; }
 Stats& PollGroupImpl::stats() noexcept { return *stats_; }
+
+Result<std::unique_ptr<UdpSocket>> PollGroupImpl::open_udp(const UdpSpec& spec, UdpReceiver* receiver) noexcept {
+  owner_.check();
+  auto socket = UdpSocketImpl::open(*this, spec, receiver);
+  if (!socket) return socket.error();
+  return std::unique_ptr<UdpSocket>(std::make_unique<UdpSocketHandle>(std::move(*socket)));
+}
 
 void PollGroupImpl::start(std::function<void(PollGroupImpl&)> on_start) {
   outboxes_.resize(groups_.count());
@@ -224,6 +233,11 @@ void PollGroupImpl::mark_sender_dirty(std::shared_ptr<ConnectionImpl> connection
   schedule_end_of_turn();
 }
 
+void PollGroupImpl::mark_udp_dirty(std::shared_ptr<UdpSocketImpl> socket) noexcept {
+  dirty_udp_.push_back(std::move(socket));
+  schedule_end_of_turn();
+}
+
 void PollGroupImpl::schedule_flush(std::shared_ptr<ConnectionImpl> connection, Clock::time_point at) noexcept {
   delayed_flushes_.push(DelayedFlush{at, connection});
   if (at < flush_timer_at_) arm_flush_timer();
@@ -311,11 +325,16 @@ void PollGroupImpl::end_of_turn() noexcept {
       if (TurnHook* hook = calling_hooks_[i]) hook->on_end_of_turn();
     calling_hooks_.clear();
   }
-  // 2. Senders write: one gathered write per socket for everything queued this turn.
-  while (!dirty_senders_.empty()) {
+  // 2. Senders write: one gathered write per TCP socket, and one sendmmsg per UDP socket (per 64
+  // datagrams), for everything queued this turn. A close inside a write may queue more (a
+  // handler's goodbye): the loop takes that too.
+  while (!dirty_senders_.empty() || !dirty_udp_.empty()) {
     std::vector<std::shared_ptr<ConnectionImpl>> senders;
     senders.swap(dirty_senders_);
     for (auto& connection : senders) connection->flush();
+    std::vector<std::shared_ptr<UdpSocketImpl>> sockets;
+    sockets.swap(dirty_udp_);
+    for (auto& socket : sockets) socket->flush();
   }
   // 3. Pages of other groups released here go home, and 4. outboxes leave, one push per group.
   for (GroupId g = 0; g < return_bins_.size(); ++g) {

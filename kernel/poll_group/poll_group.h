@@ -31,11 +31,13 @@
 #include "weir/connection.h"
 #include "weir/sender.h"
 #include "weir/stats.h"
+#include "weir/udp.h"
 
 namespace weir::kernel {
 
 class Groups;
 class ConnectionImpl;
+class UdpSocketImpl;
 class StreamsImpl;
 class SharedObjectsImpl;
 class StatsImpl;
@@ -90,6 +92,7 @@ class PollGroupImpl final : public PollGroup {
   Stats& stats() noexcept override;
   Clock::time_point now() const noexcept override { return Clock::now(); }
   SharedObjects& shared_objects() noexcept override;
+  Result<std::unique_ptr<UdpSocket>> open_udp(const UdpSpec& spec, UdpReceiver* receiver) noexcept override;
 
   boost::asio::io_context& io() noexcept { return io_; }
   const GroupSettings& settings() const noexcept { return settings_; }
@@ -122,6 +125,9 @@ class PollGroupImpl final : public PollGroup {
   void request_end_of_turn(TurnHook& hook) noexcept;
   void forget_turn_hook(TurnHook& hook) noexcept;
   void mark_sender_dirty(std::shared_ptr<ConnectionImpl> connection) noexcept;
+  /// `socket` has datagrams queued: it sends them (sendmmsg) at the end of this turn, right
+  /// after the TCP senders' writes.
+  void mark_udp_dirty(std::shared_ptr<UdpSocketImpl> socket) noexcept;
   void schedule_flush(std::shared_ptr<ConnectionImpl> connection, Clock::time_point at) noexcept;
   /// `connection` holds may_wait data until `at` (now + settings().hold): it is flushed then
   /// unless something flushed it before (ConnectionImpl::is_held_until says).
@@ -194,6 +200,7 @@ class PollGroupImpl final : public PollGroup {
   // which unpublishes) is never called. Swapped with turn_hooks_: no allocation per turn.
   std::vector<TurnHook*> calling_hooks_;
   std::vector<std::shared_ptr<ConnectionImpl>> dirty_senders_;
+  std::vector<std::shared_ptr<UdpSocketImpl>> dirty_udp_;
 
   struct DelayedFlush {
     Clock::time_point at;

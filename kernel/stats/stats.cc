@@ -15,6 +15,17 @@ StatsRegistry::StatsRegistry() {
   refused_sends = add_counter("weir_sender_refused_total", "Sends refused at a sender's hard limit");
   receive_stalls = add_counter("weir_receive_stalls_total", "Reads postponed because the page pool was exhausted");
   refused_players = add_counter("weir_players_refused_total", "Players refused while the server sheds load");
+  udp_datagrams_sent = add_counter("weir_udp_datagrams_sent_total", "UDP datagrams sent");
+  udp_bytes_sent = add_counter("weir_udp_sent_bytes_total", "Bytes sent in UDP datagrams (not in weir_sent_bytes_total)");
+  udp_sendmmsg_calls = add_counter("weir_udp_sendmmsg_calls_total", "sendmmsg system calls on UDP sockets");
+  udp_datagrams_dropped = add_counter(
+      "weir_udp_datagrams_dropped_total",
+      "UDP datagrams dropped: refused at a full send queue, refused by the kernel, or reported unreachable by ICMP");
+  udp_datagrams_received = add_counter("weir_udp_datagrams_received_total", "UDP datagrams received");
+  udp_bytes_received =
+      add_counter("weir_udp_received_bytes_total", "Bytes received in UDP datagrams (not in weir_received_bytes_total)");
+  udp_datagrams_truncated = add_counter("weir_udp_datagrams_truncated_total",
+                                        "UDP datagrams dropped on receipt because they were longer than the receive slot");
 }
 
 CounterId StatsRegistry::add_counter(std::string name, std::string help) {

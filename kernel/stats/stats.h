@@ -47,6 +47,8 @@ class StatsRegistry {
 
   // The kernel's own counters.
   CounterId bytes_in, bytes_out, write_calls, refused_sends, receive_stalls, refused_players;
+  CounterId udp_datagrams_sent, udp_bytes_sent, udp_sendmmsg_calls, udp_datagrams_dropped, udp_datagrams_received,
+      udp_bytes_received, udp_datagrams_truncated;
 
  private:
   std::vector<Entry> counters_;
@@ -71,6 +73,18 @@ class StatsImpl final : public Stats {
     add(registry_->write_calls, calls);
   }
   void count_refused_send() noexcept { add(registry_->refused_sends); }
+  /// One sendmmsg() call that sent `datagrams` (0 when it failed) of `bytes` in all.
+  void add_udp_sent(std::uint64_t datagrams, std::uint64_t bytes) noexcept {
+    add(registry_->udp_sendmmsg_calls);
+    add(registry_->udp_datagrams_sent, datagrams);
+    add(registry_->udp_bytes_sent, bytes);
+  }
+  void count_udp_dropped(std::uint64_t datagrams) noexcept { add(registry_->udp_datagrams_dropped, datagrams); }
+  void add_udp_received(std::uint64_t datagrams, std::uint64_t bytes, std::uint64_t truncated) noexcept {
+    add(registry_->udp_datagrams_received, datagrams);
+    add(registry_->udp_bytes_received, bytes);
+    if (truncated) add(registry_->udp_datagrams_truncated, truncated);
+  }
   void count_receive_stall() noexcept { add(registry_->receive_stalls); }
   /// A player refused while shedding load; also counted refused for the listener named like its
   /// protocol (SubscribeOptions::protocol), if there is one.

@@ -48,6 +48,9 @@ class Timer {
 class Streams;
 class Stats;
 class SharedObjects;
+class UdpSocket;
+class UdpReceiver;
+struct UdpSpec;
 
 /// The poll group a piece of code runs on. Thread: its own thread, except post() and id().
 class PollGroup {
@@ -80,6 +83,10 @@ class PollGroup {
   /// Shared objects (weir/shared_objects.h) as seen from this group. Added in ABI 1 after the
   /// members above (appended, so modules built before it still call the same slots).
   virtual SharedObjects& shared_objects() noexcept = 0;
+  /// Binds a UDP socket on this group (weir/udp.h); `receiver` (may be null, see
+  /// UdpSocket::set_receiver) gets its datagrams on this group. Errors name the spec's name and
+  /// address (a taken port, a bad address). Added in ABI 3 after the members above (appended).
+  virtual Result<std::unique_ptr<UdpSocket>> open_udp(const UdpSpec& spec, UdpReceiver* receiver) noexcept = 0;
 
  protected:
   ~PollGroup() = default;
