@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Fuzz target: AacDepacketizer. The first byte picks the AU-header layout (AAC-hbr, AAC-lbr, or
 // one with CTS/DTS deltas, RAP flag and stream state), the rest is length-prefixed RTP packets
-// (see fuzz_packets.h). Every frame handed out must lie within the cap.
+// (see test_fuzz_packets.h). Every frame handed out must lie within the cap.
 #include <cstddef>
 #include <cstdint>
 #include <span>
 
 #include "formats/rtp/aac.h"
-#include "formats/rtp/fuzz_packets.h"
+#include "formats/rtp/test_fuzz_packets.h"
 
 using namespace weir::formats::rtp;
 

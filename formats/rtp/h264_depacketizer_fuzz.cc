@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Fuzz target: H264Depacketizer (and parse_rtp, ReorderBuffer, build_avc_decoder_config) on a
-// stream of length-prefixed RTP packets (see fuzz_packets.h).
+// stream of length-prefixed RTP packets (see test_fuzz_packets.h).
 #include "formats/rtp/h264.h"
-#include "formats/rtp/nal_depacketizer_fuzz.h"
+#include "formats/rtp/test_nal_fuzz.h"
 
 namespace {
 struct BuildAvc {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Fuzz target: HevcDepacketizer (and parse_rtp, ReorderBuffer, build_hevc_decoder_config) on a
-// stream of length-prefixed RTP packets (see fuzz_packets.h).
+// stream of length-prefixed RTP packets (see test_fuzz_packets.h).
 #include "formats/rtp/hevc.h"
-#include "formats/rtp/nal_depacketizer_fuzz.h"
+#include "formats/rtp/test_nal_fuzz.h"
 
 namespace {
 struct BuildHevc {

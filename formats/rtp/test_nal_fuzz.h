@@ -9,7 +9,8 @@
 #include <cstdint>
 #include <span>
 
-#include "formats/rtp/fuzz_packets.h"
+#include "formats/rtp/test_fuzz_packets.h"
+#include "formats/rtp/payload_sink.h"
 #include "formats/rtp/reorder.h"
 #include "formats/rtp/rtp_packet.h"
 
