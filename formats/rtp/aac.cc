@@ -116,6 +116,8 @@ Status AacDepacketizer::push(const RtpPacket& packet, bool follows_loss, AccessU
     if (fragment_size_ == 0) {
       if (first_size > max_bytes_) {
         ++counters_.dropped_oversize;
+        // Its other fragments look like first ones too: skip them to the marker, counted once.
+        after_loss_ = loss_counted_ = !packet.header.marker;
         return ok();
       }
       fragment_size_ = first_size;

@@ -137,7 +137,11 @@ TEST(AacDepacketizer, RefusesAFragmentedFramePastTheCap) {
   CollectingAccessUnitSink units;
   for (const Packet& p : sink.packets) (void)depacketizer.push(rtp_packet(p.payload, 0, p.marker), false, units);
   EXPECT_TRUE(units.units.empty());
-  EXPECT_GE(depacketizer.counters().dropped_oversize, 1u);
+  EXPECT_EQ(depacketizer.counters().dropped_oversize, 1u);
+  EXPECT_EQ(depacketizer.counters().dropped_lost, 0u);
+  Bytes next = {0x00, 0x10, 0x00, 0x18, 1, 2, 3};
+  ASSERT_TRUE(depacketizer.push(rtp_packet(next, 1024, true), false, units));
+  EXPECT_EQ(units.units.size(), 1u);
 }
 
 TEST(AacRtpmap, GivesClockRateChannelsAndConfigFromTheAudioSpecificConfig) {

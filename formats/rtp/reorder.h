@@ -11,7 +11,8 @@
 ///     │    │101 │102 │    │104 │    │    │    │   100 missing: 101..104 held
 ///     └────┴────┴────┴────┴────┴────┴────┴────┘
 ///     100 arrives → 100, 101, 102 released; 103 missing: wait
-///     108 arrives (108 - 103 ≥ 8... ≥ window past the gap) → 103 skipped (lost 1), 104 released
+///     111 arrives (111 - 103 = 8 = window) → 103 given up (lost_before 1 on 104), 104 released,
+///     105-110 still waited for
 ///
 /// Sequence numbers wrap at 65535. Older than what was released: dropped (late or duplicate). A
 /// jump of more than kMaxDropout forwards or kMaxMisorder backwards is taken as a sender restart

@@ -284,8 +284,7 @@ void ReceiverStatistics::update_jitter(std::uint32_t rtp_timestamp, std::uint32_
   if (has_transit_) {
     std::int64_t d = transit - transit_;
     if (d < 0) d = -d;
-    jitter_ += static_cast<std::uint64_t>(d);
-    jitter_ -= (jitter_ + 8) >> 4;
+    jitter_ = jitter_ + static_cast<std::uint64_t>(d) - ((jitter_ + 8) >> 4);
   }
   has_transit_ = true;
   transit_ = transit;
