@@ -258,7 +258,9 @@ void UdpSocketImpl::flush() noexcept {
       }
       ++count;
     }
-    int sent = ::sendmmsg(socket_.native_handle(), messages, count, MSG_DONTWAIT | MSG_NOSIGNAL);
+    const int fd = socket_.native_handle();
+    int sent = send_for_test_ ? send_for_test_(fd, messages, count, MSG_DONTWAIT | MSG_NOSIGNAL)
+                              : ::sendmmsg(fd, messages, count, MSG_DONTWAIT | MSG_NOSIGNAL);
     ++stats_.sendmmsg_calls;
     if (sent > 0) {
       std::uint64_t bytes = 0;

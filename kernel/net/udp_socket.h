@@ -21,7 +21,10 @@
 // anywhere (a receiver callback, an end-of-turn hook) only closes the socket: the impl goes once
 // the last of those lets go.
 
+#include <sys/socket.h>
+
 #include <boost/asio/ip/udp.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -58,6 +61,10 @@ class UdpSocketImpl final : public std::enable_shared_from_this<UdpSocketImpl> {
   /// Closes the socket and drops the queue; idempotent (the handle's destructor, shutdown).
   void close() noexcept;
   bool is_open() const noexcept { return open_; }
+  /// Tests only: replaces ::sendmmsg, so that EAGAIN and refusals, which loopback never
+  /// produces, can be played. Owner thread.
+  using SendFunction = std::function<int(int fd, mmsghdr* messages, unsigned count, int flags)>;
+  void replace_sendmmsg_for_test(SendFunction send) noexcept { send_for_test_ = std::move(send); }
 
  private:
   struct Datagram {
@@ -101,6 +108,7 @@ class UdpSocketImpl final : public std::enable_shared_from_this<UdpSocketImpl> {
   bool read_waiting_ = false;
   bool write_waiting_ = false;
   std::unique_ptr<Timer> retry_read_;  // set while the page pool is exhausted
+  SendFunction send_for_test_;
 };
 
 /// What a module holds: closing on destruction, everything else forwarded.

@@ -413,6 +413,68 @@ TEST(UdpSocket, AQueueAtItsBoundRefusesNewDatagramsUntilTheTurnsSendDrainsIt) {
   });
 }
 
+// Plays a script of sendmmsg results on a socket: a number n > 0 sends the first n datagrams for
+// real, a negative number fails the call with that errno; past the script every call is real.
+void play_sendmmsg(UdpSocket& socket, std::vector<int> script) {
+  auto calls = std::make_shared<std::size_t>(0);
+  static_cast<UdpSocketHandle&>(socket).impl().replace_sendmmsg_for_test(
+      [calls, script = std::move(script)](int fd, mmsghdr* messages, unsigned count, int flags) {
+        std::size_t call = (*calls)++;
+        if (call < script.size() && script[call] < 0) {
+          errno = -script[call];
+          return -1;
+        }
+        if (call < script.size()) count = std::min(count, static_cast<unsigned>(script[call]));
+        return ::sendmmsg(fd, messages, count, flags);
+      });
+}
+
+TEST(UdpSocket, AFullSendBufferKeepsTheRestQueuedAndSendsItOnceWritable) {
+  TestGroups groups(1);
+  TestUdp player;
+  std::unique_ptr<UdpSocket> socket;
+  groups.run(0, [&] {
+    socket = open_on(groups[0], UdpSpec{"test", "127.0.0.1:0"});
+    play_sendmmsg(*socket, {3, -EAGAIN});  // three leave, then the kernel's buffer is full
+    for (int i = 0; i < 10; ++i) socket->send_to(player.peer(), page_with(groups[0].pages(), "d" + std::to_string(i)));
+  });
+  for (int i = 0; i < 10; ++i) {
+    auto datagram = player.receive();
+    ASSERT_TRUE(datagram) << "datagram " << i;
+    EXPECT_EQ(*datagram, "d" + std::to_string(i));
+  }
+  UdpStats stats = groups.run(0, [&] { return socket->stats(); });
+  EXPECT_EQ(stats.sendmmsg_calls, 3u) << "3 sent, EAGAIN, then one call for the other 7 once writable";
+  EXPECT_EQ(stats.datagrams_sent, 10u);
+  EXPECT_EQ(stats.datagrams_dropped, 0u);
+  EXPECT_EQ(stats.queued_datagrams, 0u);
+  groups.run(0, [&] { socket.reset(); });
+}
+
+TEST(UdpSocket, AnErrorReportedOnceIsRetriedAndOneThatRepeatsDropsOnlyThatDatagram) {
+  TestGroups groups(1);
+  TestUdp player;
+  std::unique_ptr<UdpSocket> socket;
+  groups.run(0, [&] {
+    socket = open_on(groups[0], UdpSpec{"test", "127.0.0.1:0"});
+    // ECONNREFUSED: an ICMP error about an earlier datagram (nothing of ours is lost); then two
+    // leave; then ENOBUFS twice for d2: its own refusal.
+    play_sendmmsg(*socket, {-ECONNREFUSED, 2, -ENOBUFS, -ENOBUFS});
+    for (int i = 0; i < 5; ++i) socket->send_to(player.peer(), page_with(groups[0].pages(), "d" + std::to_string(i)));
+  });
+  for (const char* expected : {"d0", "d1", "d3", "d4"}) {
+    auto datagram = player.receive();
+    ASSERT_TRUE(datagram) << expected;
+    EXPECT_EQ(*datagram, expected);
+  }
+  UdpStats stats = groups.run(0, [&] { return socket->stats(); });
+  EXPECT_EQ(stats.datagrams_sent, 4u);
+  EXPECT_EQ(stats.datagrams_dropped, 1u);
+  EXPECT_EQ(stats.sendmmsg_calls, 5u);
+  EXPECT_EQ(counter(groups, 0, "weir_udp_datagrams_dropped_total"), 1);
+  groups.run(0, [&] { socket.reset(); });
+}
+
 TEST(UdpSocket, DestroyedWithDatagramsQueuedDropsThemSafely) {
   TestGroups groups(1);
   TestUdp player;
