@@ -23,12 +23,6 @@ bool rtp_can_carry(Codec codec) noexcept {
 
 namespace {
 
-std::vector<std::span<const std::uint8_t>> spans_of(const std::vector<std::vector<std::uint8_t>>& sets) {
-  std::vector<std::span<const std::uint8_t>> out;
-  for (const auto& s : sets) out.emplace_back(s);
-  return out;
-}
-
 class H264Out final : public OutCodec {
  public:
   explicit H264Out(std::size_t max_payload) : packetizer_(max_payload) {}
@@ -88,6 +82,10 @@ class AudioOut final : public OutCodec {
     return packetizer_.packetize(data, sink);
   }
   const std::vector<std::vector<std::uint8_t>>& parameter_sets() const noexcept override { return none_; }
+  std::uint32_t samples_per_packet() const noexcept override {
+    if constexpr (requires(const Packetizer& p) { p.samples_per_packet(); }) return packetizer_.samples_per_packet();
+    else return 0;
+  }
 
  private:
   Packetizer packetizer_;

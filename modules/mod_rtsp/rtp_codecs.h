@@ -25,6 +25,9 @@ class OutCodec {
   /// frames; AAC: nothing to do). Errors name what did not parse.
   virtual Status configure(std::span<const std::uint8_t> config) = 0;
   virtual Status packetize(std::span<const std::uint8_t> codec_data, formats::rtp::PayloadSink& sink) = 0;
+  /// RTP time between the packets of one frame: G.711 frames larger than a packet are cut into
+  /// packets of this many samples, each stamped later; 0 where a frame's packets share its time.
+  virtual std::uint32_t samples_per_packet() const noexcept { return 0; }
   /// VPS/SPS/PPS of the last configure() (for the SDP), empty for audio.
   virtual const std::vector<std::vector<std::uint8_t>>& parameter_sets() const noexcept = 0;
 };

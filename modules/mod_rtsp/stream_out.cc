@@ -47,7 +47,8 @@ std::string hex(std::span<const std::uint8_t> bytes) {
 class PacketWriter final : public rtp::PayloadSink {
  public:
   PacketWriter(PageWriter& pages, TrackOut& track, std::uint8_t channel, std::uint32_t timestamp, PacketizedFrame& out)
-      : pages_(pages), track_(track), channel_(channel), timestamp_(timestamp), out_(out) {}
+      : pages_(pages), track_(track), channel_(channel), timestamp_(timestamp),
+        step_(track.packetizer->samples_per_packet()), out_(out) {}
 
   void packet(std::span<const std::span<const std::uint8_t>> pieces, bool marker) override {
     if (failed_) return;
@@ -69,6 +70,7 @@ class PacketWriter final : public rtp::PayloadSink {
     header.payload_type = track_.payload_type;
     header.sequence = track_.next_sequence++;
     header.timestamp = timestamp_;
+    timestamp_ += step_;
     header.ssrc = track_.ssrc;
     rtp::write_rtp_header(header, std::span<std::uint8_t, rtp::kRtpHeaderSize>(at + 4, rtp::kRtpHeaderSize));
     std::uint8_t* to = at + 4 + rtp::kRtpHeaderSize;
@@ -100,6 +102,7 @@ class PacketWriter final : public rtp::PayloadSink {
   TrackOut& track_;
   std::uint8_t channel_;
   std::uint32_t timestamp_;
+  std::uint32_t step_;
   PacketizedFrame& out_;
   bool failed_ = false;
 };
