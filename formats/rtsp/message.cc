@@ -158,6 +158,15 @@ std::optional<std::uint32_t> cseq(const Response& response) noexcept {
   return cseq_of(response.header("CSeq"));
 }
 
+Response reply_to(const Request& request, int status) {
+  Response response;
+  response.status = status;
+  response.version_major = request.version_major;
+  response.version_minor = request.version_minor;
+  if (const std::string* value = request.header("CSeq")) response.add_header("CSeq", *value);
+  return response;
+}
+
 std::array<std::uint8_t, 4> interleaved_header(std::uint8_t channel,
                                                std::uint16_t length) noexcept {
   return {'$', channel, static_cast<std::uint8_t>(length >> 8), static_cast<std::uint8_t>(length)};

@@ -87,6 +87,10 @@ std::optional<std::uint32_t> cseq(const Request& request) noexcept;
 /// The CSeq header of a response (a client matches it to its request).
 std::optional<std::uint32_t> cseq(const Response& response) noexcept;
 
+/// A response to `request` with `status`, its CSeq copied (RFC 2326 12.17: every response carries
+/// the request's CSeq), the reason left to serialize(). The caller adds the rest (Session, ...).
+Response reply_to(const Request& request, int status);
+
 /// The 4-byte head of an interleaved frame: '$', channel, payload length (big-endian).
 std::array<std::uint8_t, 4> interleaved_header(std::uint8_t channel, std::uint16_t length) noexcept;
 

@@ -273,6 +273,17 @@ TEST(Serialize, WhatItWritesReadsBack) {
   EXPECT_EQ(cseq(items[0].response), 7u);
 }
 
+TEST(ReplyTo, CopiesCseqAndVersion) {
+  Request request;
+  request.method = "OPTIONS";
+  request.uri = "*";
+  request.version_major = 2;
+  request.add_header("CSeq", "17");
+  const Response response = reply_to(request, 454);
+  EXPECT_EQ(serialize(response), "RTSP/2.0 454 Session Not Found\r\nCSeq: 17\r\n\r\n");
+  EXPECT_TRUE(reply_to(Request{}, 400).headers.empty());
+}
+
 TEST(ReasonPhrase, FollowsRfc2326) {
   EXPECT_EQ(reason_phrase(200), "OK");
   EXPECT_EQ(reason_phrase(401), "Unauthorized");
