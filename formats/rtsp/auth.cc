@@ -34,8 +34,8 @@ Result<std::vector<Parameter>> parse_parameters(std::string_view text) {
     Parameter parameter{std::string(text.substr(name_start, i - name_start)), {}};
     while (i < text.size() && text[i] == ' ') ++i;
     if (i >= text.size() || text[i] != '=')
-      return error(Errc::malformed, "auth parameter \"{}\" at offset {} has no '='", parameter.name.substr(0, 40),
-                   name_start);
+      return error(Errc::malformed, "auth parameter \"{}\" at offset {} has no '='",
+                   parameter.name.substr(0, 40), name_start);
     ++i;
     while (i < text.size() && text[i] == ' ') ++i;
     if (i < text.size() && text[i] == '"') {
@@ -54,7 +54,8 @@ Result<std::vector<Parameter>> parse_parameters(std::string_view text) {
         parameter.value += ch;
       }
       if (!closed)
-        return error(Errc::malformed, "auth parameter \"{}\": unterminated quoted string", parameter.name.substr(0, 40));
+        return error(Errc::malformed, "auth parameter \"{}\": unterminated quoted string",
+                     parameter.name.substr(0, 40));
     } else {
       const std::size_t value_start = i;
       while (i < text.size() && text[i] != ',' && text[i] != ' ' && text[i] != '\t') ++i;
@@ -108,9 +109,9 @@ std::string join(std::initializer_list<std::string_view> parts) {
 
 // The response a client computes (RFC 7616 3.4.1), from HA1 = H(user:realm:password); empty when
 // the algorithm or qop is one we do not do.
-std::string digest_response(std::string_view algorithm, std::string_view ha1, std::string_view nonce,
-                            std::string_view cnonce, std::string_view nc, std::string_view qop,
-                            std::string_view method, std::string_view uri) {
+std::string digest_response(std::string_view algorithm, std::string_view ha1,
+                            std::string_view nonce, std::string_view cnonce, std::string_view nc,
+                            std::string_view qop, std::string_view method, std::string_view uri) {
   bool is_session = false;
   const EVP_MD* md = hash_of(algorithm, is_session);
   if (md == nullptr || (!qop.empty() && !iequals(qop, "auth"))) return {};
@@ -155,34 +156,39 @@ Result<Authorization> parse_authorization(std::string_view value) {
     if (!decoded) return std::move(decoded).error().with_context("authorization basic");
     const std::string_view text(reinterpret_cast<const char*>(decoded->data()), decoded->size());
     const std::size_t colon = text.find(':');
-    if (colon == std::string_view::npos) return error(Errc::malformed, "authorization basic: no ':' after the user");
+    if (colon == std::string_view::npos)
+      return error(Errc::malformed, "authorization basic: no ':' after the user");
     out.basic.user = std::string(text.substr(0, colon));
     out.basic.password = std::string(text.substr(colon + 1));
     return out;
   }
   if (!iequals(scheme, "Digest"))
-    return error(Errc::unsupported, "authorization scheme \"{}\" is not Basic or Digest", scheme.substr(0, 20));
+    return error(Errc::unsupported, "authorization scheme \"{}\" is not Basic or Digest",
+                 scheme.substr(0, 20));
   out.scheme = AuthScheme::digest;
   auto parameters = parse_parameters(rest);
   if (!parameters) return std::move(parameters).error().with_context("authorization digest");
   DigestCredentials& d = out.digest;
   for (Parameter& p : *parameters) {
-    std::string* target = iequals(p.name, "username")   ? &d.username
-                          : iequals(p.name, "realm")    ? &d.realm
-                          : iequals(p.name, "nonce")    ? &d.nonce
-                          : iequals(p.name, "uri")      ? &d.uri
-                          : iequals(p.name, "response") ? &d.response
+    std::string* target = iequals(p.name, "username")    ? &d.username
+                          : iequals(p.name, "realm")     ? &d.realm
+                          : iequals(p.name, "nonce")     ? &d.nonce
+                          : iequals(p.name, "uri")       ? &d.uri
+                          : iequals(p.name, "response")  ? &d.response
                           : iequals(p.name, "algorithm") ? &d.algorithm
-                          : iequals(p.name, "qop")      ? &d.qop
-                          : iequals(p.name, "nc")       ? &d.nc
-                          : iequals(p.name, "cnonce")   ? &d.cnonce
-                          : iequals(p.name, "opaque")   ? &d.opaque
-                                                        : nullptr;
+                          : iequals(p.name, "qop")       ? &d.qop
+                          : iequals(p.name, "nc")        ? &d.nc
+                          : iequals(p.name, "cnonce")    ? &d.cnonce
+                          : iequals(p.name, "opaque")    ? &d.opaque
+                                                         : nullptr;
     if (target != nullptr && target->empty()) *target = std::move(p.value);
   }
-  for (const auto& [name, field] : {std::pair<const char*, const std::string*>{"username", &d.username},
-                                    {"realm", &d.realm}, {"nonce", &d.nonce}, {"uri", &d.uri},
-                                    {"response", &d.response}})
+  for (const auto& [name, field] :
+       {std::pair<const char*, const std::string*>{"username", &d.username},
+        {"realm", &d.realm},
+        {"nonce", &d.nonce},
+        {"uri", &d.uri},
+        {"response", &d.response}})
     if (field->empty()) return error(Errc::malformed, "authorization digest: no {}", name);
   return out;
 }
@@ -195,20 +201,27 @@ std::string digest_ha1(std::string_view username, std::string_view realm, std::s
   return hex_hash(md, join({username, realm, password}));
 }
 
-bool digest_matches_ha1(const DigestCredentials& c, std::string_view method, std::string_view ha1_hex) {
+bool digest_matches_ha1(const DigestCredentials& c, std::string_view method,
+                        std::string_view ha1_hex) {
   if (ha1_hex.empty()) return false;
-  const std::string expected = digest_response(c.algorithm, ha1_hex, c.nonce, c.cnonce, c.nc, c.qop, method, c.uri);
+  const std::string expected =
+      digest_response(c.algorithm, ha1_hex, c.nonce, c.cnonce, c.nc, c.qop, method, c.uri);
   return equal_constant_time(expected, c.response);
 }
 
-bool digest_matches(const DigestCredentials& c, std::string_view method, std::string_view password) {
+bool digest_matches(const DigestCredentials& c, std::string_view method,
+                    std::string_view password) {
   return digest_matches_ha1(c, method, digest_ha1(c.username, c.realm, password, c.algorithm));
 }
 
-std::string www_authenticate_basic(std::string_view realm) { return "Basic realm=" + quoted(realm); }
+std::string www_authenticate_basic(std::string_view realm) {
+  return "Basic realm=" + quoted(realm);
+}
 
-std::string www_authenticate_digest(std::string_view realm, std::string_view nonce, bool offer_qop) {
-  std::string out = "Digest realm=" + quoted(realm) + ", nonce=" + quoted(nonce) + ", algorithm=MD5";
+std::string www_authenticate_digest(std::string_view realm, std::string_view nonce,
+                                    bool offer_qop) {
+  std::string out =
+      "Digest realm=" + quoted(realm) + ", nonce=" + quoted(nonce) + ", algorithm=MD5";
   if (offer_qop) out += ", qop=\"auth\"";
   return out;
 }
@@ -222,17 +235,24 @@ Result<AuthChallenge> parse_www_authenticate(std::string_view value) {
   } else if (iequals(scheme, "Digest")) {
     out.scheme = AuthScheme::digest;
   } else {
-    return error(Errc::unsupported, "challenge scheme \"{}\" is not Basic or Digest", scheme.substr(0, 20));
+    return error(Errc::unsupported, "challenge scheme \"{}\" is not Basic or Digest",
+                 scheme.substr(0, 20));
   }
   auto parameters = parse_parameters(rest);
   if (!parameters) return std::move(parameters).error().with_context("www-authenticate");
   for (Parameter& p : *parameters) {
-    if (iequals(p.name, "realm")) out.realm = std::move(p.value);
-    else if (iequals(p.name, "nonce")) out.nonce = std::move(p.value);
-    else if (iequals(p.name, "opaque")) out.opaque = std::move(p.value);
-    else if (iequals(p.name, "algorithm")) out.algorithm = std::move(p.value);
-    else if (iequals(p.name, "qop")) out.qop = std::move(p.value);
-    else if (iequals(p.name, "stale")) out.is_stale = iequals(p.value, "true");
+    if (iequals(p.name, "realm"))
+      out.realm = std::move(p.value);
+    else if (iequals(p.name, "nonce"))
+      out.nonce = std::move(p.value);
+    else if (iequals(p.name, "opaque"))
+      out.opaque = std::move(p.value);
+    else if (iequals(p.name, "algorithm"))
+      out.algorithm = std::move(p.value);
+    else if (iequals(p.name, "qop"))
+      out.qop = std::move(p.value);
+    else if (iequals(p.name, "stale"))
+      out.is_stale = iequals(p.value, "true");
   }
   if (out.scheme == AuthScheme::digest && (out.realm.empty() || out.nonce.empty()))
     return error(Errc::malformed, "www-authenticate digest: no realm or nonce");
@@ -240,8 +260,9 @@ Result<AuthChallenge> parse_www_authenticate(std::string_view value) {
 }
 
 Result<std::string> authorization_for(const AuthChallenge& challenge, std::string_view user,
-                                      std::string_view password, std::string_view method, std::string_view uri,
-                                      std::string_view cnonce, std::uint32_t nonce_count) {
+                                      std::string_view password, std::string_view method,
+                                      std::string_view uri, std::string_view cnonce,
+                                      std::uint32_t nonce_count) {
   if (challenge.scheme == AuthScheme::basic) {
     std::string pair(user);
     pair += ':';
@@ -255,16 +276,20 @@ Result<std::string> authorization_for(const AuthChallenge& challenge, std::strin
     while (!offered.empty()) {
       if (iequals(trim(detail::take_until(offered, ',')), "auth")) qop = "auth";
     }
-    if (qop.empty()) return error(Errc::unsupported, "digest qop \"{}\" without auth", challenge.qop.substr(0, 40));
+    if (qop.empty())
+      return error(Errc::unsupported, "digest qop \"{}\" without auth",
+                   challenge.qop.substr(0, 40));
   }
   char nc[9];
   std::snprintf(nc, sizeof nc, "%08x", nonce_count);
   const std::string ha1 = digest_ha1(user, challenge.realm, password, challenge.algorithm);
-  if (ha1.empty()) return error(Errc::unsupported, "digest algorithm \"{}\"", challenge.algorithm.substr(0, 40));
-  const std::string response =
-      digest_response(challenge.algorithm, ha1, challenge.nonce, cnonce, qop.empty() ? "" : nc, qop, method, uri);
+  if (ha1.empty())
+    return error(Errc::unsupported, "digest algorithm \"{}\"", challenge.algorithm.substr(0, 40));
+  const std::string response = digest_response(challenge.algorithm, ha1, challenge.nonce, cnonce,
+                                               qop.empty() ? "" : nc, qop, method, uri);
   std::string out = "Digest username=" + quoted(user) + ", realm=" + quoted(challenge.realm) +
-                    ", nonce=" + quoted(challenge.nonce) + ", uri=" + quoted(uri) + ", response=" + quoted(response);
+                    ", nonce=" + quoted(challenge.nonce) + ", uri=" + quoted(uri) +
+                    ", response=" + quoted(response);
   if (!challenge.algorithm.empty()) out += ", algorithm=" + challenge.algorithm;
   if (!challenge.opaque.empty()) out += ", opaque=" + quoted(challenge.opaque);
   if (!qop.empty()) out += ", qop=auth, nc=" + std::string(nc) + ", cnonce=" + quoted(cnonce);

@@ -54,11 +54,13 @@ Result<Authorization> parse_authorization(std::string_view value);
 /// computed for `method` (and the credentials' own uri, nonce, cnonce, nc). The caller checks that
 /// the nonce is one it issued and still valid, and that the uri names the request's resource.
 /// False for an unknown algorithm or qop. Compares in constant time.
-bool digest_matches(const DigestCredentials& credentials, std::string_view method, std::string_view password);
+bool digest_matches(const DigestCredentials& credentials, std::string_view method,
+                    std::string_view password);
 /// As digest_matches(), with HA1 = H(username:realm:password) in hex given instead of the password
 /// (an operator may store HA1 rather than passwords). For the -sess algorithms, the H(...) before
 /// the nonce and cnonce are added.
-bool digest_matches_ha1(const DigestCredentials& credentials, std::string_view method, std::string_view ha1_hex);
+bool digest_matches_ha1(const DigestCredentials& credentials, std::string_view method,
+                        std::string_view ha1_hex);
 
 /// H(username:realm:password) in lower-case hex, with H from `algorithm` (MD5 when empty).
 /// Empty for an unknown algorithm.
@@ -69,7 +71,8 @@ std::string digest_ha1(std::string_view username, std::string_view realm, std::s
 std::string www_authenticate_basic(std::string_view realm);
 /// `Digest realm="realm", nonce="nonce", algorithm=MD5` (with `, qop="auth"` when offer_qop; the
 /// default leaves it out, as live555-based clients, VLC among them, do not do qop).
-std::string www_authenticate_digest(std::string_view realm, std::string_view nonce, bool offer_qop = false);
+std::string www_authenticate_digest(std::string_view realm, std::string_view nonce,
+                                    bool offer_qop = false);
 
 /// A server's challenge, from a WWW-Authenticate value.
 struct AuthChallenge {
@@ -91,7 +94,8 @@ Result<AuthChallenge> parse_www_authenticate(std::string_view value);
 /// with the caller's `cnonce` (random, hex) and `nonce_count` (1 for the first use of this
 /// nonce, +1 after). Errors: Errc::unsupported for an algorithm or qop we cannot do.
 Result<std::string> authorization_for(const AuthChallenge& challenge, std::string_view user,
-                                      std::string_view password, std::string_view method, std::string_view uri,
-                                      std::string_view cnonce = "0a4f113b", std::uint32_t nonce_count = 1);
+                                      std::string_view password, std::string_view method,
+                                      std::string_view uri, std::string_view cnonce = "0a4f113b",
+                                      std::uint32_t nonce_count = 1);
 
 }  // namespace weir::formats::rtsp

@@ -8,7 +8,8 @@ namespace {
 
 // RFC 2617 3.5's worked example (its response is for GET).
 constexpr std::string_view kRfc2617Authorization =
-    "Digest username=\"Mufasa\", realm=\"testrealm@host.com\", nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", "
+    "Digest username=\"Mufasa\", realm=\"testrealm@host.com\", "
+    "nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", "
     "uri=\"/dir/index.html\", qop=auth, nc=00000001, cnonce=\"0a4f113b\", "
     "response=\"6629fae49393a05397450978507c4ef1\", opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"";
 
@@ -46,8 +47,9 @@ TEST(ParseAuthorization, ReadsEscapesInQuotedStrings) {
 
 TEST(ParseAuthorization, RefusesOtherSchemesAndBrokenValues) {
   EXPECT_EQ(parse_authorization("Bearer abc").error().code(), Errc::unsupported);
-  for (const char* text : {"Basic", "Basic !!!!", "Basic Ym9i", "Digest username=\"x", "Digest username",
-                           "Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"/\""})
+  for (const char* text :
+       {"Basic", "Basic !!!!", "Basic Ym9i", "Digest username=\"x", "Digest username",
+        "Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"/\""})
     EXPECT_EQ(parse_authorization(text).error().code(), Errc::malformed) << text;
 }
 
@@ -57,7 +59,8 @@ TEST(DigestMatches, ChecksRfc2617sExample) {
   EXPECT_TRUE(digest_matches(auth->digest, "GET", "Circle Of Life"));
   EXPECT_FALSE(digest_matches(auth->digest, "GET", "Circle of Life"));
   EXPECT_FALSE(digest_matches(auth->digest, "POST", "Circle Of Life"));
-  EXPECT_TRUE(digest_matches_ha1(auth->digest, "GET", digest_ha1("Mufasa", "testrealm@host.com", "Circle Of Life")));
+  EXPECT_TRUE(digest_matches_ha1(auth->digest, "GET",
+                                 digest_ha1("Mufasa", "testrealm@host.com", "Circle Of Life")));
   EXPECT_FALSE(digest_matches_ha1(auth->digest, "GET", ""));
 }
 
@@ -86,8 +89,10 @@ TEST(DigestMatches, ChecksRfc7616sMd5AndSha256Examples) {
 TEST(DigestMatches, AcceptsTheRfc2069FormWithoutQop) {
   // ffmpeg's answer to our capture server's challenge (testdata/ffmpeg_record_digest.bin).
   auto auth = parse_authorization(
-      "Digest username=\"alice\", realm=\"weir-capture\", nonce=\"5f2ab1e0c0ffee0123456789abcdef01\", "
-      "uri=\"rtsp://127.0.0.1:43267/live/auth\", response=\"2cb3b17cc962615aa3b44e06f48353b9\", algorithm=\"MD5\"");
+      "Digest username=\"alice\", realm=\"weir-capture\", "
+      "nonce=\"5f2ab1e0c0ffee0123456789abcdef01\", "
+      "uri=\"rtsp://127.0.0.1:43267/live/auth\", response=\"2cb3b17cc962615aa3b44e06f48353b9\", "
+      "algorithm=\"MD5\"");
   ASSERT_TRUE(auth);
   EXPECT_TRUE(digest_matches(auth->digest, "OPTIONS", "secret"));
   EXPECT_FALSE(digest_matches(auth->digest, "ANNOUNCE", "secret"));
@@ -95,7 +100,8 @@ TEST(DigestMatches, AcceptsTheRfc2069FormWithoutQop) {
 
 TEST(WwwAuthenticate, WritesChallengesThatParseBack) {
   EXPECT_EQ(www_authenticate_basic("weir"), "Basic realm=\"weir\"");
-  EXPECT_EQ(www_authenticate_digest("weir", "abc123"), "Digest realm=\"weir\", nonce=\"abc123\", algorithm=MD5");
+  EXPECT_EQ(www_authenticate_digest("weir", "abc123"),
+            "Digest realm=\"weir\", nonce=\"abc123\", algorithm=MD5");
   auto challenge = parse_www_authenticate(www_authenticate_digest("we\"ir", "abc123", true));
   ASSERT_TRUE(challenge);
   EXPECT_EQ(challenge->scheme, AuthScheme::digest);
@@ -120,7 +126,8 @@ TEST(ParseWwwAuthenticate, ReadsCameraChallenges) {
 }
 
 TEST(AuthorizationFor, AnswersBasic) {
-  auto value = authorization_for(*parse_www_authenticate("Basic realm=\"x\""), "bob", "pa:ss", "OPTIONS", "rtsp://h/");
+  auto value = authorization_for(*parse_www_authenticate("Basic realm=\"x\""), "bob", "pa:ss",
+                                 "OPTIONS", "rtsp://h/");
   ASSERT_TRUE(value);
   EXPECT_EQ(*value, "Basic Ym9iOnBhOnNz");
 }
@@ -130,17 +137,22 @@ TEST(AuthorizationFor, AnswersDigestAsTheServerChecksIt) {
   auto challenge = parse_www_authenticate(
       "Digest realm=\"weir-capture\", nonce=\"5f2ab1e0c0ffee0123456789abcdef01\", algorithm=MD5");
   ASSERT_TRUE(challenge);
-  auto value = authorization_for(*challenge, "alice", "secret", "OPTIONS", "rtsp://127.0.0.1:43267/live/auth");
+  auto value = authorization_for(*challenge, "alice", "secret", "OPTIONS",
+                                 "rtsp://127.0.0.1:43267/live/auth");
   ASSERT_TRUE(value);
-  EXPECT_NE(value->find("response=\"2cb3b17cc962615aa3b44e06f48353b9\""), std::string::npos) << *value;
+  EXPECT_NE(value->find("response=\"2cb3b17cc962615aa3b44e06f48353b9\""), std::string::npos)
+      << *value;
   // With qop=auth: RFC 2617's example, and our own check accepts it.
   auto rfc = parse_www_authenticate(
-      "Digest realm=\"testrealm@host.com\", qop=\"auth,auth-int\", nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", "
+      "Digest realm=\"testrealm@host.com\", qop=\"auth,auth-int\", "
+      "nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", "
       "opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"");
   ASSERT_TRUE(rfc);
-  auto answer = authorization_for(*rfc, "Mufasa", "Circle Of Life", "GET", "/dir/index.html", "0a4f113b", 1);
+  auto answer =
+      authorization_for(*rfc, "Mufasa", "Circle Of Life", "GET", "/dir/index.html", "0a4f113b", 1);
   ASSERT_TRUE(answer);
-  EXPECT_NE(answer->find("response=\"6629fae49393a05397450978507c4ef1\""), std::string::npos) << *answer;
+  EXPECT_NE(answer->find("response=\"6629fae49393a05397450978507c4ef1\""), std::string::npos)
+      << *answer;
   EXPECT_NE(answer->find("nc=00000001"), std::string::npos);
   auto parsed = parse_authorization(*answer);
   ASSERT_TRUE(parsed);

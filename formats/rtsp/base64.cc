@@ -64,7 +64,8 @@ Result<std::vector<std::uint8_t>> base64_decode(std::string_view text, std::size
   for (std::size_t i = 0; i < length; ++i) {
     const int value = sextet(text[i]);
     if (value < 0)
-      return error(Errc::malformed, "base64: bad character {} at offset {}", static_cast<unsigned char>(text[i]), i);
+      return error(Errc::malformed, "base64: bad character {} at offset {}",
+                   static_cast<unsigned char>(text[i]), i);
     group = (group << 6 | static_cast<std::uint32_t>(value)) & 0xffffff;
     bits += 6;
     if (bits >= 8) {

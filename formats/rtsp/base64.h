@@ -25,6 +25,7 @@ std::string base64_encode(std::string_view text);
 /// unpadded). Unused low bits of the last character are ignored (RFC 4648 3.5 lets decoders).
 /// Bounded: more than `max_bytes` decoded is Errc::limit before anything is allocated.
 /// Errors: Errc::malformed naming the offset of a bad character or a length of 4n+1.
-Result<std::vector<std::uint8_t>> base64_decode(std::string_view text, std::size_t max_bytes = 64 * 1024);
+Result<std::vector<std::uint8_t>> base64_decode(std::string_view text,
+                                                std::size_t max_bytes = 64 * 1024);
 
 }  // namespace weir::formats::rtsp

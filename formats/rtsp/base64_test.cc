@@ -6,7 +6,9 @@
 namespace weir::formats::rtsp {
 namespace {
 
-std::string text_of(const std::vector<std::uint8_t>& bytes) { return std::string(bytes.begin(), bytes.end()); }
+std::string text_of(const std::vector<std::uint8_t>& bytes) {
+  return std::string(bytes.begin(), bytes.end());
+}
 
 TEST(Base64, EncodesTheRfc4648TestVectors) {
   EXPECT_EQ(base64_encode(std::string_view("")), "");
@@ -38,7 +40,8 @@ TEST(Base64, RoundTripsEveryByte) {
 }
 
 TEST(Base64, RefusesCharactersOutsideTheAlphabetNamingTheOffset) {
-  for (const char* text : {"Zm9v YmFy", "Zm9v\nYmFy", "Zm9v-_", "Zg=a", "Z===", "=", "Zm9vY", "Zg=", "Zm=vYg=="}) {
+  for (const char* text :
+       {"Zm9v YmFy", "Zm9v\nYmFy", "Zm9v-_", "Zg=a", "Z===", "=", "Zm9vY", "Zg=", "Zm=vYg=="}) {
     auto decoded = base64_decode(text);
     EXPECT_FALSE(decoded) << text;
     if (!decoded) {

@@ -23,9 +23,10 @@ using test_support::requests_of;
 using test_support::responses_of;
 
 constexpr const char* kCaptures[] = {
-    "ffmpeg_record_tcp.bin",    "ffmpeg_record_udp.bin",    "ffmpeg_record_hevc_opus.bin", "ffmpeg_record_digest.bin",
-    "ffmpeg_record_basic.bin",  "gst_record_tcp.bin",       "ffmpeg_play_tcp_h264.bin",    "ffmpeg_play_udp_h264.bin",
-    "ffmpeg_play_tcp_h265.bin", "ffmpeg_play_udp_h265.bin", "gst_server_tcp_h264.bin",     "gst_server_udp_h264.bin",
+    "ffmpeg_record_tcp.bin",    "ffmpeg_record_udp.bin",    "ffmpeg_record_hevc_opus.bin",
+    "ffmpeg_record_digest.bin", "ffmpeg_record_basic.bin",  "gst_record_tcp.bin",
+    "ffmpeg_play_tcp_h264.bin", "ffmpeg_play_udp_h264.bin", "ffmpeg_play_tcp_h265.bin",
+    "ffmpeg_play_udp_h265.bin", "gst_server_tcp_h264.bin",  "gst_server_udp_h264.bin",
     "gst_server_tcp_h265.bin",  "gst_server_udp_h265.bin"};
 
 std::vector<TransportSpec> transport_of(const Request& request) {
@@ -279,7 +280,8 @@ TEST(Captures, GstreamersServerInterleavesRtpAfterPlay) {
     std::size_t after_play = 0;
     bool seen_play = false;
     for (const OwnedItem& item : items) {
-      if (item.kind == ItemKind::response && item.response.header("RTP-Info") != nullptr) seen_play = true;
+      if (item.kind == ItemKind::response && item.response.header("RTP-Info") != nullptr)
+        seen_play = true;
       if (item.kind != ItemKind::interleaved) continue;
       ++frames;
       after_play += seen_play;

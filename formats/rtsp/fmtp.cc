@@ -26,7 +26,8 @@ Result<int> small_number(const Fmtp& fmtp, std::string_view name, int fallback, 
   const std::string* value = fmtp.parameter(name);
   if (value == nullptr) return fallback;
   auto number = detail::parse_decimal(detail::trim(*value), static_cast<std::uint64_t>(max));
-  if (!number) return error(Errc::malformed, "fmtp {}: bad number \"{}\"", name, value->substr(0, 20));
+  if (!number)
+    return error(Errc::malformed, "fmtp {}: bad number \"{}\"", name, value->substr(0, 20));
   return static_cast<int>(*number);
 }
 
@@ -59,7 +60,9 @@ Result<H264Parameters> h264_parameters(const Fmtp& fmtp) {
   if (const std::string* id = fmtp.parameter("profile-level-id")) {
     const std::string_view text = detail::trim(*id);
     auto value = text.size() == 6 ? detail::parse_hex(text) : std::nullopt;
-    if (!value) return error(Errc::malformed, "fmtp profile-level-id: \"{}\" is not 6 hex digits", text.substr(0, 20));
+    if (!value)
+      return error(Errc::malformed, "fmtp profile-level-id: \"{}\" is not 6 hex digits",
+                   text.substr(0, 20));
     out.profile_level_id = std::array<std::uint8_t, 3>{static_cast<std::uint8_t>(*value >> 16),
                                                        static_cast<std::uint8_t>(*value >> 8),
                                                        static_cast<std::uint8_t>(*value)};
@@ -81,8 +84,8 @@ Result<HevcParameters> hevc_parameters(const Fmtp& fmtp) {
     std::string_view name;
     std::vector<NalUnit>* units;
   };
-  for (const List& list : {List{"sprop-vps", &out.vps}, List{"sprop-sps", &out.sps}, List{"sprop-pps", &out.pps},
-                           List{"sprop-sei", &out.sei}}) {
+  for (const List& list : {List{"sprop-vps", &out.vps}, List{"sprop-sps", &out.sps},
+                           List{"sprop-pps", &out.pps}, List{"sprop-sei", &out.sei}}) {
     const std::string* value = fmtp.parameter(list.name);
     if (value == nullptr) continue;
     auto units = decode_nal_list(*value, list.name);
@@ -99,11 +102,13 @@ Result<AacParameters> aac_parameters(const Fmtp& fmtp) {
   AacParameters out;
   if (const std::string* config = fmtp.parameter("config")) {
     const std::string_view text = detail::trim(*config);
-    if (text.size() % 2 != 0) return error(Errc::malformed, "fmtp config: odd number of hex digits");
+    if (text.size() % 2 != 0)
+      return error(Errc::malformed, "fmtp config: odd number of hex digits");
     for (std::size_t i = 0; i < text.size(); i += 2) {
       const int high = detail::hex_value(text[i]);
       const int low = detail::hex_value(text[i + 1]);
-      if (high < 0 || low < 0) return error(Errc::malformed, "fmtp config: bad hex digit at offset {}", i);
+      if (high < 0 || low < 0)
+        return error(Errc::malformed, "fmtp config: bad hex digit at offset {}", i);
       out.config.push_back(static_cast<std::uint8_t>(high << 4 | low));
     }
   }
@@ -113,11 +118,12 @@ Result<AacParameters> aac_parameters(const Fmtp& fmtp) {
     int* value;
     int max;
   };
-  for (const Number& number : {Number{"sizelength", &out.size_length, 32}, Number{"indexlength", &out.index_length, 32},
-                               Number{"indexdeltalength", &out.index_delta_length, 32},
-                               Number{"constantsize", &out.constant_size, 1 << 24},
-                               Number{"profile-level-id", &out.profile_level_id, 255},
-                               Number{"streamtype", &out.stream_type, 63}}) {
+  for (const Number& number :
+       {Number{"sizelength", &out.size_length, 32}, Number{"indexlength", &out.index_length, 32},
+        Number{"indexdeltalength", &out.index_delta_length, 32},
+        Number{"constantsize", &out.constant_size, 1 << 24},
+        Number{"profile-level-id", &out.profile_level_id, 255},
+        Number{"streamtype", &out.stream_type, 63}}) {
     auto value = small_number(fmtp, number.name, 0, number.max);
     if (!value) return std::move(value).error();
     *number.value = *value;
@@ -139,7 +145,8 @@ Fmtp make_h264_fmtp(int payload_type, std::span<const NalUnit> sps, std::span<co
   fmtp.payload_type = payload_type;
   fmtp.set("packetization-mode", "1");
   // profile-level-id is the SPS's profile_idc, constraint flags and level_idc, bytes 1..3.
-  if (!sps.empty() && sps.front().size() >= 4) fmtp.set("profile-level-id", hex(std::span(sps.front()).subspan(1, 3), true));
+  if (!sps.empty() && sps.front().size() >= 4)
+    fmtp.set("profile-level-id", hex(std::span(sps.front()).subspan(1, 3), true));
   std::vector<NalUnit> sets(sps.begin(), sps.end());
   sets.insert(sets.end(), pps.begin(), pps.end());
   if (!sets.empty()) fmtp.set("sprop-parameter-sets", encode_nal_list(sets));

@@ -25,7 +25,8 @@ using NalUnit = std::vector<std::uint8_t>;
 /// H.264 parameters.
 struct H264Parameters {
   int packetization_mode = 0;  ///< 0 single NAL, 1 non-interleaved (FU-A, STAP-A), 2 interleaved
-  std::optional<std::array<std::uint8_t, 3>> profile_level_id;  ///< profile_idc, constraints, level_idc
+  std::optional<std::array<std::uint8_t, 3>>
+      profile_level_id;        ///< profile_idc, constraints, level_idc
   std::vector<NalUnit> sps;    ///< from sprop-parameter-sets, NAL type 7
   std::vector<NalUnit> pps;    ///< NAL type 8
   std::vector<NalUnit> other;  ///< any other NAL there (SEI, SPS extension)
@@ -56,9 +57,9 @@ struct AacParameters {
   int size_length = 0;
   int index_length = 0;
   int index_delta_length = 0;
-  int constant_size = 0;             ///< constantSize, 0 when absent
+  int constant_size = 0;  ///< constantSize, 0 when absent
   int profile_level_id = 0;
-  int stream_type = 0;               ///< streamType (5: audio)
+  int stream_type = 0;  ///< streamType (5: audio)
 };
 
 /// Reads mpeg4-generic parameters. Errors: Errc::malformed for config that is not an even number
@@ -67,8 +68,8 @@ Result<AacParameters> aac_parameters(const Fmtp& fmtp);
 
 /// Opus parameters (RFC 7587): the receiver's wish and the sender's hint.
 struct OpusParameters {
-  bool stereo = false;       ///< "stereo=1"
-  bool sprop_stereo = false; ///< "sprop-stereo=1"
+  bool stereo = false;        ///< "stereo=1"
+  bool sprop_stereo = false;  ///< "sprop-stereo=1"
 };
 
 /// Reads Opus parameters (any value but "1" is false, as RFC 7587 says).

@@ -16,7 +16,8 @@ Fmtp fmtp_of(std::string_view line) {
 
 TEST(H264Parameters, ReadsFfmpegsFmtp) {
   auto h264 = h264_parameters(fmtp_of(
-      "packetization-mode=1; sprop-parameter-sets=Z/QADZGbKCg/YCIAAAMAAgAAAwBkHihTLA==,aOvjxEhE; profile-level-id=F4000D"));
+      "packetization-mode=1; sprop-parameter-sets=Z/QADZGbKCg/YCIAAAMAAgAAAwBkHihTLA==,aOvjxEhE; "
+      "profile-level-id=F4000D"));
   ASSERT_TRUE(h264) << h264.error().message();
   EXPECT_EQ(h264->packetization_mode, 1);
   EXPECT_EQ(h264->profile_level_id, (std::array<std::uint8_t, 3>{0xF4, 0x00, 0x0D}));
@@ -33,14 +34,16 @@ TEST(H264Parameters, DefaultsAbsentParametersAndRefusesBadOnes) {
   ASSERT_TRUE(empty);
   EXPECT_EQ(empty->packetization_mode, 0);
   EXPECT_FALSE(empty->profile_level_id);
-  for (const char* line : {"packetization-mode=3", "profile-level-id=42c0", "profile-level-id=42c01g",
-                           "sprop-parameter-sets=Z0LA*A==", "sprop-parameter-sets=,="})
+  for (const char* line :
+       {"packetization-mode=3", "profile-level-id=42c0", "profile-level-id=42c01g",
+        "sprop-parameter-sets=Z0LA*A==", "sprop-parameter-sets=,="})
     EXPECT_FALSE(h264_parameters(fmtp_of(line))) << line;
 }
 
 TEST(HevcParameters, ReadsFfmpegsFmtp) {
   auto hevc = hevc_parameters(fmtp_of(
-      "sprop-vps=QAEMAf//BAgAAAMAmAgAAAMAAD+VmAk=;sprop-sps=QgEBBAgAAAMAmAgAAAMAAD+QAUEB4ilLKzSSZX/4AAgAC1BgYGBAAAADAEAAAAeC;"
+      "sprop-vps=QAEMAf//BAgAAAMAmAgAAAMAAD+VmAk=;sprop-sps=QgEBBAgAAAMAmAgAAAMAAD+QAUEB4ilLKzSSZX/"
+      "4AAgAC1BgYGBAAAADAEAAAAeC;"
       "sprop-pps=RAHBcrRiQA=="));
   ASSERT_TRUE(hevc) << hevc.error().message();
   ASSERT_EQ(hevc->vps.size(), 1u);
@@ -54,8 +57,9 @@ TEST(HevcParameters, ReadsFfmpegsFmtp) {
 }
 
 TEST(AacParameters, ReadsMpeg4Generic) {
-  auto aac = aac_parameters(fmtp_of(
-      "streamtype=5;profile-level-id=2;mode=AAC-hbr;config=120856e500;sizelength=13;indexlength=3;indexdeltalength=3"));
+  auto aac =
+      aac_parameters(fmtp_of("streamtype=5;profile-level-id=2;mode=AAC-hbr;config=120856e500;"
+                             "sizelength=13;indexlength=3;indexdeltalength=3"));
   ASSERT_TRUE(aac) << aac.error().message();
   EXPECT_EQ(aac->config, (std::vector<std::uint8_t>{0x12, 0x08, 0x56, 0xe5, 0x00}));
   EXPECT_EQ(aac->mode, "AAC-hbr");
@@ -97,7 +101,8 @@ TEST(MakeFmtp, BuildsWhatTheReadersReadBack) {
   EXPECT_EQ(aac->mode, "AAC-hbr");
 
   const NalUnit vps = {0x40, 0x01, 0x0c};
-  auto hevc = hevc_parameters(make_hevc_fmtp(98, std::span(&vps, 1), std::span(&sps, 1), std::span(&pps, 1)));
+  auto hevc = hevc_parameters(
+      make_hevc_fmtp(98, std::span(&vps, 1), std::span(&sps, 1), std::span(&pps, 1)));
   ASSERT_TRUE(hevc);
   EXPECT_EQ(hevc->vps, std::vector<NalUnit>{vps});
 

@@ -158,7 +158,17 @@ std::optional<std::uint32_t> cseq(const Response& response) noexcept {
   return cseq_of(response.header("CSeq"));
 }
 
-std::array<std::uint8_t, 4> interleaved_header(std::uint8_t channel, std::uint16_t length) noexcept {
+Response reply_to(const Request& request, int status) {
+  Response response;
+  response.status = status;
+  response.version_major = request.version_major;
+  response.version_minor = request.version_minor;
+  if (const std::string* value = request.header("CSeq")) response.add_header("CSeq", *value);
+  return response;
+}
+
+std::array<std::uint8_t, 4> interleaved_header(std::uint8_t channel,
+                                               std::uint16_t length) noexcept {
   return {'$', channel, static_cast<std::uint8_t>(length >> 8), static_cast<std::uint8_t>(length)};
 }
 
@@ -172,7 +182,8 @@ struct MessageReader::Parsed {
   bool is_complete = false;
 };
 
-Result<MessageReader::Parsed> MessageReader::parse(std::span<const std::uint8_t> bytes, Item& item) {
+Result<MessageReader::Parsed> MessageReader::parse(std::span<const std::uint8_t> bytes,
+                                                   Item& item) {
   const std::size_t n = bytes.size();
   std::size_t at = 0;
   // RFC 7230 3.5, which RTSP servers follow too: empty lines before a message are ignored
@@ -193,8 +204,10 @@ Result<MessageReader::Parsed> MessageReader::parse(std::span<const std::uint8_t>
 
   // Fail fast on bytes that cannot start a message rather than waiting for a whole header block.
   if (!is_token_char(static_cast<char>(bytes[at])))
-    return error(Errc::malformed, "rtsp: byte {} at stream offset {} starts neither a message nor an "
-                 "interleaved frame", bytes[at], start);
+    return error(Errc::malformed,
+                 "rtsp: byte {} at stream offset {} starts neither a message nor an "
+                 "interleaved frame",
+                 bytes[at], start);
 
   // The header block ends at an empty line: "\n\n" or "\n\r\n".
   std::size_t end = 0;
@@ -218,7 +231,8 @@ Result<MessageReader::Parsed> MessageReader::parse(std::span<const std::uint8_t>
     return Parsed{at, 0, false};
   }
   if (end - at > limits_.max_header_bytes)
-    return error(Errc::limit, "rtsp: header block of {} bytes at stream offset {} over max_header_bytes ({})",
+    return error(Errc::limit,
+                 "rtsp: header block of {} bytes at stream offset {} over max_header_bytes ({})",
                  end - at, start, limits_.max_header_bytes);
 
   const std::string_view block(reinterpret_cast<const char*>(bytes.data()) + at, end - at);
@@ -267,7 +281,8 @@ Result<MessageReader::Parsed> MessageReader::parse(std::span<const std::uint8_t>
     if (detail::is_space(raw.front())) {
       // Obsolete line folding: the line continues the previous value.
       if (headers->empty())
-        return error(Errc::malformed, "rtsp: continuation line before any header at stream offset {}",
+        return error(Errc::malformed,
+                     "rtsp: continuation line before any header at stream offset {}",
                      start + line_at);
       const std::string_view more = trim(raw);
       if (!more.empty()) {
@@ -279,16 +294,19 @@ Result<MessageReader::Parsed> MessageReader::parse(std::span<const std::uint8_t>
     const std::size_t colon = raw.find(':');
     const std::string_view name = trim(raw.substr(0, colon));
     if (colon == std::string_view::npos || name.empty())
-      return error(Errc::malformed, "rtsp: header line \"{}\" without a name and ':' at stream offset {}",
+      return error(Errc::malformed,
+                   "rtsp: header line \"{}\" without a name and ':' at stream offset {}",
                    raw.substr(0, 80), start + line_at);
     const std::string_view value = trim(raw.substr(colon + 1));
     if (iequals(name, "Content-Length")) {
       auto length = detail::parse_decimal(value);
       if (!length || (content_length && *content_length != *length))
-        return error(Errc::malformed, "rtsp: bad or conflicting Content-Length \"{}\" at stream offset {}",
+        return error(Errc::malformed,
+                     "rtsp: bad or conflicting Content-Length \"{}\" at stream offset {}",
                      value.substr(0, 40), start + line_at);
       if (*length > limits_.max_body_bytes)
-        return error(Errc::limit, "rtsp: Content-Length {} at stream offset {} over max_body_bytes ({})",
+        return error(Errc::limit,
+                     "rtsp: Content-Length {} at stream offset {} over max_body_bytes ({})",
                      *length, start + line_at, limits_.max_body_bytes);
       content_length = length;
     }
@@ -348,12 +366,15 @@ Result<Item> MessageReader::next() {
     } else {
       const void* newline = std::memchr(input_.data(), '\n', input_.size());
       if (newline != nullptr)
-        take = static_cast<std::size_t>(static_cast<const std::uint8_t*>(newline) - input_.data()) + 1;
+        take =
+            static_cast<std::size_t>(static_cast<const std::uint8_t*>(newline) - input_.data()) + 1;
       // Never hold more than one byte over the limit: enough for parse() to report it.
       const std::size_t held = buffer_.size() - buffer_start_;
-      if (held <= limits_.max_header_bytes) take = std::min(take, limits_.max_header_bytes + 1 - held);
+      if (held <= limits_.max_header_bytes)
+        take = std::min(take, limits_.max_header_bytes + 1 - held);
     }
-    buffer_.insert(buffer_.end(), input_.begin(), input_.begin() + static_cast<std::ptrdiff_t>(take));
+    buffer_.insert(buffer_.end(), input_.begin(),
+                   input_.begin() + static_cast<std::ptrdiff_t>(take));
     input_ = input_.subspan(take);
   }
   compact();

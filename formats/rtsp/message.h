@@ -44,7 +44,9 @@ struct Request {
   std::string body;
 
   /// The first header named `name` (case-insensitive), or null. Points into `headers`.
-  const std::string* header(std::string_view name) const noexcept { return find_header(headers, name); }
+  const std::string* header(std::string_view name) const noexcept {
+    return find_header(headers, name);
+  }
   /// Appends a header (no check for an existing one).
   void add_header(std::string name, std::string value) {
     headers.push_back({std::move(name), std::move(value)});
@@ -61,7 +63,9 @@ struct Response {
   std::string body;
 
   /// The first header named `name` (case-insensitive), or null. Points into `headers`.
-  const std::string* header(std::string_view name) const noexcept { return find_header(headers, name); }
+  const std::string* header(std::string_view name) const noexcept {
+    return find_header(headers, name);
+  }
   /// Appends a header (no check for an existing one).
   void add_header(std::string name, std::string value) {
     headers.push_back({std::move(name), std::move(value)});
@@ -82,6 +86,10 @@ std::string_view reason_phrase(int status) noexcept;
 std::optional<std::uint32_t> cseq(const Request& request) noexcept;
 /// The CSeq header of a response (a client matches it to its request).
 std::optional<std::uint32_t> cseq(const Response& response) noexcept;
+
+/// A response to `request` with `status`, its CSeq copied (RFC 2326 12.17: every response carries
+/// the request's CSeq), the reason left to serialize(). The caller adds the rest (Session, ...).
+Response reply_to(const Request& request, int status);
 
 /// The 4-byte head of an interleaved frame: '$', channel, payload length (big-endian).
 std::array<std::uint8_t, 4> interleaved_header(std::uint8_t channel, std::uint16_t length) noexcept;
@@ -105,8 +113,8 @@ struct Item {
   ItemKind kind = ItemKind::need_more;
   Request request;
   Response response;
-  std::uint8_t channel = 0;                 ///< interleaved channel (RTP even, RTCP odd by custom)
-  std::span<const std::uint8_t> payload;    ///< valid until the next call to the reader
+  std::uint8_t channel = 0;               ///< interleaved channel (RTP even, RTCP odd by custom)
+  std::span<const std::uint8_t> payload;  ///< valid until the next call to the reader
 };
 
 /// Reads one connection's byte stream: RTSP requests and responses (server and client side) and
@@ -136,7 +144,9 @@ class MessageReader {
   /// Bytes taken out of the stream so far (items returned), for error offsets and statistics.
   std::uint64_t consumed_bytes() const noexcept { return consumed_; }
   /// Bytes fed but not yet returned as items (held or borrowed).
-  std::size_t buffered_bytes() const noexcept { return buffer_.size() - buffer_start_ + input_.size(); }
+  std::size_t buffered_bytes() const noexcept {
+    return buffer_.size() - buffer_start_ + input_.size();
+  }
 
  private:
   struct Parsed;

@@ -40,7 +40,8 @@ void look_inside(const std::vector<rtsp::Header>& headers, const std::string& bo
   if (!body.empty()) static_cast<void>(rtsp::parse_sdp(body));
 }
 
-std::vector<Seen> read(std::span<const std::uint8_t> bytes, std::size_t seed, weir::Status& status) {
+std::vector<Seen> read(std::span<const std::uint8_t> bytes, std::size_t seed,
+                       weir::Status& status) {
   rtsp::MessageLimits limits;
   limits.max_header_bytes = 2048;
   limits.max_body_bytes = 4096;
@@ -102,11 +103,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const Seen& item : whole) {
     if (item.kind != rtsp::ItemKind::request && item.kind != rtsp::ItemKind::response) continue;
     rtsp::MessageReader again;
-    again.feed(std::span(reinterpret_cast<const std::uint8_t*>(item.text.data()), item.text.size()));
+    again.feed(
+        std::span(reinterpret_cast<const std::uint8_t*>(item.text.data()), item.text.size()));
     weir::Result<rtsp::Item> back = again.next();
     if (!back || back->kind != item.kind) std::abort();
-    const std::string text =
-        item.kind == rtsp::ItemKind::request ? rtsp::serialize(back->request) : rtsp::serialize(back->response);
+    const std::string text = item.kind == rtsp::ItemKind::request ? rtsp::serialize(back->request)
+                                                                  : rtsp::serialize(back->response);
     if (text != item.text) std::abort();
     const rtsp::Request& request = back->request;
     look_inside(item.kind == rtsp::ItemKind::request ? request.headers : back->response.headers,

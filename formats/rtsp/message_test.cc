@@ -14,8 +14,10 @@ using test_support::read_all;
 
 TEST(MessageReader, ReadsPipelinedRequestsFromOneFeed) {
   const Bytes bytes = bytes_of(
-      "OPTIONS rtsp://127.0.0.1:8554/live/test RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: Lavf59.27.100\r\n\r\n"
-      "DESCRIBE rtsp://127.0.0.1:8554/live/test RTSP/1.0\r\nAccept: application/sdp\r\nCSeq: 2\r\n\r\n");
+      "OPTIONS rtsp://127.0.0.1:8554/live/test RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: "
+      "Lavf59.27.100\r\n\r\n"
+      "DESCRIBE rtsp://127.0.0.1:8554/live/test RTSP/1.0\r\nAccept: application/sdp\r\nCSeq: "
+      "2\r\n\r\n");
   const auto items = read_all(bytes);
   ASSERT_EQ(items.size(), 2u);
   EXPECT_EQ(items[0].kind, ItemKind::request);
@@ -32,7 +34,8 @@ TEST(MessageReader, ReadsPipelinedRequestsFromOneFeed) {
 TEST(MessageReader, ReadsResponsesBodiesAndInterleavedFramesInAnyMix) {
   const Bytes bytes = bytes_of(
       "RTSP/1.0 200 OK\r\nCSeq: 3\r\nContent-Length: 5\r\n\r\nhello"
-      "$\x01\x00\x03" "abc"
+      "$\x01\x00\x03"
+      "abc"
       "$\x00\x00\x00"
       "RTSP/1.0 454 Session Not Found\r\nCSeq: 4\r\n\r\n");
   const auto items = read_all(bytes);
@@ -57,7 +60,8 @@ TEST(MessageReader, GivesTheSameItemsWhereverTheStreamIsCut) {
       "ANNOUNCE rtsp://h/live/x RTSP/1.0\r\nContent-Type: application/sdp\r\nCSeq: 2\r\n"
       "Content-Length: 10\r\n\r\nv=0\r\ns=x\r\n"
       "$\x02\x00\x04wxyz\r\n"
-      "SETUP rtsp://h/live/x/streamid=0 RTSP/1.0\nTransport: RTP/AVP/TCP;interleaved=0-1\nCSeq: 3\n\n"
+      "SETUP rtsp://h/live/x/streamid=0 RTSP/1.0\nTransport: RTP/AVP/TCP;interleaved=0-1\nCSeq: "
+      "3\n\n"
       "$\x00\x00\x01Q");
   const auto whole = read_all(bytes);
   ASSERT_EQ(whole.size(), 4u);
@@ -77,7 +81,10 @@ TEST(MessageReader, GivesTheSameItemsWhereverTheStreamIsCut) {
 }
 
 TEST(MessageReader, ReadsWholeMessagesInPlaceAndHoldsNothingAfter) {
-  const Bytes bytes = bytes_of("$\x00\x00\x02" "ab$\x01\x00\x01" "c");
+  const Bytes bytes = bytes_of(
+      "$\x00\x00\x02"
+      "ab$\x01\x00\x01"
+      "c");
   MessageReader reader;
   reader.feed(bytes);
   Result<Item> first = reader.next();
@@ -94,7 +101,9 @@ TEST(MessageReader, ReadsWholeMessagesInPlaceAndHoldsNothingAfter) {
 }
 
 TEST(MessageReader, TopsUpACutFrameWithOnlyTheBytesItNeeds) {
-  const Bytes head = bytes_of("$\x00\x00\x04" "ab");
+  const Bytes head = bytes_of(
+      "$\x00\x00\x04"
+      "ab");
   const Bytes tail = bytes_of("cd$\x01\x00\x02yz");
   MessageReader reader;
   reader.feed(head);
@@ -114,7 +123,8 @@ TEST(MessageReader, TopsUpACutFrameWithOnlyTheBytesItNeeds) {
 }
 
 TEST(MessageReader, AcceptsRtsp2AndBareLineFeedsAndBlankLinesBetweenMessages) {
-  const auto items = read_all(bytes_of("\r\n\r\nOPTIONS * RTSP/2.0\nCSeq: 9\n\n\nRTSP/2.0 200\nCSeq: 9\n\n"));
+  const auto items =
+      read_all(bytes_of("\r\n\r\nOPTIONS * RTSP/2.0\nCSeq: 9\n\n\nRTSP/2.0 200\nCSeq: 9\n\n"));
   ASSERT_EQ(items.size(), 2u);
   EXPECT_EQ(items[0].request.uri, "*");
   EXPECT_EQ(items[0].request.version_major, 2);
@@ -125,14 +135,17 @@ TEST(MessageReader, AcceptsRtsp2AndBareLineFeedsAndBlankLinesBetweenMessages) {
 }
 
 TEST(MessageReader, JoinsAFoldedHeaderLine) {
-  const auto items = read_all(bytes_of("PLAY rtsp://h/a/b RTSP/1.0\r\nCSeq: 5\r\nX-Long: one\r\n  two\r\n\r\n"));
+  const auto items =
+      read_all(bytes_of("PLAY rtsp://h/a/b RTSP/1.0\r\nCSeq: 5\r\nX-Long: one\r\n  two\r\n\r\n"));
   ASSERT_EQ(items.size(), 1u);
   EXPECT_EQ(*items[0].request.header("x-long"), "one two");
 }
 
 TEST(MessageReader, RefusesABadRequestLineNamingItsOffset) {
   Status status;
-  const auto items = read_all(bytes_of("OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\nGET /index.html HTTP/1.1\r\n\r\n"), 0, &status);
+  const auto items =
+      read_all(bytes_of("OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\nGET /index.html HTTP/1.1\r\n\r\n"), 0,
+               &status);
   EXPECT_EQ(items.size(), 1u);
   EXPECT_EQ(status.code(), Errc::malformed);
   EXPECT_NE(status.message().find("request line"), std::string::npos) << status.message();
@@ -140,8 +153,9 @@ TEST(MessageReader, RefusesABadRequestLineNamingItsOffset) {
 }
 
 TEST(MessageReader, RefusesABadStatusLine) {
-  for (const char* text : {"RTSP/1.0 000 Zero\r\n\r\n", "RTSP/1.0 20 OK\r\n\r\n", "RTSP/1.0 2000 OK\r\n\r\n",
-                           "RTSP/1.x 200 OK\r\n\r\n", "RTSP/10.0 200 OK\r\n\r\n"}) {
+  for (const char* text :
+       {"RTSP/1.0 000 Zero\r\n\r\n", "RTSP/1.0 20 OK\r\n\r\n", "RTSP/1.0 2000 OK\r\n\r\n",
+        "RTSP/1.x 200 OK\r\n\r\n", "RTSP/10.0 200 OK\r\n\r\n"}) {
     Status status;
     read_all(bytes_of(std::string_view(text)), 0, &status);
     EXPECT_EQ(status.code(), Errc::malformed) << text;
@@ -175,12 +189,14 @@ TEST(MessageReader, RefusesAHeaderLineWithoutAColon) {
 TEST(MessageReader, RefusesAHeaderBlockOverTheLimitEvenWhenFedByteByByte) {
   MessageLimits limits;
   limits.max_header_bytes = 64;
-  const Bytes bytes = bytes_of("OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nX-Padding: " + std::string(100, 'x'));
+  const Bytes bytes =
+      bytes_of("OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nX-Padding: " + std::string(100, 'x'));
   for (std::size_t step : {std::size_t{0}, std::size_t{1}, std::size_t{7}}) {
     Status status;
     read_all(bytes, step, &status, limits);
     EXPECT_EQ(status.code(), Errc::limit) << step;
-    EXPECT_NE(status.message().find("max_header_bytes (64)"), std::string::npos) << status.message();
+    EXPECT_NE(status.message().find("max_header_bytes (64)"), std::string::npos)
+        << status.message();
   }
 }
 
@@ -188,7 +204,8 @@ TEST(MessageReader, RefusesABodyOverTheLimitBeforeItArrives) {
   MessageLimits limits;
   limits.max_body_bytes = 100;
   Status status;
-  read_all(bytes_of("ANNOUNCE rtsp://h/a/b RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 101\r\n\r\n"), 0, &status, limits);
+  read_all(bytes_of("ANNOUNCE rtsp://h/a/b RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 101\r\n\r\n"), 0,
+           &status, limits);
   EXPECT_EQ(status.code(), Errc::limit);
   EXPECT_NE(status.message().find("max_body_bytes (100)"), std::string::npos) << status.message();
 }
@@ -204,8 +221,12 @@ TEST(MessageReader, RefusesConflictingOrNonNumericContentLength) {
 }
 
 TEST(MessageReader, KeepsOrderWhenFedTwiceBeforeRunningDry) {
-  const Bytes first = bytes_of("$\x00\x00\x01" "a$\x00\x00");
-  const Bytes second = bytes_of("\x01" "b");
+  const Bytes first = bytes_of(
+      "$\x00\x00\x01"
+      "a$\x00\x00");
+  const Bytes second = bytes_of(
+      "\x01"
+      "b");
   MessageReader reader;
   reader.feed(first);
   reader.feed(second);
@@ -223,9 +244,11 @@ TEST(Serialize, WritesARequestWithContentLengthFromTheBody) {
   request.uri = "rtsp://h/live/x";
   request.add_header("CSeq", "2");
   request.body = "v=0\r\n";
-  EXPECT_EQ(serialize(request), "ANNOUNCE rtsp://h/live/x RTSP/1.0\r\nCSeq: 2\r\nContent-Length: 5\r\n\r\nv=0\r\n");
+  EXPECT_EQ(serialize(request),
+            "ANNOUNCE rtsp://h/live/x RTSP/1.0\r\nCSeq: 2\r\nContent-Length: 5\r\n\r\nv=0\r\n");
   request.add_header("content-length", "5");
-  EXPECT_EQ(serialize(request), "ANNOUNCE rtsp://h/live/x RTSP/1.0\r\nCSeq: 2\r\ncontent-length: 5\r\n\r\nv=0\r\n");
+  EXPECT_EQ(serialize(request),
+            "ANNOUNCE rtsp://h/live/x RTSP/1.0\r\nCSeq: 2\r\ncontent-length: 5\r\n\r\nv=0\r\n");
 }
 
 TEST(Serialize, WritesAResponseWithTheStandardReasonWhenNoneIsSet) {
@@ -248,6 +271,17 @@ TEST(Serialize, WhatItWritesReadsBack) {
   ASSERT_EQ(items.size(), 1u);
   EXPECT_EQ(items[0].response.body, response.body);
   EXPECT_EQ(cseq(items[0].response), 7u);
+}
+
+TEST(ReplyTo, CopiesCseqAndVersion) {
+  Request request;
+  request.method = "OPTIONS";
+  request.uri = "*";
+  request.version_major = 2;
+  request.add_header("CSeq", "17");
+  const Response response = reply_to(request, 454);
+  EXPECT_EQ(serialize(response), "RTSP/2.0 454 Session Not Found\r\nCSeq: 17\r\n\r\n");
+  EXPECT_TRUE(reply_to(Request{}, 400).headers.empty());
 }
 
 TEST(ReasonPhrase, FollowsRfc2326) {

@@ -41,17 +41,21 @@ std::optional<microseconds> parse_npt_time(std::string_view text) {
   // npt-mm and npt-ss are 1*2DIGIT (RFC 2326 3.6).
   const std::size_t second_colon = text.find(':', first_colon + 1);
   if (second_colon == std::string_view::npos) return std::nullopt;
-  const std::string_view minutes_text = text.substr(first_colon + 1, second_colon - first_colon - 1);
+  const std::string_view minutes_text =
+      text.substr(first_colon + 1, second_colon - first_colon - 1);
   const std::string_view seconds_text = text.substr(second_colon + 1);
   const std::size_t whole_seconds_digits = seconds_text.find('.');
   auto hours = detail::parse_decimal(text.substr(0, first_colon), 1'000'000);
   auto minutes = minutes_text.size() <= 2 ? detail::parse_decimal(minutes_text, 59) : std::nullopt;
   auto seconds = parse_seconds_us(seconds_text, 59);
   if (!hours || !minutes || !seconds ||
-      (whole_seconds_digits == std::string_view::npos ? seconds_text.size() : whole_seconds_digits) > 2)
+      (whole_seconds_digits == std::string_view::npos ? seconds_text.size()
+                                                      : whole_seconds_digits) > 2)
     return std::nullopt;
-  return microseconds((static_cast<std::int64_t>(*hours) * 3600 + static_cast<std::int64_t>(*minutes) * 60) *
-                          1'000'000 + *seconds);
+  return microseconds(
+      (static_cast<std::int64_t>(*hours) * 3600 + static_cast<std::int64_t>(*minutes) * 60) *
+          1'000'000 +
+      *seconds);
 }
 
 void append_time(std::string& out, microseconds time) {
@@ -69,10 +73,12 @@ Result<NptRange> parse_range(std::string_view value) {
   for (std::string_view unit : {"smpte", "clock="})
     if (detail::istarts_with(text, unit))
       return error(Errc::unsupported, "range \"{}\": only npt is supported", text.substr(0, 60));
-  if (!detail::istarts_with(text, "npt")) return error(Errc::malformed, "range \"{}\": not npt=", text.substr(0, 60));
+  if (!detail::istarts_with(text, "npt"))
+    return error(Errc::malformed, "range \"{}\": not npt=", text.substr(0, 60));
   text.remove_prefix(3);
   text = detail::trim(text);
-  if (text.empty() || text.front() != '=') return error(Errc::malformed, "range \"{}\": not npt=", value.substr(0, 60));
+  if (text.empty() || text.front() != '=')
+    return error(Errc::malformed, "range \"{}\": not npt=", value.substr(0, 60));
   text = detail::trim(text.substr(1));
   const std::size_t dash = text.find('-');
   if (dash == std::string_view::npos)

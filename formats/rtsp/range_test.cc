@@ -42,7 +42,8 @@ TEST(ParseRange, ReadsNowAndHoursMinutesSeconds) {
 }
 
 TEST(ParseRange, RecognisesSmpteAndClockAsUnsupported) {
-  for (const char* text : {"smpte=10:07:00-10:07:33:05.01", "smpte-25=0:0:0-", "clock=19961108T142300Z-"}) {
+  for (const char* text :
+       {"smpte=10:07:00-10:07:33:05.01", "smpte-25=0:0:0-", "clock=19961108T142300Z-"}) {
     auto range = parse_range(text);
     ASSERT_FALSE(range) << text;
     EXPECT_EQ(range.error().code(), Errc::unsupported) << text;
@@ -50,8 +51,9 @@ TEST(ParseRange, RecognisesSmpteAndClockAsUnsupported) {
 }
 
 TEST(ParseRange, RefusesWhatIsNotAnNptRange) {
-  for (const char* text : {"", "npt", "npt=", "npt=10", "npt=-", "npt=a-", "npt=1:60:00-", "npt=1:00:60-",
-                           "npt=1:00-", "npt=30-10", "npt=1.2.3-", "bytes=0-10", "npt=1:00:001-"})
+  for (const char* text :
+       {"", "npt", "npt=", "npt=10", "npt=-", "npt=a-", "npt=1:60:00-", "npt=1:00:60-", "npt=1:00-",
+        "npt=30-10", "npt=1.2.3-", "bytes=0-10", "npt=1:00:001-"})
     EXPECT_FALSE(parse_range(text)) << text;
 }
 

@@ -73,16 +73,20 @@ std::optional<int> payload_type_of(std::string_view text) {
 
 Result<SdpConnection> parse_connection(std::string_view value, std::size_t line) {
   const auto parts = fields(value);
-  if (parts.size() != 3) return error(Errc::malformed, "sdp line {}: bad c= \"{}\"", line, value.substr(0, 60));
+  if (parts.size() != 3)
+    return error(Errc::malformed, "sdp line {}: bad c= \"{}\"", line, value.substr(0, 60));
   return SdpConnection{std::string(parts[0]), std::string(parts[1]), std::string(parts[2])};
 }
 
 Result<SdpBandwidth> parse_bandwidth(std::string_view value, std::size_t line) {
   const std::size_t colon = value.find(':');
-  auto number = colon == std::string_view::npos ? std::nullopt
-                                                : detail::parse_decimal(trim(value.substr(colon + 1)), UINT32_MAX);
-  if (!number || colon == 0) return error(Errc::malformed, "sdp line {}: bad b= \"{}\"", line, value.substr(0, 60));
-  return SdpBandwidth{std::string(trim(value.substr(0, colon))), static_cast<std::uint32_t>(*number)};
+  auto number = colon == std::string_view::npos
+                    ? std::nullopt
+                    : detail::parse_decimal(trim(value.substr(colon + 1)), UINT32_MAX);
+  if (!number || colon == 0)
+    return error(Errc::malformed, "sdp line {}: bad b= \"{}\"", line, value.substr(0, 60));
+  return SdpBandwidth{std::string(trim(value.substr(0, colon))),
+                      static_cast<std::uint32_t>(*number)};
 }
 
 // "96 H264/90000" or "97 MPEG4-GENERIC/48000/2"; a missing clock rate is taken as 0.
@@ -101,13 +105,17 @@ Result<RtpMap> parse_rtpmap(std::string_view value, std::size_t line) {
   const std::string_view clock = trim(detail::take_until(rest, '/'));
   if (!clock.empty()) {
     auto rate = detail::parse_decimal(clock, UINT32_MAX);
-    if (!rate) return error(Errc::malformed, "sdp line {}: bad rtpmap clock rate \"{}\"", line, clock.substr(0, 20));
+    if (!rate)
+      return error(Errc::malformed, "sdp line {}: bad rtpmap clock rate \"{}\"", line,
+                   clock.substr(0, 20));
     map.clock_rate = static_cast<std::uint32_t>(*rate);
   }
   const std::string_view channels = trim(rest);
   if (!channels.empty()) {
     auto count = detail::parse_decimal(channels, 255);
-    if (!count) return error(Errc::malformed, "sdp line {}: bad rtpmap channels \"{}\"", line, channels.substr(0, 20));
+    if (!count)
+      return error(Errc::malformed, "sdp line {}: bad rtpmap channels \"{}\"", line,
+                   channels.substr(0, 20));
     map.channels = static_cast<int>(*count);
   }
   return map;
@@ -117,34 +125,40 @@ Result<Fmtp> parse_fmtp(std::string_view value, std::size_t line) {
   value = trim(value);
   const std::size_t space = value.find_first_of(" \t");
   auto payload_type = payload_type_of(value.substr(0, space));
-  if (!payload_type) return error(Errc::malformed, "sdp line {}: bad fmtp \"{}\"", line, value.substr(0, 60));
+  if (!payload_type)
+    return error(Errc::malformed, "sdp line {}: bad fmtp \"{}\"", line, value.substr(0, 60));
   Fmtp fmtp;
   fmtp.payload_type = *payload_type;
-  std::string_view rest = space == std::string_view::npos ? std::string_view() : value.substr(space);
+  std::string_view rest =
+      space == std::string_view::npos ? std::string_view() : value.substr(space);
   while (!rest.empty()) {
     const std::string_view parameter = trim(detail::take_until(rest, ';'));
     if (parameter.empty()) continue;
     const std::size_t equals = parameter.find('=');
-    if (trim(parameter.substr(0, equals)).empty() && (equals == std::string_view::npos ||
-                                                      trim(parameter.substr(equals + 1)).empty()))
+    if (trim(parameter.substr(0, equals)).empty() &&
+        (equals == std::string_view::npos || trim(parameter.substr(equals + 1)).empty()))
       continue;  // a lone '=': nothing to keep
-    fmtp.parameters.push_back(
-        {std::string(trim(parameter.substr(0, equals))),
-         equals == std::string_view::npos ? std::string() : std::string(trim(parameter.substr(equals + 1)))});
+    fmtp.parameters.push_back({std::string(trim(parameter.substr(0, equals))),
+                               equals == std::string_view::npos
+                                   ? std::string()
+                                   : std::string(trim(parameter.substr(equals + 1)))});
   }
   return fmtp;
 }
 
 Result<SdpMedia> parse_media(std::string_view value, std::size_t line) {
   const auto parts = fields(value);
-  if (parts.size() < 3) return error(Errc::malformed, "sdp line {}: bad m= \"{}\"", line, value.substr(0, 60));
+  if (parts.size() < 3)
+    return error(Errc::malformed, "sdp line {}: bad m= \"{}\"", line, value.substr(0, 60));
   SdpMedia media;
   media.type = std::string(parts[0]);
   std::string_view port_text = parts[1];
   const std::string_view port = detail::take_until(port_text, '/');
   auto number = detail::parse_decimal(port, 65535);
-  auto count = port_text.empty() ? std::optional<std::uint64_t>(0) : detail::parse_decimal(port_text, 65535);
-  if (!number || !count) return error(Errc::malformed, "sdp line {}: bad m= port \"{}\"", line, parts[1].substr(0, 20));
+  auto count =
+      port_text.empty() ? std::optional<std::uint64_t>(0) : detail::parse_decimal(port_text, 65535);
+  if (!number || !count)
+    return error(Errc::malformed, "sdp line {}: bad m= port \"{}\"", line, parts[1].substr(0, 20));
   media.port = static_cast<std::uint16_t>(*number);
   media.port_count = static_cast<std::uint16_t>(*count);
   media.protocol = std::string(parts[2]);
@@ -160,7 +174,8 @@ void append_line(std::string& out, char type, std::string_view value) {
 }
 
 void append_connection(std::string& out, const SdpConnection& connection) {
-  append_line(out, 'c', connection.net_type + " " + connection.address_type + " " + connection.address);
+  append_line(out, 'c',
+              connection.net_type + " " + connection.address_type + " " + connection.address);
 }
 
 void append_attribute(std::string& out, const SdpAttribute& attribute) {
@@ -190,7 +205,8 @@ void append_fmtp(std::string& out, const Fmtp& fmtp) {
 
 Result<SessionDescription> parse_sdp(std::string_view text, SdpLimits limits) {
   if (text.size() > limits.max_bytes)
-    return error(Errc::limit, "sdp of {} bytes over the limit of {}", text.size(), limits.max_bytes);
+    return error(Errc::limit, "sdp of {} bytes over the limit of {}", text.size(),
+                 limits.max_bytes);
   SessionDescription description;
   description.timings.clear();
   bool has_version = false;
@@ -201,14 +217,17 @@ Result<SessionDescription> parse_sdp(std::string_view text, SdpLimits limits) {
     const std::string_view line = trim(detail::take_until(text, '\n'));
     if (line.empty()) continue;
     if (line.size() < 2 || line[1] != '=' || line[0] < 'a' || line[0] > 'z')
-      return error(Errc::malformed, "sdp line {}: \"{}\" is not x=value", line_number, line.substr(0, 60));
+      return error(Errc::malformed, "sdp line {}: \"{}\" is not x=value", line_number,
+                   line.substr(0, 60));
     const char type = line[0];
     const std::string_view value = trim(line.substr(2));
     if (!has_version) {
       if (type != 'v')
-        return error(Errc::malformed, "sdp line {}: {}= before v=", line_number, std::string(1, type));
+        return error(Errc::malformed, "sdp line {}: {}= before v=", line_number,
+                     std::string(1, type));
       if (value != "0")
-        return error(Errc::malformed, "sdp line {}: version \"{}\" is not 0", line_number, value.substr(0, 20));
+        return error(Errc::malformed, "sdp line {}: version \"{}\" is not 0", line_number,
+                     value.substr(0, 20));
       has_version = true;
       continue;
     }
@@ -226,18 +245,18 @@ Result<SessionDescription> parse_sdp(std::string_view text, SdpLimits limits) {
         if (media != nullptr) break;
         const auto parts = fields(value);
         // Cameras write short o= lines; keep what is there rather than refuse the stream.
-        std::string* targets[] = {&description.origin.username, &description.origin.session_id,
-                                  &description.origin.session_version, &description.origin.net_type,
-                                  &description.origin.address_type, &description.origin.address};
-        for (std::size_t i = 0; i < parts.size() && i < std::size(targets); ++i) *targets[i] = std::string(parts[i]);
+        std::string* targets[] = {
+            &description.origin.username,        &description.origin.session_id,
+            &description.origin.session_version, &description.origin.net_type,
+            &description.origin.address_type,    &description.origin.address};
+        for (std::size_t i = 0; i < parts.size() && i < std::size(targets); ++i)
+          *targets[i] = std::string(parts[i]);
         break;
       }
       case 's':
         if (media == nullptr) description.name = std::string(value);
         break;
-      case 'i':
-        (media != nullptr ? media->title : description.info) = std::string(value);
-        break;
+      case 'i': (media != nullptr ? media->title : description.info) = std::string(value); break;
       case 'u':
         if (media == nullptr) description.uri = std::string(value);
         break;
@@ -253,7 +272,8 @@ Result<SessionDescription> parse_sdp(std::string_view text, SdpLimits limits) {
       case 'b': {
         auto bandwidth = parse_bandwidth(value, line_number);
         if (!bandwidth) return std::move(bandwidth).error();
-        (media != nullptr ? media->bandwidths : description.bandwidths).push_back(std::move(*bandwidth));
+        (media != nullptr ? media->bandwidths : description.bandwidths)
+            .push_back(std::move(*bandwidth));
         break;
       }
       case 'a': {
@@ -275,7 +295,8 @@ Result<SessionDescription> parse_sdp(std::string_view text, SdpLimits limits) {
           description.range = std::string(attribute_value);
         } else {
           (media != nullptr ? media->attributes : description.attributes)
-              .push_back({std::string(name), std::string(attribute_value), colon != std::string_view::npos});
+              .push_back({std::string(name), std::string(attribute_value),
+                          colon != std::string_view::npos});
         }
         break;
       }
@@ -295,15 +316,18 @@ std::string write_sdp(const SessionDescription& description) {
   out.reserve(512 + description.media.size() * 256);
   append_line(out, 'v', std::to_string(description.version));
   const SdpOrigin& o = description.origin;
-  append_line(out, 'o', o.username + " " + o.session_id + " " + o.session_version + " " + o.net_type + " " +
-                            o.address_type + " " + o.address);
+  append_line(out, 'o',
+              o.username + " " + o.session_id + " " + o.session_version + " " + o.net_type + " " +
+                  o.address_type + " " + o.address);
   append_line(out, 's', description.name.empty() ? std::string("-") : description.name);
   if (!description.info.empty()) append_line(out, 'i', description.info);
   if (!description.uri.empty()) append_line(out, 'u', description.uri);
   if (description.connection) append_connection(out, *description.connection);
-  for (const SdpBandwidth& b : description.bandwidths) append_line(out, 'b', b.type + ":" + std::to_string(b.value));
+  for (const SdpBandwidth& b : description.bandwidths)
+    append_line(out, 'b', b.type + ":" + std::to_string(b.value));
   for (const std::string& timing : description.timings) append_line(out, 't', timing);
-  for (const SessionDescription::Line& line : description.other_lines) append_line(out, line.type, line.value);
+  for (const SessionDescription::Line& line : description.other_lines)
+    append_line(out, line.type, line.value);
   if (!description.control.empty()) append_line(out, 'a', "control:" + description.control);
   if (!description.range.empty()) append_line(out, 'a', "range:" + description.range);
   for (const SdpAttribute& attribute : description.attributes) append_attribute(out, attribute);
@@ -315,7 +339,8 @@ std::string write_sdp(const SessionDescription& description) {
     append_line(out, 'm', m);
     if (!media.title.empty()) append_line(out, 'i', media.title);
     if (media.connection) append_connection(out, *media.connection);
-    for (const SdpBandwidth& b : media.bandwidths) append_line(out, 'b', b.type + ":" + std::to_string(b.value));
+    for (const SdpBandwidth& b : media.bandwidths)
+      append_line(out, 'b', b.type + ":" + std::to_string(b.value));
     // rtpmap then fmtp for each listed format, then any for formats the m= line does not list.
     std::vector<bool> map_written(media.rtpmaps.size()), fmtp_written(media.fmtps.size());
     for (const std::string& format : media.formats) {

@@ -66,9 +66,9 @@ struct SdpOrigin {
 /// "a=rtpmap:96 H264/90000", "a=rtpmap:97 MPEG4-GENERIC/48000/2".
 struct RtpMap {
   int payload_type = 0;
-  std::string encoding;         ///< as written; compare with iequals ("H264", "mpeg4-generic")
+  std::string encoding;  ///< as written; compare with iequals ("H264", "mpeg4-generic")
   std::uint32_t clock_rate = 0;
-  int channels = 0;             ///< 0 when not given (one channel for audio, by RFC 8866)
+  int channels = 0;  ///< 0 when not given (one channel for audio, by RFC 8866)
   friend bool operator==(const RtpMap&, const RtpMap&) = default;
 };
 
@@ -97,12 +97,12 @@ struct SdpMedia {
   std::uint16_t port_count = 0;  ///< "/2" after the port; 0 when not given
   std::string protocol = "RTP/AVP";
   std::vector<std::string> formats;  ///< payload types as text ("96")
-  std::string title;             ///< i=
+  std::string title;                 ///< i=
   std::optional<SdpConnection> connection;
   std::vector<SdpBandwidth> bandwidths;
   std::vector<RtpMap> rtpmaps;
   std::vector<Fmtp> fmtps;
-  std::string control;           ///< a=control, empty when absent
+  std::string control;                   ///< a=control, empty when absent
   std::vector<SdpAttribute> attributes;  ///< every other a= line, in order
 
   /// The rtpmap of a payload type, or null.
@@ -120,15 +120,15 @@ struct SdpMedia {
 struct SessionDescription {
   int version = 0;
   SdpOrigin origin;
-  std::string name = "-";        ///< s= (RFC 8866: "-" when there is none)
-  std::string info;              ///< i=
-  std::string uri;               ///< u=
+  std::string name = "-";  ///< s= (RFC 8866: "-" when there is none)
+  std::string info;        ///< i=
+  std::string uri;         ///< u=
   std::optional<SdpConnection> connection;
   std::vector<SdpBandwidth> bandwidths;
   std::vector<std::string> timings = {"0 0"};  ///< t= lines
-  std::string control;           ///< session a=control ("*" or the aggregate URL)
-  std::string range;             ///< session a=range value ("npt=now-"); see range.h
-  std::vector<SdpAttribute> attributes;  ///< every other session a= line, in order
+  std::string control;                         ///< session a=control ("*" or the aggregate URL)
+  std::string range;                           ///< session a=range value ("npt=now-"); see range.h
+  std::vector<SdpAttribute> attributes;        ///< every other session a= line, in order
   struct Line {
     char type = 0;
     std::string value;

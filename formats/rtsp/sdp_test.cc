@@ -17,13 +17,15 @@ constexpr std::string_view kFfmpegSdp =
     "a=tool:libavformat LIBAVFORMAT_VERSION\r\n"
     "m=video 0 RTP/AVP 96\r\n"
     "a=rtpmap:96 H264/90000\r\n"
-    "a=fmtp:96 packetization-mode=1; sprop-parameter-sets=Z/QADZGbKCg/YCIAAAMAAgAAAwBkHihTLA==,aOvjxEhE; "
+    "a=fmtp:96 packetization-mode=1; "
+    "sprop-parameter-sets=Z/QADZGbKCg/YCIAAAMAAgAAAwBkHihTLA==,aOvjxEhE; "
     "profile-level-id=F4000D\r\n"
     "a=control:streamid=0\r\n"
     "m=audio 0 RTP/AVP 97\r\n"
     "b=AS:69\r\n"
     "a=rtpmap:97 MPEG4-GENERIC/48000/1\r\n"
-    "a=fmtp:97 profile-level-id=1;mode=AAC-hbr;sizelength=13;indexlength=3;indexdeltalength=3; config=118856E500\r\n"
+    "a=fmtp:97 profile-level-id=1;mode=AAC-hbr;sizelength=13;indexlength=3;indexdeltalength=3; "
+    "config=118856E500\r\n"
     "a=control:streamid=1\r\n";
 
 TEST(ParseSdp, ReadsFfmpegsAnnounce) {
@@ -51,7 +53,8 @@ TEST(ParseSdp, ReadsFfmpegsAnnounce) {
   ASSERT_NE(video.fmtp(96), nullptr);
   EXPECT_EQ(*video.fmtp(96)->parameter("packetization-mode"), "1");
   EXPECT_EQ(*video.fmtp(96)->parameter("PROFILE-LEVEL-ID"), "F4000D");
-  EXPECT_EQ(*video.fmtp(96)->parameter("sprop-parameter-sets"), "Z/QADZGbKCg/YCIAAAMAAgAAAwBkHihTLA==,aOvjxEhE");
+  EXPECT_EQ(*video.fmtp(96)->parameter("sprop-parameter-sets"),
+            "Z/QADZGbKCg/YCIAAAMAAgAAAwBkHihTLA==,aOvjxEhE");
   const SdpMedia& audio = sdp->media[1];
   ASSERT_EQ(audio.bandwidths.size(), 1u);
   EXPECT_EQ(audio.bandwidths[0], (SdpBandwidth{"AS", 69}));
@@ -125,14 +128,15 @@ TEST(ParseSdp, RefusesBrokenLinesNamingTheLineNumber) {
     const char* text;
     const char* where;
   };
-  for (const Case& c : {Case{"", "no v="}, Case{"s=x\r\nv=0\r\n", "line 1"}, Case{"v=1\r\n", "line 1"},
-                        Case{"v=0\r\nhello\r\n", "line 2"}, Case{"v=0\r\nm=video\r\n", "line 2"},
-                        Case{"v=0\r\nm=video x RTP/AVP 96\r\n", "line 2"},
-                        Case{"v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:xx H264/90000\r\n", "line 3"},
-                        Case{"v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/fast\r\n", "line 3"},
-                        Case{"v=0\r\nm=video 0 RTP/AVP 96\r\na=fmtp:200 a=b\r\n", "line 3"},
-                        Case{"v=0\r\nb=AS:lots\r\n", "line 2"}, Case{"v=0\r\nc=IN IP4\r\n", "line 2"},
-                        Case{"v=0\r\nX=y\r\n", "line 2"}}) {
+  for (const Case& c :
+       {Case{"", "no v="}, Case{"s=x\r\nv=0\r\n", "line 1"}, Case{"v=1\r\n", "line 1"},
+        Case{"v=0\r\nhello\r\n", "line 2"}, Case{"v=0\r\nm=video\r\n", "line 2"},
+        Case{"v=0\r\nm=video x RTP/AVP 96\r\n", "line 2"},
+        Case{"v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:xx H264/90000\r\n", "line 3"},
+        Case{"v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/fast\r\n", "line 3"},
+        Case{"v=0\r\nm=video 0 RTP/AVP 96\r\na=fmtp:200 a=b\r\n", "line 3"},
+        Case{"v=0\r\nb=AS:lots\r\n", "line 2"}, Case{"v=0\r\nc=IN IP4\r\n", "line 2"},
+        Case{"v=0\r\nX=y\r\n", "line 2"}}) {
     auto sdp = parse_sdp(c.text);
     ASSERT_FALSE(sdp) << c.text;
     EXPECT_EQ(sdp.error().code(), Errc::malformed) << c.text;

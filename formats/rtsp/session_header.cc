@@ -21,7 +21,8 @@ Result<SessionHeader> parse_session(std::string_view value) {
     auto timeout = equals == std::string_view::npos
                        ? std::nullopt
                        : detail::parse_decimal(trim(parameter.substr(equals + 1)), UINT32_MAX);
-    if (!timeout) return error(Errc::malformed, "session header \"{}\": bad timeout", value.substr(0, 80));
+    if (!timeout)
+      return error(Errc::malformed, "session header \"{}\": bad timeout", value.substr(0, 80));
     session.timeout_s = static_cast<std::uint32_t>(*timeout);
   }
   return session;
@@ -55,8 +56,9 @@ Result<std::vector<RtpInfo>> parse_rtp_info(std::string_view value) {
       }
       const std::size_t equals = parameter.find('=');
       const std::string_view name = trim(parameter.substr(0, equals));
-      const std::string_view text =
-          equals == std::string_view::npos ? std::string_view() : detail::unquote(trim(parameter.substr(equals + 1)));
+      const std::string_view text = equals == std::string_view::npos
+                                        ? std::string_view()
+                                        : detail::unquote(trim(parameter.substr(equals + 1)));
       if (detail::iequals(name, "url")) {
         info.url = std::string(text);
         has_url = !text.empty();
@@ -66,7 +68,8 @@ Result<std::vector<RtpInfo>> parse_rtp_info(std::string_view value) {
         info.seq = static_cast<std::uint16_t>(*seq);
       } else if (detail::iequals(name, "rtptime")) {
         auto rtptime = detail::parse_decimal(text, UINT32_MAX);
-        if (!rtptime) return error(Errc::malformed, "rtp-info: bad rtptime \"{}\"", text.substr(0, 20));
+        if (!rtptime)
+          return error(Errc::malformed, "rtp-info: bad rtptime \"{}\"", text.substr(0, 20));
         info.rtptime = static_cast<std::uint32_t>(*rtptime);
       }
       const char separator = rest.empty() ? ',' : rest.front();

@@ -30,8 +30,8 @@ std::string format_session(const SessionHeader& session);
 
 /// One stream of an RTP-Info header.
 struct RtpInfo {
-  std::string url;                     ///< the track's URL (its control resolved)
-  std::optional<std::uint16_t> seq;    ///< sequence number of the first packet after PLAY
+  std::string url;                       ///< the track's URL (its control resolved)
+  std::optional<std::uint16_t> seq;      ///< sequence number of the first packet after PLAY
   std::optional<std::uint32_t> rtptime;  ///< its RTP timestamp
   friend bool operator==(const RtpInfo&, const RtpInfo&) = default;
 };

@@ -22,7 +22,8 @@ TEST(ParseSession, ReadsTheIdAndTimeout) {
 }
 
 TEST(ParseSession, RefusesAnEmptyIdOrABadTimeout) {
-  for (const char* text : {"", ";timeout=60", "a b", "abc;timeout=", "abc;timeout=x", "abc;timeout"})
+  for (const char* text :
+       {"", ";timeout=60", "a b", "abc;timeout=", "abc;timeout=x", "abc;timeout"})
     EXPECT_FALSE(parse_session(text)) << text;
 }
 
@@ -45,7 +46,8 @@ TEST(ParseRtpInfo, ReadsGStreamersPlayReply) {
 }
 
 TEST(ParseRtpInfo, ReadsQuotedUrlsAndStreamsWithoutSeq) {
-  auto info = parse_rtp_info("url=\"rtsp://h/a,b;c/track1\";ssrc=0A13C760:seq=45102, url=rtsp://h/a/track2");
+  auto info = parse_rtp_info(
+      "url=\"rtsp://h/a,b;c/track1\";ssrc=0A13C760:seq=45102, url=rtsp://h/a/track2");
   ASSERT_TRUE(info);
   ASSERT_EQ(info->size(), 2u);
   EXPECT_EQ((*info)[0].url, "rtsp://h/a,b;c/track1");
@@ -54,7 +56,8 @@ TEST(ParseRtpInfo, ReadsQuotedUrlsAndStreamsWithoutSeq) {
 }
 
 TEST(ParseRtpInfo, RefusesAStreamWithoutUrlOrWithABadNumber) {
-  for (const char* text : {"seq=1", "url=rtsp://h/a;seq=70000", "url=rtsp://h/a;rtptime=-1", "url=\"rtsp://h/a"})
+  for (const char* text :
+       {"seq=1", "url=rtsp://h/a;seq=70000", "url=rtsp://h/a;rtptime=-1", "url=\"rtsp://h/a"})
     EXPECT_FALSE(parse_rtp_info(text)) << text;
 }
 
@@ -62,7 +65,9 @@ TEST(FormatRtpInfo, WritesWhatParseRtpInfoReads) {
   const std::vector<RtpInfo> streams = {{"rtsp://h/live/test/trackID=0", 100, 90000},
                                         {"rtsp://h/live/test/trackID=1", 7, 48000}};
   const std::string text = format_rtp_info(streams);
-  EXPECT_EQ(text, "url=rtsp://h/live/test/trackID=0;seq=100;rtptime=90000,url=rtsp://h/live/test/trackID=1;seq=7;rtptime=48000");
+  EXPECT_EQ(text,
+            "url=rtsp://h/live/test/trackID=0;seq=100;rtptime=90000,url=rtsp://h/live/test/"
+            "trackID=1;seq=7;rtptime=48000");
   auto back = parse_rtp_info(text);
   ASSERT_TRUE(back);
   EXPECT_EQ(*back, streams);

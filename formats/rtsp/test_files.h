@@ -43,8 +43,8 @@ struct OwnedItem {
 
 /// Every item in `bytes`, fed `step` bytes at a time (0: all at once). Stops at the first error
 /// and stores it in `status` when given.
-inline std::vector<OwnedItem> read_all(const Bytes& bytes, std::size_t step = 0, Status* status = nullptr,
-                                       MessageLimits limits = {}) {
+inline std::vector<OwnedItem> read_all(const Bytes& bytes, std::size_t step = 0,
+                                       Status* status = nullptr, MessageLimits limits = {}) {
   std::vector<OwnedItem> items;
   MessageReader reader(limits);
   if (step == 0) step = bytes.size() == 0 ? 1 : bytes.size();

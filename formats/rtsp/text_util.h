@@ -79,7 +79,8 @@ inline std::string_view take_until(std::string_view& text, char separator) noexc
 
 /// `"text"` without its quotes (and its backslash escapes left in place); other text as is.
 inline std::string_view unquote(std::string_view text) noexcept {
-  if (text.size() >= 2 && text.front() == '"' && text.back() == '"') return text.substr(1, text.size() - 2);
+  if (text.size() >= 2 && text.front() == '"' && text.back() == '"')
+    return text.substr(1, text.size() - 2);
   return text;
 }
 

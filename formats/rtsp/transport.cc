@@ -32,7 +32,8 @@ Result<TransportSpec> parse_spec(std::string_view text, std::size_t index) {
     spec.profile = std::string(trim(detail::take_until(parts, '/')));
     parts = trim(parts);
     if (spec.protocol.empty() || spec.profile.empty())
-      return error(Errc::malformed, "transport spec {}: bad transport id \"{}\"", index, id.substr(0, 40));
+      return error(Errc::malformed, "transport spec {}: bad transport id \"{}\"", index,
+                   id.substr(0, 40));
     if (parts.empty() || iequals(parts, "UDP"))
       spec.lower = LowerTransport::udp;
     else if (iequals(parts, "TCP"))
@@ -45,8 +46,9 @@ Result<TransportSpec> parse_spec(std::string_view text, std::size_t index) {
     if (parameter.empty()) continue;  // "unicast;;" and a trailing ';' are common enough
     const std::size_t equals = parameter.find('=');
     const std::string_view name = trim(parameter.substr(0, equals));
-    const std::string_view value =
-        equals == std::string_view::npos ? std::string_view() : detail::unquote(trim(parameter.substr(equals + 1)));
+    const std::string_view value = equals == std::string_view::npos
+                                       ? std::string_view()
+                                       : detail::unquote(trim(parameter.substr(equals + 1)));
     auto bad = [&]() {
       return error(Errc::malformed, "transport spec {}: bad {} \"{}\"", index, name.substr(0, 20),
                    value.substr(0, 40));
@@ -59,10 +61,13 @@ Result<TransportSpec> parse_spec(std::string_view text, std::size_t index) {
       auto range = parse_range(value, 255, true);
       if (!range) return bad();
       spec.interleaved = *range;
-    } else if (iequals(name, "client_port") || iequals(name, "server_port") || iequals(name, "port")) {
+    } else if (iequals(name, "client_port") || iequals(name, "server_port") ||
+               iequals(name, "port")) {
       auto range = parse_range(value, 65535, false);
       if (!range) return bad();
-      (iequals(name, "port") ? spec.port : iequals(name, "client_port") ? spec.client_port : spec.server_port) = *range;
+      (iequals(name, "port")          ? spec.port
+       : iequals(name, "client_port") ? spec.client_port
+                                      : spec.server_port) = *range;
     } else if (iequals(name, "destination")) {
       spec.destination = std::string(value);
     } else if (iequals(name, "source")) {
@@ -125,7 +130,8 @@ Result<std::vector<TransportSpec>> parse_transport(std::string_view value) {
     if (!spec) return std::move(spec).error();
     specs.push_back(std::move(*spec));
   }
-  if (specs.empty()) return error(Errc::malformed, "transport: no spec in \"{}\"", value.substr(0, 80));
+  if (specs.empty())
+    return error(Errc::malformed, "transport: no spec in \"{}\"", value.substr(0, 80));
   return specs;
 }
 

@@ -36,17 +36,17 @@ struct TransportSpec {
   std::string protocol = "RTP";  ///< transport protocol, as written ("RTP")
   std::string profile = "AVP";   ///< "AVP", "AVPF", "SAVP"...
   LowerTransport lower = LowerTransport::udp;
-  bool is_multicast = false;     ///< "multicast"; "unicast" or neither: false
+  bool is_multicast = false;             ///< "multicast"; "unicast" or neither: false
   std::optional<PortRange> interleaved;  ///< channels, 0..255
   std::optional<PortRange> client_port;
   std::optional<PortRange> server_port;
-  std::optional<PortRange> port;          ///< multicast ports
+  std::optional<PortRange> port;  ///< multicast ports
   std::string destination;
   std::string source;
   std::optional<std::uint8_t> ttl;
-  std::optional<std::uint32_t> ssrc;      ///< hex on the wire
-  std::optional<TransportMode> mode;      ///< as given; absent means play
-  std::string mode_text;                  ///< mode's value when it is neither play nor record
+  std::optional<std::uint32_t> ssrc;  ///< hex on the wire
+  std::optional<TransportMode> mode;  ///< as given; absent means play
+  std::string mode_text;              ///< mode's value when it is neither play nor record
   bool append = false;
   struct Parameter {
     std::string name;

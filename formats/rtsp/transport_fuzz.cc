@@ -27,9 +27,11 @@ void check_transport(std::string_view value) {
     auto back = rtsp::parse_transport(rtsp::format_transport(spec));
     // A spec written back may read differently only where the input held something format_transport
     // cannot carry (a ',' or ';' inside a value); otherwise it must be the same.
-    if (back && back->size() == 1 && spec.extra.empty() && spec.destination.find_first_of(",;") == std::string::npos &&
-        spec.source.find_first_of(",;") == std::string::npos && spec.mode != rtsp::TransportMode::other &&
-        spec.lower != rtsp::LowerTransport::other && spec.protocol.find_first_of(",;/") == std::string::npos &&
+    if (back && back->size() == 1 && spec.extra.empty() &&
+        spec.destination.find_first_of(",;") == std::string::npos &&
+        spec.source.find_first_of(",;") == std::string::npos &&
+        spec.mode != rtsp::TransportMode::other && spec.lower != rtsp::LowerTransport::other &&
+        spec.protocol.find_first_of(",;/") == std::string::npos &&
         spec.profile.find_first_of(",;/") == std::string::npos && !(back->front() == spec))
       std::abort();
   }
@@ -39,21 +41,25 @@ void check_range(std::string_view value) {
   auto range = rtsp::parse_range(value);
   if (!range) return;
   auto back = rtsp::parse_range(rtsp::format_range(*range));
-  if (!back || back->is_now != range->is_now || back->start.has_value() != range->start.has_value() ||
+  if (!back || back->is_now != range->is_now ||
+      back->start.has_value() != range->start.has_value() ||
       back->end.has_value() != range->end.has_value())
     std::abort();
 }
 
 void check_auth(std::string_view value) {
   auto auth = rtsp::parse_authorization(value);
-  if (auth && auth->scheme == rtsp::AuthScheme::digest) static_cast<void>(rtsp::digest_matches(auth->digest, "PLAY", "x"));
+  if (auth && auth->scheme == rtsp::AuthScheme::digest)
+    static_cast<void>(rtsp::digest_matches(auth->digest, "PLAY", "x"));
   auto challenge = rtsp::parse_www_authenticate(value);
   if (!challenge) return;
   auto answer = rtsp::authorization_for(*challenge, "user", "pass", "DESCRIBE", "rtsp://h/a/b");
   if (!answer) return;
   auto parsed = rtsp::parse_authorization(*answer);
   if (!parsed) std::abort();
-  if (parsed->scheme == rtsp::AuthScheme::digest && !rtsp::digest_matches(parsed->digest, "DESCRIBE", "pass")) std::abort();
+  if (parsed->scheme == rtsp::AuthScheme::digest &&
+      !rtsp::digest_matches(parsed->digest, "DESCRIBE", "pass"))
+    std::abort();
 }
 
 void check_base64(std::string_view value) {

@@ -21,7 +21,8 @@ TEST(ParseTransport, ReadsFfmpegsTcpRecordSpec) {
 
 TEST(ParseTransport, ReadsGStreamersReplyWithQuotedMode) {
   auto specs = parse_transport(
-      "RTP/AVP;unicast;client_port=27688-27689;server_port=48124-48125;ssrc=2D4991EF;mode=\"PLAY\"");
+      "RTP/"
+      "AVP;unicast;client_port=27688-27689;server_port=48124-48125;ssrc=2D4991EF;mode=\"PLAY\"");
   ASSERT_TRUE(specs);
   const TransportSpec& spec = specs->front();
   EXPECT_EQ(spec.lower, LowerTransport::udp);
@@ -70,9 +71,10 @@ TEST(ParseTransport, ReadsSinglePortsAndShortSsrcs) {
 }
 
 TEST(ParseTransport, RefusesBadNumbersAndRanges) {
-  for (const char* text : {"", " , ", "RTP", "/AVP", "RTP/AVP/TCP;interleaved=0-256", "RTP/AVP/TCP;interleaved=3-2",
-                           "RTP/AVP;client_port=0-1", "RTP/AVP;client_port=70000", "RTP/AVP;client_port=a-b",
-                           "RTP/AVP;ttl=300", "RTP/AVP;ssrc=123456789", "RTP/AVP;ssrc=xyz", "RTP/AVP;interleaved="}) {
+  for (const char* text :
+       {"", " , ", "RTP", "/AVP", "RTP/AVP/TCP;interleaved=0-256", "RTP/AVP/TCP;interleaved=3-2",
+        "RTP/AVP;client_port=0-1", "RTP/AVP;client_port=70000", "RTP/AVP;client_port=a-b",
+        "RTP/AVP;ttl=300", "RTP/AVP;ssrc=123456789", "RTP/AVP;ssrc=xyz", "RTP/AVP;interleaved="}) {
     auto specs = parse_transport(text);
     EXPECT_FALSE(specs) << text;
     if (!specs) {
@@ -97,7 +99,8 @@ TEST(FormatTransport, WritesTheReplyAClientExpects) {
   multicast.destination = "239.0.0.1";
   multicast.port = PortRange{5004, 5005};
   multicast.ttl = 1;
-  EXPECT_EQ(format_transport(multicast), "RTP/AVP;multicast;destination=239.0.0.1;ttl=1;port=5004-5005");
+  EXPECT_EQ(format_transport(multicast),
+            "RTP/AVP;multicast;destination=239.0.0.1;ttl=1;port=5004-5005");
 }
 
 TEST(FormatTransport, ReadsBackAsTheSameSpec) {

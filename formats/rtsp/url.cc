@@ -28,8 +28,10 @@ Result<std::string> percent_decode(std::string_view text) {
       out += text[i];
       continue;
     }
-    if (i + 2 >= text.size() || detail::hex_value(text[i + 1]) < 0 || detail::hex_value(text[i + 2]) < 0)
-      return error(Errc::malformed, "bad percent-encoding at offset {} of \"{}\"", i, text.substr(0, 80));
+    if (i + 2 >= text.size() || detail::hex_value(text[i + 1]) < 0 ||
+        detail::hex_value(text[i + 2]) < 0)
+      return error(Errc::malformed, "bad percent-encoding at offset {} of \"{}\"", i,
+                   text.substr(0, 80));
     out += static_cast<char>(detail::hex_value(text[i + 1]) << 4 | detail::hex_value(text[i + 2]));
     i += 2;
   }
@@ -98,7 +100,8 @@ Result<Url> parse_url(std::string_view text) {
   } else if (!port.empty()) {
     auto number = detail::parse_decimal(port, 65535);
     if (!number || *number == 0)
-      return error(Errc::malformed, "url \"{}\": bad port \"{}\"", text.substr(0, 80), port.substr(0, 10));
+      return error(Errc::malformed, "url \"{}\": bad port \"{}\"", text.substr(0, 80),
+                   port.substr(0, 10));
     url.port = static_cast<std::uint16_t>(*number);
   }
 
@@ -129,7 +132,8 @@ Result<StreamPath> split_stream_path(std::string_view path) {
   StreamPath out;
   while (!path.empty() && path.front() == '/') path.remove_prefix(1);
   const std::size_t last_slash = path.rfind('/');
-  const std::string_view last = last_slash == std::string_view::npos ? path : path.substr(last_slash + 1);
+  const std::string_view last =
+      last_slash == std::string_view::npos ? path : path.substr(last_slash + 1);
   const int track = track_control(last);
   if (track == -2)
     return error(Errc::malformed, "stream path \"{}\": bad track number", path.substr(0, 80));

@@ -27,8 +27,8 @@ struct Url {
   std::string host;      ///< a name, an IPv4 address or an IPv6 address without its brackets
   bool is_ipv6 = false;  ///< host was written [like:this]
   std::uint16_t port = kDefaultPort;  ///< the default of the scheme when absent
-  std::string path;      ///< raw (percent-encoded) path from the first '/', "/" when absent
-  std::string query;     ///< raw text after '?', without it; empty when absent
+  std::string path;   ///< raw (percent-encoded) path from the first '/', "/" when absent
+  std::string query;  ///< raw text after '?', without it; empty when absent
   friend bool operator==(const Url&, const Url&) = default;
 };
 
@@ -43,10 +43,10 @@ std::string format_authority(const Url& url);
 
 /// A stream path cut into Weir's names.
 struct StreamPath {
-  std::string app;              ///< first segment, percent-decoded
-  std::string name;             ///< the rest ("cam/1" for /live/cam/1), percent-decoded
-  std::optional<int> track;     ///< N of a trailing trackID=N / streamid=N / stream=N
-  bool is_aggregate = true;     ///< no track control: the whole presentation
+  std::string app;           ///< first segment, percent-decoded
+  std::string name;          ///< the rest ("cam/1" for /live/cam/1), percent-decoded
+  std::optional<int> track;  ///< N of a trailing trackID=N / streamid=N / stream=N
+  bool is_aggregate = true;  ///< no track control: the whole presentation
   friend bool operator==(const StreamPath&, const StreamPath&) = default;
 };
 

@@ -59,8 +59,9 @@ TEST(ParseUrl, MovesFfmpegsTrackControlFromTheQueryBackOntoThePath) {
 }
 
 TEST(ParseUrl, RefusesWhatIsNotAnRtspUrl) {
-  for (const char* text : {"http://h/a", "rtsp:/h/a", "rtsp://", "rtsp://:554/a", "rtsp://h:0/a", "rtsp://h:65536/a",
-                           "rtsp://h:x/a", "rtsp://[::1/a", "rtsp://[::1]x/a", "rtsp://u:%zz@h/a", "*"}) {
+  for (const char* text :
+       {"http://h/a", "rtsp:/h/a", "rtsp://", "rtsp://:554/a", "rtsp://h:0/a", "rtsp://h:65536/a",
+        "rtsp://h:x/a", "rtsp://[::1/a", "rtsp://[::1]x/a", "rtsp://u:%zz@h/a", "*"}) {
     auto url = parse_url(text);
     EXPECT_FALSE(url) << text;
     if (!url) {
@@ -81,7 +82,8 @@ TEST(SplitStreamPath, NamesTheAggregateWithOrWithoutATrailingSlash) {
 }
 
 TEST(SplitStreamPath, ReadsTheTrackControlOfWeirFfmpegAndGStreamer) {
-  for (const char* path : {"/live/test/trackID=1", "/live/test/streamid=1", "/live/test/stream=1", "/live/test/TRACKID=1"}) {
+  for (const char* path : {"/live/test/trackID=1", "/live/test/streamid=1", "/live/test/stream=1",
+                           "/live/test/TRACKID=1"}) {
     auto split = split_stream_path(path);
     ASSERT_TRUE(split) << path;
     EXPECT_EQ(split->app, "live");
@@ -100,8 +102,8 @@ TEST(SplitStreamPath, KeepsDeeperNamesAndDecodesThem) {
 }
 
 TEST(SplitStreamPath, RefusesAPathWithoutAppAndName) {
-  for (const char* path : {"/", "/live", "/live/", "//test", "/trackID=0", "/live/trackID=0", "/live/test/trackID=x",
-                           "/live/te%zzst"})
+  for (const char* path : {"/", "/live", "/live/", "//test", "/trackID=0", "/live/trackID=0",
+                           "/live/test/trackID=x", "/live/te%zzst"})
     EXPECT_FALSE(split_stream_path(path)) << path;
 }
 
