@@ -8,7 +8,7 @@
 #include "formats/flv/media_tag.h"
 #include "formats/rtp/rtcp.h"
 #include "formats/rtp/rtp_packet.h"
-#include "formats/rtsp/base64.h"
+#include "formats/rtsp/fmtp.h"
 #include "formats/rtsp/sdp.h"
 #include "rtp_codecs.h"
 #include "rtsp_group.h"
@@ -30,32 +30,6 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
-std::vector<std::uint8_t> unhex(std::string_view text) {
-  std::vector<std::uint8_t> out;
-  auto digit = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (std::size_t i = 0; i + 1 < text.size(); i += 2) {
-    int hi = digit(text[i]), lo = digit(text[i + 1]);
-    if (hi < 0 || lo < 0) return {};
-    out.push_back(static_cast<std::uint8_t>(hi * 16 + lo));
-  }
-  return out;
-}
-
-std::uint8_t small_number(const fr::Fmtp* fmtp, std::string_view name, std::uint8_t fallback) {
-  const std::string* value = fmtp ? fmtp->parameter(name) : nullptr;
-  if (!value) return fallback;
-  int n = 0;
-  for (char c : *value) {
-    if (c < '0' || c > '9' || n > 32) return fallback;
-    n = n * 10 + (c - '0');
-  }
-  return static_cast<std::uint8_t>(n);
-}
 }  // namespace
 
 struct IngestTrack final : rtp::AccessUnitSink {
@@ -142,31 +116,35 @@ Status RtspIngest::describe(const std::string& text) {
       continue;
     }
     InCodecOptions options;
+    std::vector<std::vector<std::uint8_t>> nals;  // parameter sets the SDP announces
     if (track->codec == Codec::aac) {
-      options.aac_size_length = small_number(fmtp, "sizelength", 13);
-      options.aac_index_length = small_number(fmtp, "indexlength", 3);
-      options.aac_index_delta_length = small_number(fmtp, "indexdeltalength", 3);
-      if (const std::string* config = fmtp ? fmtp->parameter("config") : nullptr) track->config = unhex(*config);
-      if (track->config.empty()) return error(Errc::malformed, "AAC track '{}' without fmtp config", media.control);
+      if (!fmtp) return error(Errc::malformed, "AAC track '{}' without an fmtp line", media.control);
+      auto aac = fr::aac_parameters(*fmtp);
+      if (!aac) return aac.error().with_context(format("AAC track '{}'", media.control));
+      if (aac->config.empty()) return error(Errc::malformed, "AAC track '{}' without fmtp config", media.control);
+      track->config = std::move(aac->config);
+      if (aac->size_length) {  // else the AAC-hbr layout
+        options.aac_size_length = static_cast<std::uint8_t>(aac->size_length);
+        options.aac_index_length = static_cast<std::uint8_t>(aac->index_length);
+        options.aac_index_delta_length = static_cast<std::uint8_t>(aac->index_delta_length);
+      }
+    } else if (fmtp && track->codec == Codec::h264) {
+      auto h264 = fr::h264_parameters(*fmtp);
+      if (!h264) return h264.error().with_context(format("H.264 track '{}'", media.control));
+      nals = std::move(h264->sps);
+      nals.insert(nals.end(), h264->pps.begin(), h264->pps.end());
+    } else if (fmtp && track->codec == Codec::hevc) {
+      auto hevc = fr::hevc_parameters(*fmtp);
+      if (!hevc) return hevc.error().with_context(format("HEVC track '{}'", media.control));
+      nals = std::move(hevc->vps);
+      nals.insert(nals.end(), hevc->sps.begin(), hevc->sps.end());
+      nals.insert(nals.end(), hevc->pps.begin(), hevc->pps.end());
     }
     track->depacketizer = make_in_codec(track->codec, options);
     if (!track->depacketizer) continue;
-    if (fmtp && (track->codec == Codec::h264 || track->codec == Codec::hevc)) {
-      // The parameter sets the SDP announces: the stream is describable before the first key frame.
-      std::vector<std::vector<std::uint8_t>> nals;
-      auto add = [&](std::string_view list) {
-        while (!list.empty()) {
-          auto comma = list.find(',');
-          auto one = list.substr(0, comma);
-          if (auto nal = fr::base64_decode(one); nal && !nal->empty()) nals.push_back(std::move(*nal));
-          list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-        }
-      };
-      for (std::string_view name : {"sprop-parameter-sets", "sprop-vps", "sprop-sps", "sprop-pps"})
-        if (const std::string* v = fmtp->parameter(name)) add(*v);
-      std::vector<std::span<const std::uint8_t>> spans(nals.begin(), nals.end());
-      track->depacketizer->set_parameter_sets(spans);
-    }
+    // The stream is describable before the first key frame when the SDP has the parameter sets.
+    std::vector<std::span<const std::uint8_t>> spans(nals.begin(), nals.end());
+    track->depacketizer->set_parameter_sets(spans);
     tracks_.push_back(std::move(track));
   }
   if (tracks_.empty()) return error(Errc::unsupported, "the SDP has no H.264, HEVC, AAC, Opus or G.711 track");

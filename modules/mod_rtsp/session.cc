@@ -93,7 +93,10 @@ RtspSession::~RtspSession() {
 
 Status RtspSession::on_data(const PageSlice& data) noexcept {
   touch();
+  // The reader borrows these bytes until it has read them all (need_more): the slice keeps the
+  // page alive while requests wait behind an application's verdict.
   reader_.feed(std::span<const std::uint8_t>(data.data(), data.length));
+  borrowed_ = data;
   return process();
 }
 
@@ -116,7 +119,9 @@ Status RtspSession::process() {
     }
     using Kind = fr::ItemKind;
     switch (item->kind) {
-      case Kind::need_more: return ok();
+      case Kind::need_more:
+        borrowed_ = PageSlice{};
+        return ok();
       case Kind::request: handle(item->request); break;
       case Kind::response: break;  // answers to nothing we ask (we send no requests to clients)
       case Kind::interleaved:

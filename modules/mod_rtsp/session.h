@@ -90,6 +90,7 @@ class RtspSession final : public ConnectionHandler, private DatagramTarget {
   Connection& connection_;
   RtspGroup& group_;
   formats::rtsp::MessageReader reader_;
+  PageSlice borrowed_;  // the bytes the reader has not read yet (it does not copy them)
   std::string peer_host_;
   std::string session_id_;
   std::string app_;

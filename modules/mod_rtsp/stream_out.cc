@@ -8,7 +8,8 @@
 #include "formats/rtp/aac.h"
 #include "formats/rtp/rtcp.h"
 #include "formats/rtp/rtp_packet.h"
-#include "formats/rtsp/base64.h"
+#include "formats/rtsp/fmtp.h"
+#include "formats/rtsp/sdp.h"
 #include "rtsp_group.h"
 
 namespace weir::rtsp {
@@ -30,16 +31,6 @@ std::uint32_t random_u32() {
 std::uint64_t wall_ms() {
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-}
-
-std::string hex(std::span<const std::uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (std::uint8_t b : bytes) {
-    out += kDigits[b >> 4];
-    out += kDigits[b & 15];
-  }
-  return out;
 }
 
 // Writes each packet the packetizer makes behind its interleaved prefix and RTP header, into the
@@ -278,72 +269,57 @@ std::pair<std::uint16_t, std::uint32_t> StreamOut::start_of(std::size_t track) c
 }
 
 std::string StreamOut::sdp(const std::string& host) const {
-  std::string s;
-  const std::string origin_address = host.empty() ? "127.0.0.1" : host;
-  const bool v6 = origin_address.find(':') != std::string::npos;
-  s += "v=0\r\n";
-  s += format("o=- {} 1 IN {} {}\r\n", wall_origin_ms_ ? wall_origin_ms_ : 1, v6 ? "IP6" : "IP4", origin_address);
-  s += "s=" + key_.to_string() + "\r\n";
-  s += v6 ? "c=IN IP6 ::\r\n" : "c=IN IP4 0.0.0.0\r\n";
-  s += "t=0 0\r\n";
-  s += "a=tool:Weir\r\n";
-  s += "a=control:*\r\n";
-  s += "a=range:npt=now-\r\n";
+  namespace fr = formats::rtsp;
+  fr::SessionDescription d;
+  d.origin.session_id = std::to_string(wall_origin_ms_ ? wall_origin_ms_ : 1);
+  d.origin.session_version = "1";
+  d.origin.address = host.empty() ? "127.0.0.1" : host;
+  const bool v6 = d.origin.address.find(':') != std::string::npos;
+  d.origin.address_type = v6 ? "IP6" : "IP4";
+  d.name = key_.to_string();
+  d.connection = fr::SdpConnection{"IN", v6 ? "IP6" : "IP4", v6 ? "::" : "0.0.0.0"};
+  d.control = "*";
+  d.range = "npt=now-";
+  d.attributes.push_back({"tool", "Weir", true});
   for (std::size_t i = 0; i < tracks_.size(); ++i) {
     const TrackOut& t = tracks_[i];
-    const unsigned pt = t.payload_type;
-    s += format("m={} 0 RTP/AVP {}\r\n", t.kind == MediaKind::video ? "video" : "audio", pt);
+    const int pt = t.payload_type;
+    fr::SdpMedia& m = d.media.emplace_back();
+    m.type = t.kind == MediaKind::video ? "video" : "audio";
+    m.formats = {std::to_string(pt)};
+    m.control = format("trackID={}", i);
+    // The parameter sets by kind (the packetizer keeps them as the record listed them).
+    std::vector<fr::NalUnit> vps, sps, pps;
+    for (const auto& nal : t.packetizer ? t.packetizer->parameter_sets() : std::vector<std::vector<std::uint8_t>>{}) {
+      if (nal.empty()) continue;
+      const int type = t.codec == Codec::hevc ? (nal[0] >> 1) & 0x3F : nal[0] & 0x1F;
+      auto* into = t.codec == Codec::hevc ? (type == 32 ? &vps : type == 33 ? &sps : type == 34 ? &pps : nullptr)
+                                          : (type == 7 ? &sps : type == 8 ? &pps : nullptr);
+      if (into) into->push_back(nal);
+    }
     switch (t.codec) {
-      case Codec::h264: {
-        s += format("a=rtpmap:{} H264/90000\r\n", pt);
-        std::string fmtp = format("a=fmtp:{} packetization-mode=1", pt);
-        const std::vector<std::uint8_t>* sps = nullptr;
-        std::string sets;
-        for (const auto& nal : t.packetizer->parameter_sets()) {
-          if (nal.empty()) continue;
-          if ((nal[0] & 0x1F) == 7 && !sps) sps = &nal;
-          if (!sets.empty()) sets += ',';
-          sets += formats::rtsp::base64_encode(nal);
-        }
-        if (sps && sps->size() >= 4) fmtp += ";profile-level-id=" + hex(std::span(*sps).subspan(1, 3));
-        if (!sets.empty()) fmtp += ";sprop-parameter-sets=" + sets;
-        s += fmtp + "\r\n";
+      case Codec::h264:
+        m.rtpmaps.push_back({pt, "H264", 90000, 0});
+        m.fmtps.push_back(fr::make_h264_fmtp(pt, sps, pps));
         break;
-      }
-      case Codec::hevc: {
-        s += format("a=rtpmap:{} H265/90000\r\n", pt);
-        std::string vps, sps, pps;
-        for (const auto& nal : t.packetizer->parameter_sets()) {
-          if (nal.size() < 2) continue;
-          int type = (nal[0] >> 1) & 0x3F;
-          std::string* into = type == 32 ? &vps : type == 33 ? &sps : type == 34 ? &pps : nullptr;
-          if (!into) continue;
-          if (!into->empty()) *into += ',';
-          *into += formats::rtsp::base64_encode(nal);
-        }
-        std::string fmtp;
-        if (!vps.empty()) fmtp += "sprop-vps=" + vps;
-        if (!sps.empty()) fmtp += (fmtp.empty() ? "" : ";") + std::string("sprop-sps=") + sps;
-        if (!pps.empty()) fmtp += (fmtp.empty() ? "" : ";") + std::string("sprop-pps=") + pps;
-        if (!fmtp.empty()) s += format("a=fmtp:{} {}\r\n", pt, fmtp);
+      case Codec::hevc:
+        m.rtpmaps.push_back({pt, "H265", 90000, 0});
+        m.fmtps.push_back(fr::make_hevc_fmtp(pt, vps, sps, pps));
         break;
-      }
       case Codec::aac:
-        s += format("a=rtpmap:{} MPEG4-GENERIC/{}/{}\r\n", pt, t.clock_rate, t.channels ? t.channels : 2);
-        s += format("a=fmtp:{} profile-level-id=1;mode=AAC-hbr;sizelength=13;indexlength=3;indexdeltalength=3;config={}\r\n",
-                    pt, hex(t.config));
+        m.rtpmaps.push_back({pt, "MPEG4-GENERIC", t.clock_rate, t.channels ? t.channels : 2});
+        m.fmtps.push_back(fr::make_aac_fmtp(pt, t.config));
         break;
       case Codec::opus:
-        s += format("a=rtpmap:{} opus/48000/2\r\n", pt);
-        if (t.channels == 2) s += format("a=fmtp:{} sprop-stereo=1\r\n", pt);
+        m.rtpmaps.push_back({pt, "opus", 48000, 2});
+        m.fmtps.push_back(fr::make_opus_fmtp(pt, t.channels ? t.channels : 2));
         break;
-      case Codec::pcmu: s += "a=rtpmap:0 PCMU/8000\r\n"; break;
-      case Codec::pcma: s += "a=rtpmap:8 PCMA/8000\r\n"; break;
+      case Codec::pcmu: m.rtpmaps.push_back({pt, "PCMU", 8000, 0}); break;
+      case Codec::pcma: m.rtpmaps.push_back({pt, "PCMA", 8000, 0}); break;
       default: break;
     }
-    s += format("a=control:trackID={}\r\n", i);
   }
-  return s;
+  return fr::write_sdp(d);
 }
 
 std::vector<std::uint8_t> StreamOut::sender_report(std::size_t index) const {
