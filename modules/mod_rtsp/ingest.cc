@@ -7,6 +7,7 @@
 
 #include "formats/flv/media_tag.h"
 #include "formats/rtp/rtcp.h"
+#include "formats/rtp/reorder.h"
 #include "formats/rtp/rtp_packet.h"
 #include "formats/rtsp/fmtp.h"
 #include "formats/rtsp/sdp.h"
@@ -32,7 +33,7 @@ bool iequals(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-struct IngestTrack final : rtp::AccessUnitSink {
+struct IngestTrack final : rtp::AccessUnitSink, rtp::ReleasedPacketSink {
   RtspIngest* owner = nullptr;
   std::string control;
   MediaKind kind = MediaKind::video;
@@ -78,7 +79,14 @@ struct IngestTrack final : rtp::AccessUnitSink {
   std::deque<Pending> pending;
   std::multiset<std::int64_t> pending_pts;
 
+  // UDP: packets may come out of order; released in order (or as losses) from a small window.
+  std::unique_ptr<rtp::ReorderBuffer> reorder;
+  Clock::time_point arrival{};
+
   void access_unit(const rtp::AccessUnit& unit) override;
+  void released(std::uint16_t, std::span<const std::uint8_t> packet, std::uint32_t lost_before) override {
+    owner->on_ordered_rtp(*this, packet, lost_before, arrival);
+  }
 };
 
 RtspIngest::RtspIngest(RtspSession& session, StreamKey key) : session_(session), key_(std::move(key)) {}
@@ -182,6 +190,7 @@ Result<std::string> RtspIngest::setup(const fr::StreamPath& path, const std::vec
                    spec.client_port->last);
     track->is_setup = true;
     track->udp = true;
+    track->reorder = std::make_unique<rtp::ReorderBuffer>();
     track->rtp_peer = *rtp_peer;
     track->rtcp_peer = *rtcp_peer;
     udp_ = true;
@@ -251,26 +260,42 @@ void RtspIngest::on_rtcp(IngestTrack& track, std::span<const std::uint8_t> packe
 void RtspIngest::on_rtp(IngestTrack& track, std::span<const std::uint8_t> bytes, Clock::time_point arrival) {
   if (!publication_) return;  // media before RECORD: nothing to publish it to yet
   RtspGroup& group = session_.group();
-  auto packet = rtp::parse_rtp(bytes);
-  if (!packet) {
+  if (bytes.size() < rtp::kRtpHeaderSize) {
     group.stats().add(group.counters().protocol_errors);
     return;
   }
   group.stats().add(group.counters().packets_in);
   ++track.packets;
-  bool follows_loss = false;
-  const std::uint16_t sequence = packet->header.sequence;
+  const auto sequence = static_cast<std::uint16_t>(bytes[2] << 8 | bytes[3]);
+  if (track.reorder) {
+    track.arrival = arrival;
+    track.reorder->push(sequence, bytes, track);
+    return;
+  }
+  // TCP keeps the order: a gap is a loss upstream (the publisher's own), a step back a duplicate.
+  std::uint32_t lost = 0;
   if (track.has_sequence) {
     const std::int16_t delta = rtp::sequence_delta(track.last_sequence, sequence);
-    if (delta <= 0) return;  // a duplicate or a late packet: its unit was already handed on
-    if (delta > 1) {
-      follows_loss = true;
-      track.lost += static_cast<std::uint64_t>(delta - 1);
-      group.stats().add(group.counters().packets_lost, static_cast<std::uint64_t>(delta - 1));
-    }
+    if (delta <= 0) return;
+    lost = static_cast<std::uint32_t>(delta - 1);
   }
   track.has_sequence = true;
   track.last_sequence = sequence;
+  on_ordered_rtp(track, bytes, lost, arrival);
+}
+
+void RtspIngest::on_ordered_rtp(IngestTrack& track, std::span<const std::uint8_t> bytes, std::uint32_t lost,
+                                Clock::time_point arrival) {
+  RtspGroup& group = session_.group();
+  auto packet = rtp::parse_rtp(bytes);
+  if (!packet) {
+    group.stats().add(group.counters().protocol_errors);
+    return;
+  }
+  if (lost) {
+    track.lost += lost;
+    group.stats().add(group.counters().packets_lost, lost);
+  }
   const std::uint32_t timestamp = packet->header.timestamp;
   if (!track.has_time) {
     track.has_time = true;
@@ -284,11 +309,11 @@ void RtspIngest::on_rtp(IngestTrack& track, std::span<const std::uint8_t> bytes,
     track.extended += static_cast<std::uint64_t>(static_cast<std::int64_t>(static_cast<std::int32_t>(timestamp - track.last_timestamp)));
   }
   track.last_timestamp = timestamp;
-  Status pushed = track.depacketizer->push(*packet, follows_loss, track);
+  Status pushed = track.depacketizer->push(*packet, lost > 0, track);
   if (!pushed) {
     group.stats().add(group.counters().protocol_errors);
-    session_.logger().debug("conn={} {} RTP packet {} dropped: {}", session_.connection().id(), key_.to_string(), sequence,
-                            pushed.message());
+    session_.logger().debug("conn={} {} RTP packet {} dropped: {}", session_.connection().id(), key_.to_string(),
+                            packet->header.sequence, pushed.message());
   }
 }
 

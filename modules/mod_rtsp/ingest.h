@@ -52,6 +52,9 @@ class RtspIngest {
   void on_interleaved(std::uint8_t channel, std::span<const std::uint8_t> payload) noexcept;
   void on_datagram(const PageSlice& data, const UdpPeer& from, bool rtcp) noexcept;
 
+  /// A track's RTP packet in sequence order, after `lost` missing ones (IngestTrack's reorder window).
+  void on_ordered_rtp(IngestTrack& track, std::span<const std::uint8_t> packet, std::uint32_t lost,
+                      Clock::time_point arrival);
   /// Called by a track's depacketizer (IngestTrack) with each access unit.
   void push_access_unit(IngestTrack& track, std::uint64_t rtp_time, std::span<const std::uint8_t> data, bool is_key);
 

@@ -205,11 +205,22 @@ void RtspPlayer::send_goodbyes() {
 void RtspPlayer::on_rtcp(std::span<const std::uint8_t> packet) noexcept {
   auto parsed = rtp::parse_rtcp(packet);
   if (!parsed) return;
+  bool changed = false;
   for (const rtp::ReceiverReport& report : parsed->receiver_reports)
-    for (const rtp::ReportBlock& block : report.reports) {
-      reported_lost_ = static_cast<std::uint64_t>(std::max(block.cumulative_lost, 0));
-      reported_jitter_ = block.jitter;
-    }
+    for (const rtp::ReportBlock& block : report.reports)
+      for (const TrackOut& track : out_->tracks()) {
+        if (track.ssrc != block.ssrc) continue;
+        // Loss summed over tracks; jitter of the video track (or the only one), in ms.
+        reported_lost_by_[track.kind == MediaKind::video] = static_cast<std::uint64_t>(std::max(block.cumulative_lost, 0));
+        if (track.kind == MediaKind::video || out_->tracks().size() == 1)
+          reported_jitter_ms_ = track.clock_rate ? block.jitter * 1000.0 / track.clock_rate : 0;
+        changed = true;
+      }
+  if (!changed) return;
+  // What an operator sees for this connection in mod_stats (the label): the player's own report.
+  session_.connection().set_label(format("play {} (rtsp {}, lost {}, jitter {} ms)", key_.to_string(),
+                                         transports_[0].udp || transports_[1].udp ? "udp" : "tcp", packets_lost(),
+                                         static_cast<int>(reported_jitter_ms_ + 0.5)));
 }
 
 }  // namespace weir::rtsp

@@ -66,8 +66,9 @@ class RtspPlayer final : public StreamSubscriber {
   /// An RTCP packet from the player (receiver report): loss and jitter for statistics.
   void on_rtcp(std::span<const std::uint8_t> packet) noexcept;
 
-  std::uint64_t packets_lost() const noexcept { return reported_lost_; }
-  std::uint32_t jitter() const noexcept { return reported_jitter_; }
+  /// What the player's receiver reports said: packets lost (all tracks), interarrival jitter (ms).
+  std::uint64_t packets_lost() const noexcept { return reported_lost_by_[0] + reported_lost_by_[1]; }
+  double jitter_ms() const noexcept { return reported_jitter_ms_; }
 
  private:
   bool should_send(const PacketizedFrame& frame);
@@ -86,8 +87,8 @@ class RtspPlayer final : public StreamSubscriber {
   bool coalescing_armed_ = false;
   std::uint64_t frames_sent_ = 0;
   std::uint64_t frames_dropped_ = 0;
-  std::uint64_t reported_lost_ = 0;
-  std::uint32_t reported_jitter_ = 0;
+  std::uint64_t reported_lost_by_[2] = {0, 0};  // audio, video
+  double reported_jitter_ms_ = 0;
   std::vector<std::uint8_t> prefixed_;  // per-packet prefixes for non-standard channels
 };
 
