@@ -135,6 +135,7 @@ std::vector<Layout> layouts() {
       WEIR_ABI_LAYOUT(SharedObjectKey),   WEIR_ABI_LAYOUT(SharedObjectEvent),
       WEIR_ABI_LAYOUT(SharedObjectUpdate), WEIR_ABI_LAYOUT(SharedObjectSnapshot),
       WEIR_ABI_LAYOUT(LogLevel),          WEIR_ABI_LAYOUT(Errc),
+      WEIR_ABI_LAYOUT(ConnectSpec),
   };
 }
 
