@@ -260,7 +260,7 @@ void ConnectAttempt::succeed() {
   auto connection = ConnectionImpl::outgoing(group_, std::move(socket), spec_.name, std::move(tls));
   group_.add_load();  // as the listener does for an accepted one; retiring takes it off
   group_.adopt_connection(connection);
-  std::unique_ptr<ConnectionHandler> handler = make_handler(*connection);
+  std::unique_ptr<ConnectionHandler> handler = make_handler ? make_handler(*connection) : nullptr;
   if (!handler) {
     connection->close(Status(Errc::denied, what() + ": refused by its handler factory"));
     return;
@@ -274,7 +274,7 @@ void ConnectAttempt::fail(Status status) {
   finish();
   Status reason = std::move(status).with_context(what());
   group_.logger().debug("{}", reason.message());
-  failed(std::move(reason));
+  if (failed) failed(std::move(reason));
 }
 
 void ConnectAttempt::finish() noexcept {
