@@ -139,6 +139,7 @@ std::vector<Layout> layouts() {
       // Added in ABI 3 (weir/udp.h), after the types above were recorded.
       WEIR_ABI_LAYOUT(UdpPeer),           WEIR_ABI_LAYOUT(UdpStats),
       WEIR_ABI_LAYOUT(UdpSpec),
+      WEIR_ABI_LAYOUT(ConnectSpec),
   };
 }
 

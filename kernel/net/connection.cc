@@ -54,10 +54,26 @@ ConnectionImpl::ConnectionImpl(PollGroupImpl& group, boost::asio::ip::tcp::socke
 
 ConnectionImpl::~ConnectionImpl() = default;
 
+std::shared_ptr<ConnectionImpl> ConnectionImpl::outgoing(PollGroupImpl& group, boost::asio::ip::tcp::socket socket,
+                                                         std::string name, std::unique_ptr<TlsSession> tls) {
+  auto connection = std::make_shared<ConnectionImpl>(group, std::move(socket), std::move(name));
+  connection->outgoing_ = true;
+  connection->tls_ = std::move(tls);
+  return connection;
+}
+
 void ConnectionImpl::start(std::unique_ptr<ConnectionHandler> handler) {
   owner_.check();
   handler_ = std::move(handler);
   group_.stats_impl().connection_opened(listener_);
+  if (tls_ && tls_->is_handshake_done()) {
+    // A client session arrives with its handshake done: what the server sent behind its last
+    // handshake record (data, TLS 1.3 tickets) already sits in the session, and no socket event
+    // will announce it.
+    group_.defer([self = shared_from_this()] {
+      if (self->open_) self->on_tls_bytes({});
+    });
+  }
   wait_readable();
 }
 
@@ -431,10 +447,11 @@ void ConnectionImpl::close(Status reason) noexcept {
   recount_overloaded();  // closed: no longer counted, whatever state_ says
   stats_.queued_bytes = 0;
   if (reason.is_ok() || reason.code() == Errc::closed)
-    group_.logger().debug("conn={} peer={} listener={} closed: {}", id_, peer_, listener_,
-                          reason.is_ok() ? std::string("done") : reason.message());
+    group_.logger().debug("conn={} peer={} {}={} closed: {}", id_, peer_, outgoing_ ? "outgoing" : "listener",
+                          listener_, reason.is_ok() ? std::string("done") : reason.message());
   else
-    group_.logger().info("conn={} peer={} listener={} closed: {}", id_, peer_, listener_, reason.message());
+    group_.logger().info("conn={} peer={} {}={} closed: {}", id_, peer_, outgoing_ ? "outgoing" : "listener",
+                         listener_, reason.message());
   // Only a started connection was counted opened; one its acceptor refused is counted refused.
   if (handler_) group_.stats_impl().connection_closed(listener_);
   if (handler_) handler_->on_close(reason);

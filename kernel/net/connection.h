@@ -62,6 +62,10 @@ class ConnectionImpl final : public Connection, public std::enable_shared_from_t
   ConnectionImpl(PollGroupImpl& group, boost::asio::ip::tcp::socket socket, std::string listener,
                  const TlsContext* tls = nullptr);
   ~ConnectionImpl();
+  /// An outgoing connection (ConnectAttempt): `name` is its ConnectSpec::name, shown where an
+  /// accepted one shows its listener; `tls` is the client session, its handshake done, or null.
+  static std::shared_ptr<ConnectionImpl> outgoing(PollGroupImpl& group, boost::asio::ip::tcp::socket socket,
+                                                  std::string name, std::unique_ptr<TlsSession> tls);
 
   /// Hands the connection to its handler and starts reading. Owner thread.
   void start(std::unique_ptr<ConnectionHandler> handler);
@@ -125,7 +129,8 @@ class ConnectionImpl final : public Connection, public std::enable_shared_from_t
   PollGroupImpl& group_;
   boost::asio::ip::tcp::socket socket_;
   const ConnectionId id_;
-  const std::string listener_;
+  const std::string listener_;  // the listener's name, or an outgoing connection's
+  bool outgoing_ = false;       // made by PollGroup::connect(), not accepted
   std::string label_;
   std::string stream_;
   std::string peer_;

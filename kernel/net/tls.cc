@@ -2,6 +2,9 @@
 #include "net/tls.h"
 
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include <boost/asio/ip/address.hpp>
 
 namespace weir::kernel {
 
@@ -33,6 +36,22 @@ Result<std::shared_ptr<TlsContext>> TlsContext::create(const TlsOptions& options
   return context;
 }
 
+Result<std::shared_ptr<TlsContext>> TlsContext::create_client(bool verify_peer) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) return error(Errc::internal, "TLS: {}", openssl_errors());
+  std::shared_ptr<TlsContext> context(new TlsContext(ctx));
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_RELEASE_BUFFERS);
+  if (verify_peer) {
+    if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+      return error(Errc::config, "TLS: cannot load the system's CA certificates: {}", openssl_errors());
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  } else {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  }
+  return context;
+}
+
 TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
 
 TlsSession::TlsSession(const TlsContext& context) : ssl_(SSL_new(context.native())) {
@@ -43,9 +62,40 @@ TlsSession::TlsSession(const TlsContext& context) : ssl_(SSL_new(context.native(
   SSL_set_accept_state(ssl_);
 }
 
+TlsSession::TlsSession(const TlsContext& context, const std::string& server_name)
+    : ssl_(SSL_new(context.native())) {
+  in_ = BIO_new(BIO_s_mem());
+  out_ = BIO_new(BIO_s_mem());
+  BIO_set_mem_eof_return(in_, -1);
+  SSL_set_bio(ssl_, in_, out_);
+  SSL_set_connect_state(ssl_);
+  boost::system::error_code not_an_address;
+  boost::asio::ip::make_address(server_name, not_an_address);
+  if (not_an_address) {
+    // RFC 6066 3: SNI carries host names only, never address literals.
+    SSL_set_tlsext_host_name(ssl_, server_name.c_str());
+    SSL_set1_host(ssl_, server_name.c_str());
+  } else {
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), server_name.c_str());
+  }
+}
+
 TlsSession::~TlsSession() { SSL_free(ssl_); }
 
+Result<bool> TlsSession::handshake() noexcept {
+  ERR_clear_error();
+  int rc = SSL_do_handshake(ssl_);
+  if (rc == 1) return true;
+  int reason = SSL_get_error(ssl_, rc);
+  if (reason == SSL_ERROR_WANT_READ || reason == SSL_ERROR_WANT_WRITE) return false;
+  long verdict = SSL_get_verify_result(ssl_);
+  if (verdict != X509_V_OK)
+    return error(Errc::denied, "TLS handshake: certificate rejected: {}", X509_verify_cert_error_string(verdict));
+  return error(Errc::denied, "TLS handshake: {}", openssl_errors());
+}
+
 void TlsSession::receive(std::span<const std::uint8_t> ciphertext) noexcept {
+  if (ciphertext.empty()) return;
   BIO_write(in_, ciphertext.data(), static_cast<int>(ciphertext.size()));
 }
 

@@ -6,6 +6,8 @@
 
 #include "net/connection.h"
 #include "net/udp_socket.h"
+#include "net/connector.h"
+#include "net/tls.h"
 #include "stats/stats.h"
 #include "shared_objects/shared_objects.h"
 #include "stream/streams.h"
@@ -392,6 +394,35 @@ void PollGroupImpl::close_all_connections(const Status& reason) noexcept {
   std::vector<std::shared_ptr<ConnectionImpl>> all;
   for (auto& [id, connection] : connections_) all.push_back(connection);
   for (auto& connection : all) connection->close_gracefully(reason);
+  // A failed() callback may start or cancel other attempts: take them one at a time, each kept
+  // alive across its own callback.
+  while (!pending_connects_.empty()) {
+    std::shared_ptr<ConnectAttempt> attempt = pending_connects_.back()->shared_from_this();
+    attempt->abort(reason);
+  }
+}
+
+std::unique_ptr<Outgoing> PollGroupImpl::connect(const ConnectSpec& spec,
+                                                 std::function<std::unique_ptr<ConnectionHandler>(Connection&)> make_handler,
+                                                 std::function<void(Status)> failed) noexcept {
+  owner_.check();
+  auto attempt = std::make_shared<ConnectAttempt>(*this, spec, std::move(make_handler), std::move(failed));
+  attempt->start();
+  return std::make_unique<OutgoingImpl>(std::move(attempt));
+}
+
+void PollGroupImpl::register_connect(ConnectAttempt& attempt) { pending_connects_.push_back(&attempt); }
+
+void PollGroupImpl::forget_connect(ConnectAttempt& attempt) noexcept { std::erase(pending_connects_, &attempt); }
+
+Result<std::shared_ptr<TlsContext>> PollGroupImpl::tls_client_context(bool verify_peer) {
+  std::shared_ptr<TlsContext>& context = tls_client_[verify_peer ? 1 : 0];
+  if (!context) {
+    auto made = TlsContext::create_client(verify_peer);
+    if (!made) return made.error();
+    context = std::move(*made);
+  }
+  return context;
 }
 
 std::byte* PollGroupImpl::receive_space(std::uint32_t min_bytes, std::uint32_t& available) noexcept {

@@ -38,6 +38,8 @@ namespace weir::kernel {
 class Groups;
 class ConnectionImpl;
 class UdpSocketImpl;
+class ConnectAttempt;
+class TlsContext;
 class StreamsImpl;
 class SharedObjectsImpl;
 class StatsImpl;
@@ -93,6 +95,9 @@ class PollGroupImpl final : public PollGroup {
   Clock::time_point now() const noexcept override { return Clock::now(); }
   SharedObjects& shared_objects() noexcept override;
   Result<std::unique_ptr<UdpSocket>> open_udp(const UdpSpec& spec, UdpReceiver* receiver) noexcept override;
+  std::unique_ptr<Outgoing> connect(const ConnectSpec& spec,
+                                    std::function<std::unique_ptr<ConnectionHandler>(Connection&)> make_handler,
+                                    std::function<void(Status)> failed) noexcept override;
 
   boost::asio::io_context& io() noexcept { return io_; }
   const GroupSettings& settings() const noexcept { return settings_; }
@@ -138,7 +143,16 @@ class PollGroupImpl final : public PollGroup {
   // Connections, owner thread.
   void adopt_connection(std::shared_ptr<ConnectionImpl> connection);
   void retire_connection(ConnectionId id) noexcept;
+  /// Shutdown: every connection closes gracefully, and every outgoing attempt still under way
+  /// fails with `reason`.
   void close_all_connections(const Status& reason) noexcept;
+  // Outgoing attempts under way (ConnectAttempt registers itself until it ends), owner thread.
+  void register_connect(ConnectAttempt& attempt);
+  void forget_connect(ConnectAttempt& attempt) noexcept;
+  std::size_t pending_connects() const noexcept { return pending_connects_.size(); }
+  /// The TLS client context for outgoing connections, made on first use and kept: loading the
+  /// system's CA store costs milliseconds, once per group rather than per connection.
+  Result<std::shared_ptr<TlsContext>> tls_client_context(bool verify_peer);
   std::size_t connection_count() const noexcept { return connections_.size(); }
   /// Connections handed to this group and not yet retired. Any thread: the acceptor adds one
   /// when it hands a socket over (so a burst of accepts spreads at once), retiring subtracts it.
@@ -232,6 +246,8 @@ class PollGroupImpl final : public PollGroup {
   std::unique_ptr<StatsImpl> stats_;
 
   std::unordered_map<ConnectionId, std::shared_ptr<ConnectionImpl>> connections_;
+  std::vector<ConnectAttempt*> pending_connects_;  // few at once: a vector beats a set
+  std::shared_ptr<TlsContext> tls_client_[2];      // [verify_peer]
   std::atomic<std::uint64_t> load_{0};
   std::int64_t overloaded_ = 0;
 };

@@ -124,4 +124,19 @@ struct ListenerSpec {
   TlsOptions tls;
 };
 
+/// An outgoing connection a module asks for (PollGroup::connect()): an RTSP camera to pull, an
+/// RTMP server to relay to.
+struct ConnectSpec {
+  std::string name;  ///< for logs and stats: "rtsp pull"; shown as ConnectionInfo::listener
+  std::string host;  ///< a DNS name or an address ("camera.local", "10.0.0.5", "::1", "[::1]")
+  std::uint16_t port = 0;
+  /// For the whole attempt: resolving, connecting (every address) and the TLS handshake.
+  std::chrono::milliseconds timeout{10000};
+  bool use_tls = false;
+  /// TLS: the name sent as SNI and checked against the certificate (empty: `host`).
+  std::string tls_server_name;
+  /// TLS: check the server's certificate against the system's CA store and its name.
+  bool verify_peer = true;
+};
+
 }  // namespace weir

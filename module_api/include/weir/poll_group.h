@@ -51,6 +51,23 @@ class SharedObjects;
 class UdpSocket;
 class UdpReceiver;
 struct UdpSpec;
+class Connection;
+class ConnectionHandler;
+struct ConnectSpec;
+
+/// An outgoing connection attempt (PollGroup::connect()). Destroying the handle cancels the
+/// attempt if it is still resolving, connecting or in its TLS handshake: neither callback is
+/// called afterwards. Once the connection is made (or the attempt failed) the handle does nothing
+/// more: the connection belongs to the kernel, like an accepted one, and is closed through
+/// Connection::close(). Thread: the group that made it.
+class Outgoing {
+ public:
+  virtual ~Outgoing() = default;
+  /// Cancels the attempt now (what destruction does); nothing is called back. Idempotent.
+  virtual void cancel() noexcept = 0;
+  /// True while the attempt is under way: neither callback has been called, nor cancel().
+  virtual bool is_pending() const noexcept = 0;
+};
 
 /// The poll group a piece of code runs on. Thread: its own thread, except post() and id().
 class PollGroup {
@@ -87,6 +104,22 @@ class PollGroup {
   /// UdpSocket::set_receiver) gets its datagrams on this group. Errors name the spec's name and
   /// address (a taken port, a bad address). Added in ABI 3 after the members above (appended).
   virtual Result<std::unique_ptr<UdpSocket>> open_udp(const UdpSpec& spec, UdpReceiver* receiver) noexcept = 0;
+
+  /// Connects to `spec.host`:`spec.port` (weir/connection.h: ConnectSpec) for this group: the
+  /// name is resolved on the worker pool (unless it is an address), then each address is tried
+  /// in turn, all within `spec.timeout`, and with `spec.use_tls` a TLS handshake follows. Then
+  /// `make_handler(connection)` is called on this group and the connection is served like an
+  /// accepted one (same sender, limits and statistics; Stats::collect_connections() lists it
+  /// under `spec.name`), living on this group for life; a null handler closes it at once. If
+  /// the attempt fails, `failed(status)` is called instead: a resolve error (Errc::not_found
+  /// when the name does not exist), a refused or unreachable address (Errc::io), the timeout
+  /// (Errc::timeout), a failed TLS handshake or certificate (Errc::denied), the server shutting
+  /// down (Errc::closed); the message names the spec's name, host:port and why. Exactly one of
+  /// the two is called, never from inside connect() itself, and neither once the returned
+  /// handle is destroyed. Added in ABI 3 after shared_objects() (appended).
+  virtual std::unique_ptr<Outgoing> connect(const ConnectSpec& spec,
+                                            std::function<std::unique_ptr<ConnectionHandler>(Connection&)> make_handler,
+                                            std::function<void(Status)> failed) noexcept = 0;
 
  protected:
   ~PollGroup() = default;

@@ -38,7 +38,8 @@ struct StatsSnapshot {
 struct ConnectionInfo {
   ConnectionId id = 0;
   GroupId group = 0;
-  std::string listener;  ///< the listener that accepted it: "rtmp", "rtmps", "http"
+  std::string listener;  ///< the listener that accepted it ("rtmp", "rtmps", "http"), or an outgoing
+                         ///< connection's ConnectSpec::name ("rtsp pull")
   std::string peer_address;
   std::string label;     ///< Connection::set_label(): "play live/cam1"; empty if never set
   std::string stream;    ///< Connection::set_stream(): "live/cam1"; empty if never set
