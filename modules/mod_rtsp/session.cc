@@ -4,6 +4,7 @@
 #include <charconv>
 #include <random>
 
+#include "formats/rtsp/auth.h"
 #include "formats/rtsp/transport.h"
 #include "formats/rtsp/url.h"
 #include "ingest.h"
@@ -27,6 +28,9 @@ std::string hex_digits(std::uint64_t value, int digits) {
   for (int i = digits - 1; i >= 0; --i, value >>= 4) out[static_cast<std::size_t>(i)] = kDigits[value & 15];
   return out;
 }
+
+// The protection space our challenges name.
+constexpr std::string_view kRealm = "Weir";
 
 std::string random_session_id() {
   static thread_local std::mt19937_64 generator{std::random_device{}()};
@@ -214,6 +218,7 @@ void RtspSession::ask(const Request& request, AppHook hook, Value stream, std::f
       if (!client || !client->session()) return;
       RtspSession& self = *client->session();
       self.held_ = false;
+      if (verdict.kind == AppVerdict::Kind::accept) self.apply(verdict);
       then(verdict);
       if (!self.held_) self.resume();  // unless what the verdict started holds them again
     });
@@ -230,19 +235,50 @@ void RtspSession::ask(const Request& request, AppHook hook, Value stream, std::f
   params.set("protocol", "rtsp");
   auto url = fr::parse_url(request.uri);
   params.set("args", parse_query(url ? std::string_view(url->query) : std::string_view()));
+  // Credentials the client sent (after a 401 challenge): Basic gives the script the password to
+  // check; Digest gives the user, and the script answers with the user's password (or HA1) in
+  // the verdict's values, which the server checks the response against.
+  std::optional<fr::DigestCredentials> digest;
+  if (const std::string* header = request.header("Authorization")) {
+    auto auth = fr::parse_authorization(*header);
+    if (!auth) {
+      logger().info("conn={} peer={} bad Authorization header: {}", connection_.id(), connection_.peer_address(),
+                    auth.error().message());
+    } else if (auth->scheme == fr::AuthScheme::basic) {
+      params.set("auth", Value::object({{"scheme", "basic"}, {"user", auth->basic.user}, {"password", auth->basic.password}}));
+    } else {
+      params.set("auth", Value::object({{"scheme", "digest"}, {"user", auth->digest.username}, {"realm", auth->digest.realm}}));
+      digest = auth->digest;
+    }
+  }
   hold();
   std::weak_ptr<RtspAppClient> weak = app_client_;
   group_.apps().request(app_client_, AppRequest{AppHook::connect, {}, {std::move(params)}},
-                        [weak, request, run_hook = std::move(run_hook)](AppVerdict verdict) mutable {
+                        [weak, request, digest, run_hook = std::move(run_hook)](AppVerdict verdict) mutable {
     auto client = weak.lock();
     if (!client || !client->session()) return;
     RtspSession& self = *client->session();
+    if (verdict.kind == AppVerdict::Kind::accept && digest && !self.digest_accepted(request, *digest, verdict)) {
+      verdict.kind = AppVerdict::Kind::reject;
+      verdict.code = "401";
+      verdict.description = "wrong Digest credentials for " + digest->username;
+    }
     if (verdict.kind == AppVerdict::Kind::redirect) {
       self.reply(request, 302, {{"Location", verdict.redirect_url}});
     } else if (verdict.kind == AppVerdict::Kind::reject) {
-      self.refuse(request, rejection_status(verdict),
-                  verdict.description.empty() ? "connect rejected by the application" : verdict.description);
+      const int status = rejection_status(verdict);
+      const std::string why = verdict.description.empty() ? "connect rejected by the application" : verdict.description;
+      if (status == 401) {
+        // A challenge the client answers with credentials (and the connect hook is asked again).
+        self.logger().info("conn={} peer={} {} {}: 401 {}", self.connection_.id(), self.connection_.peer_address(),
+                           request.method, request.uri, why);
+        self.reply(request, 401, {{"WWW-Authenticate", fr::www_authenticate_digest(kRealm, self.nonce())},
+                                  {"WWW-Authenticate", fr::www_authenticate_basic(kRealm)}});
+      } else {
+        self.refuse(request, status, why);
+      }
     } else {
+      self.apply(verdict);
       self.connected_ = true;
       self.held_ = false;
       run_hook();
@@ -250,6 +286,31 @@ void RtspSession::ask(const Request& request, AppHook hook, Value stream, std::f
     }
     self.resume();
   });
+}
+
+const std::string& RtspSession::nonce() {
+  if (nonce_.empty()) nonce_ = random_session_id() + random_session_id();
+  return nonce_;
+}
+
+bool RtspSession::digest_accepted(const Request& request, const fr::DigestCredentials& credentials,
+                                  const AppVerdict& verdict) {
+  // Only our own nonce, for our realm: a response computed for another server's challenge is not one.
+  if (nonce_.empty() || credentials.nonce != nonce_ || credentials.realm != kRealm) return false;
+  for (const auto& [name, value] : verdict.values) {
+    if (name == "password" && value.is_string()) return fr::digest_matches(credentials, request.method, value.as_string());
+    if (name == "ha1" && value.is_string()) return fr::digest_matches_ha1(credentials, request.method, value.as_string());
+  }
+  return false;  // the script accepted without saying the password: nothing to check against
+}
+
+void RtspSession::apply(const AppVerdict& verdict) {
+  for (const auto& [name, value] : verdict.values)
+    if (name != "password" && name != "ha1") app_client_->values().set(name, value);  // secrets stay out of client:get
+  if (verdict.lifetime.count() > 0)
+    lifetime_timer_ = group_.poll_group().after(verdict.lifetime, [this] {
+      connection_.close(Status(Errc::closed, "the application's lifetime for this client ended"));
+    });
 }
 
 void RtspSession::on_describe(const Request& request) {
@@ -519,6 +580,7 @@ void RtspSession::on_close(const Status&) noexcept {
   pending_timer_.reset();
   session_timer_.reset();
   report_timer_.reset();
+  lifetime_timer_.reset();
   if (app_client_ && app_client_->session()) {
     if (ingest_ && ingest_->is_publishing() && group_.has_hook(app_, AppHook::unpublish))
       group_.apps().request(app_client_, AppRequest{AppHook::unpublish, {}, {Value::object({{"name", ingest_->key().name}, {"app", app_}})}}, {});

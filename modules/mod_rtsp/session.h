@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "formats/rtsp/auth.h"
 #include "formats/rtsp/message.h"
 #include "rtsp_group.h"
 #include "weir/connection.h"
@@ -83,6 +84,13 @@ class RtspSession final : public ConnectionHandler, private DatagramTarget {
   /// The session header matches ours (or the request has none and we have no session yet).
   bool session_matches(const Request& request, bool required);
   std::string base_url(const Request& request) const;
+  /// Applies an accepting verdict: its values (not the secrets) to the client, its lifetime.
+  void apply(const AppVerdict& verdict);
+  /// Whether Digest `credentials` answer our challenge with the password (or HA1) the
+  /// application's verdict gave for the user.
+  bool digest_accepted(const Request& request, const formats::rtsp::DigestCredentials& credentials,
+                       const AppVerdict& verdict);
+  const std::string& nonce();
   void start_session_timer();
   void schedule_reports();
   void answer_pending();
@@ -106,6 +114,8 @@ class RtspSession final : public ConnectionHandler, private DatagramTarget {
   Clock::time_point last_heard_;
   std::unique_ptr<Timer> session_timer_;
   std::unique_ptr<Timer> report_timer_;
+  std::unique_ptr<Timer> lifetime_timer_;
+  std::string nonce_;  // of our Digest challenges, one per connection
   std::shared_ptr<RtspAppClient> app_client_;
 };
 

@@ -94,7 +94,7 @@ class RtspClient:
         headers = {}
         for line in lines[1:]:
             k, _, v = line.partition(":")
-            headers[k.strip().lower()] = v.strip()
+            headers.setdefault(k.strip().lower(), v.strip())  # the first of repeated headers
         n = int(headers.get("content-length", "0"))
         while len(self.buf) < n:
             self._fill()
@@ -497,6 +497,37 @@ def case_session_timeout(_):
             pass
         print(f"closed after {time.time() - started:.1f} s", flush=True)
         w.wait_log(r"RTSP session timed out")
+
+
+def case_auth_from_script(_):
+    """scripts/examples/rtsp_auth.lua: no credentials get a 401 with Digest and Basic challenges;
+    ffmpeg plays with user:password in the URL (it answers the Digest challenge); a wrong password
+    is refused; Basic credentials are checked by the script."""
+    examples = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "examples")
+    http_port = free_port()
+    with Weir(threads=1, modules=("mod_http", "mod_lua", "mod_rtmp", "mod_rtsp", "mod_stats"),
+              http={"listen": f"127.0.0.1:{http_port}"},
+              lua={"scripts": examples, "app.live": "rtsp_auth.lua", "env.users": "alice:secret"}) as w:
+        publish_rtmp(w, "locked")
+        c = RtspClient(w.rtsp_port)
+        status, headers, _ = c.request("DESCRIBE", w.rtsp_url("live/locked"))
+        check(status == 401, f"DESCRIBE without credentials: {status}")
+        check(headers.get("www-authenticate", "").startswith("Digest"), headers)
+        basic = base64.b64encode(b"alice:secret").decode()
+        status, _, body = c.request("DESCRIBE", w.rtsp_url("live/locked"), {"Authorization": f"Basic {basic}"})
+        check(status == 200 and "m=video" in body, f"DESCRIBE with Basic credentials: {status}")
+        c.close()
+        c = RtspClient(w.rtsp_port)
+        wrong = base64.b64encode(b"alice:nope").decode()
+        status, _, _ = c.request("DESCRIBE", w.rtsp_url("live/locked"), {"Authorization": f"Basic {wrong}"})
+        check(status == 401, f"DESCRIBE with a wrong Basic password: {status}")
+        c.close()
+        url = w.rtsp_url("live/locked").replace("rtsp://", "rtsp://alice:secret@")
+        counts, _, _ = count_streams(ffmpeg_play(url, "tcp", seconds=2))
+        check(counts.get("video", 0) >= 25, f"ffmpeg with Digest credentials: {counts}")
+        bad = run(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp",
+                   "-i", url.replace(":secret@", ":wrong@"), "-t", "1", "-f", "null", "-"], timeout=30, check=False)
+        check(bad.returncode != 0 and "401" in bad.stderr, f"ffmpeg with a wrong password: {bad.returncode} {bad.stderr[-300:]}")
 
 
 def case_stats_list_rtsp(_):
