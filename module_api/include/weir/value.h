@@ -38,13 +38,15 @@ class Value {
   /// An array: dense values.
   struct Array {
     std::vector<Value> items;
-    friend bool operator==(const Array&, const Array&) = default;
+    friend bool operator==(const Array& a, const Array& b);  // defined below, once Value is complete
   };
   /// An object: named members in order, and an optional class name (AMF typed objects).
   struct Object {
     Members members;
     std::string class_name;
-    friend bool operator==(const Object&, const Object&) = default;
+    // Defined below, once Value is complete: a defaulted comparison here instantiates
+    // std::pair<std::string, Value> with Value incomplete, which clang rejects.
+    friend bool operator==(const Object& a, const Object& b);
   };
 
   /// Undefined.
@@ -158,5 +160,10 @@ class Value {
 
   std::variant<std::monostate, Null, bool, double, std::string, Date, Array, Object> v_;
 };
+
+inline bool operator==(const Value::Array& a, const Value::Array& b) { return a.items == b.items; }
+inline bool operator==(const Value::Object& a, const Value::Object& b) {
+  return a.members == b.members && a.class_name == b.class_name;
+}
 
 }  // namespace weir
