@@ -148,6 +148,12 @@ Status RtspIngest::describe(const std::string& text) {
       nals.insert(nals.end(), hevc->sps.begin(), hevc->sps.end());
       nals.insert(nals.end(), hevc->pps.begin(), hevc->pps.end());
     }
+    if (track->codec == Codec::opus) {
+      // Opus has no configuration in its SDP; players of other protocols expect an identification
+      // header ("OpusHead", RFC 7845 5.1) as its sequence header: channels from the rtpmap.
+      const std::uint8_t channels = map && map->channels == 1 ? 1 : 2;
+      track->config = {'O', 'p', 'u', 's', 'H', 'e', 'a', 'd', 1, channels, 0, 0, 0x80, 0xBB, 0, 0, 0, 0, 0};
+    }
     track->depacketizer = make_in_codec(track->codec, options);
     if (!track->depacketizer) continue;
     // The stream is describable before the first key frame when the SDP has the parameter sets.

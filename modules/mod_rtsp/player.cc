@@ -42,6 +42,10 @@ Status RtspPlayer::subscribe(bool wait) {
   return ok();
 }
 
+bool RtspPlayer::is_describable() const noexcept {
+  return first_batch_seen_ && out_->can_describe(session_.group().poll_group().now());
+}
+
 std::size_t RtspPlayer::set_up_tracks() const noexcept {
   std::size_t n = 0;
   for (const TrackTransport& t : transports_) n += t.is_setup;
@@ -152,10 +156,8 @@ void RtspPlayer::on_frames(std::span<const MediaFrame> frames) noexcept {
     payload_sent += packets->payload_bytes;
   }
   count_batch();
-  if (was_first) {
-    out_->mark_settled();
-    session_.on_stream_ready();
-  }
+  if (was_first) out_->mark_settled();
+  session_.on_stream_ready();  // a DESCRIBE waiting for the headers may go on (a flag test otherwise)
   if (playing_ && !coalescing_armed_ && group.config().play_coalescing.count() >= 0) {
     session_.connection().set_coalescing(group.config().play_coalescing);
     coalescing_armed_ = true;

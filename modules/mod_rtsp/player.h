@@ -48,7 +48,7 @@ class RtspPlayer final : public StreamSubscriber {
   const StreamKey& key() const noexcept { return key_; }
   StreamOut& out() noexcept { return *out_; }
   /// The stream can be described (its headers came, or it is known to have none to wait for).
-  bool is_describable() const noexcept { return out_->can_describe() && first_batch_seen_; }
+  bool is_describable() const noexcept;
 
   TrackTransport& transport(std::size_t track) { return transports_.at(track); }
   std::size_t set_up_tracks() const noexcept;

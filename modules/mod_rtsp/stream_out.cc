@@ -22,6 +22,8 @@ namespace {
 constexpr std::uint64_t kMaxGopBytes = 16u << 20;
 // A publisher whose time jumps back this far restarted.
 constexpr std::int64_t kRestartThresholdMs = 1000;
+// How long after a stream's first track (its header or first frame) DESCRIBE waits for a second kind.
+constexpr std::chrono::milliseconds kTrackWait{2000};
 
 std::uint32_t random_u32() {
   static thread_local std::mt19937 generator{std::random_device{}()};
@@ -108,6 +110,7 @@ TrackOut* StreamOut::track_for(const MediaFrame& frame, bool create) {
   for (TrackOut& t : tracks_)
     if (t.kind == frame.kind) return &t;
   if (!create || !rtp_can_carry(frame.codec)) return nullptr;
+  if (tracks_.empty()) first_track_at_ = group_.poll_group().now();
   TrackOut t;
   t.kind = frame.kind;
   t.codec = frame.codec;
@@ -241,6 +244,7 @@ const PacketizedFrame* StreamOut::build(TrackOut& track, std::uint8_t index, con
     gop_.pop_back();
     return nullptr;
   }
+  if (!track.has_frames) track.first_dts = frame.dts_ms;
   track.has_frames = true;
   track.last_dts = std::max(track.last_dts, frame.dts_ms);
   track.last_rtp_timestamp = out.rtp_timestamp;
@@ -250,7 +254,14 @@ const PacketizedFrame* StreamOut::build(TrackOut& track, std::uint8_t index, con
   return &out;
 }
 
-bool StreamOut::can_describe() const noexcept {
+bool StreamOut::can_describe(Clock::time_point now) const noexcept {
+  // A stream that has just started may not have shown all its tracks yet: with one kind known,
+  // give the other a moment to appear (a stream that has run longer has shown what it has).
+  // Frames of one kind covering a second with none of the other mean there is no other (a GOP
+  // replayed to a group's first player shows that at once).
+  if (tracks_.size() == 1 && now - first_track_at_ < kTrackWait &&
+      !(tracks_[0].has_frames && tracks_[0].last_dts - tracks_[0].first_dts >= 1000))
+    return false;
   bool any = false;
   for (const TrackOut& t : tracks_) {
     // H.264/HEVC need their parameter sets, AAC its config (the SDP carries them).

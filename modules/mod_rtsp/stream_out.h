@@ -32,6 +32,7 @@
 #include "rtp_codecs.h"
 #include "weir/media.h"
 #include "weir/pages.h"
+#include "weir/poll_group.h"
 #include "weir/stream.h"
 
 namespace weir::rtsp {
@@ -52,6 +53,7 @@ struct TrackOut {
   std::unique_ptr<OutCodec> packetizer;
   std::uint16_t next_sequence = 0;
   std::uint32_t last_rtp_timestamp = 0;
+  std::int64_t first_dts = 0;  // ms, of the first packetized frame
   std::int64_t last_dts = 0;   // ms, of the latest packetized frame
   bool has_frames = false;
   std::uint64_t packets = 0;   // for sender reports
@@ -85,9 +87,9 @@ class StreamOut {
   /// of the group to see it); null when there is nothing to send (a header, metadata, a codec
   /// RTP cannot carry, a frame older than the cache).
   const PacketizedFrame* packetize(const MediaFrame& frame);
-  /// Whether the tracks are known well enough to describe (a video and/or audio track with its
-  /// configuration); `settled`: the kernel's first batch was seen, nothing more to wait for.
-  bool can_describe() const noexcept;
+  /// Whether the tracks are known well enough to describe: a video and/or audio track with its
+  /// configuration, and, within a moment of the first one, both kinds.
+  bool can_describe(Clock::time_point now) const noexcept;
   /// The SDP of the stream; `control` is the aggregate URL players use for SETUP.
   std::string sdp(const std::string& host) const;
   const std::vector<TrackOut>& tracks() const noexcept { return tracks_; }
@@ -122,6 +124,7 @@ class StreamOut {
   std::deque<PacketizedFrame> gop_;
   std::uint64_t gop_bytes_ = 0;
   bool settled_ = false;
+  Clock::time_point first_track_at_{};  // when this group learned the stream's first track
   // Wall clock of the stream: a frame of dts d happened at wall_origin_ms_ + (d - dts_origin_).
   bool has_origin_ = false;
   std::int64_t dts_origin_ = 0;

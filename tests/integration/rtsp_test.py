@@ -417,6 +417,31 @@ def case_gstreamer_publishes(_):
         check(counts.get("video", 0) >= 50 and counts.get("audio", 0) >= 80, counts)
 
 
+def case_codecs_rtsp_in_rtsp_out(_):
+    """HEVC + Opus, and H.264 with G.711 A-law and mu-law: published over RTSP, played over RTSP."""
+    with server(threads=2) as w:
+        for name, video, audio in (("hevc", ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error"],
+                                    ["-c:a", "libopus", "-ar", "48000"]),
+                                   ("alaw", ["-c:v", "libx264", "-preset", "ultrafast"], ["-c:a", "pcm_alaw", "-ar", "8000", "-ac", "1"]),
+                                   ("mulaw", ["-c:v", "libx264", "-preset", "ultrafast"], ["-c:a", "pcm_mulaw", "-ar", "8000", "-ac", "1"])):
+            cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-re",
+                   "-f", "lavfi", "-i", f"testsrc2=size=320x240:rate={FPS}", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+                   "-t", "30", *video, "-g", str(2 * FPS), "-pix_fmt", "yuv420p", *audio,
+                   "-f", "rtsp", "-rtsp_transport", "tcp", w.rtsp_url(f"live/{name}")]
+            p = w.spawn(cmd, stdout=subprocess.DEVNULL, stderr=open(w.path(f"ffmpeg-{name}.err"), "w"))
+            w.wait_log(rf"publishing live/{name} over RTSP")
+            info = ffprobe_json(w.rtsp_url(f"live/{name}"), "-rtsp_transport", "tcp", "-show_entries",
+                                "stream=codec_type,codec_name,sample_rate")
+            codecs = {s["codec_type"]: s["codec_name"] for s in info["streams"]}
+            print(name, codecs, flush=True)
+            want = {"hevc": {"video": "hevc", "audio": "opus"}, "alaw": {"video": "h264", "audio": "pcm_alaw"},
+                    "mulaw": {"video": "h264", "audio": "pcm_mulaw"}}[name]
+            check(codecs == want, f"{name}: {codecs}, expected {want}")
+            counts, _, _ = count_streams(ffmpeg_play(w.rtsp_url(f"live/{name}"), "tcp", seconds=3))
+            check(counts.get("video", 0) >= 50 and counts.get("audio", 0) >= 50, f"{name}: {counts}")
+            stop_process(p)
+
+
 # ---- bad input and states ----
 def case_statuses(_):
     with server(threads=1) as w:
