@@ -75,6 +75,7 @@ struct IngestTrack final : rtp::AccessUnitSink, rtp::ReleasedPacketSink {
   bool reordering = false;
   std::int64_t max_pts = 0;
   std::int64_t last_dts = 0;
+  std::int64_t reorder_ms = 0;  // how far a frame presented before the latest one seen
   bool has_dts = false;
   std::deque<Pending> pending;
   std::multiset<std::int64_t> pending_pts;
@@ -422,8 +423,12 @@ void RtspIngest::push_access_unit(IngestTrack& track, std::uint64_t extended, st
   if (track.kind != MediaKind::video) return emit(pts, pts, true, data);
   // Decode times: equal to presentation times until a frame presents before one already seen
   // (B-frames); from then on each frame's decode time is the smallest presentation time among
-  // the last few, which keeps decode times rising and at or before presentation.
-  if (!track.reordering && track.has_dts && pts < track.max_pts) track.reordering = true;
+  // the last few less the reordering depth (the most a frame presented before the latest one),
+  // which keeps decode times rising and at or before presentation.
+  if (track.has_dts && pts < track.max_pts) {
+    track.reordering = true;
+    track.reorder_ms = std::max(track.reorder_ms, track.max_pts - pts);
+  }
   track.max_pts = std::max(track.max_pts, pts);
   if (!track.reordering) {
     std::int64_t dts = track.has_dts ? std::max(pts, track.last_dts) : pts;
@@ -436,9 +441,11 @@ void RtspIngest::push_access_unit(IngestTrack& track, std::uint64_t extended, st
   while (track.pending.size() > kReorderFrames) {
     IngestTrack::Pending next = std::move(track.pending.front());
     track.pending.pop_front();
-    std::int64_t dts = *track.pending_pts.begin();
+    std::int64_t dts = *track.pending_pts.begin() - track.reorder_ms;
     track.pending_pts.erase(track.pending_pts.begin());
-    dts = std::max(dts, track.last_dts);
+    // Rising, always (right after B-frames first show, the decode times already handed out equal
+    // to presentation times are ahead: a few frames then present slightly before they decode).
+    dts = std::max(dts, track.last_dts + 1);
     track.last_dts = dts;
     emit(next.pts, dts, next.is_key, next.data);
   }

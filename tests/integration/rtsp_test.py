@@ -399,6 +399,29 @@ def case_ffmpeg_publishes_udp(_):
     check_ffmpeg_publishes("udp")
 
 
+def case_publish_b_frames(_):
+    """`ffmpeg -re -i x.mp4 -c copy -f rtsp` with B-frames: RTP carries presentation times only;
+    the decode times Weir rebuilds rise and never pass them, so an RTMP player sees no timestamp
+    complaint and every frame."""
+    with server(threads=1) as w:
+        mp4 = w.path("x.mp4")
+        run(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+             f"testsrc2=size=320x240:rate={FPS}", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+             "-t", "20", "-c:v", "libx264", "-preset", "medium", "-bf", "3", "-g", str(2 * FPS), "-pix_fmt", "yuv420p",
+             "-c:a", "aac", mp4], timeout=60)
+        w.spawn(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-re", "-i", mp4, "-c", "copy",
+                 "-f", "rtsp", w.rtsp_url("live/bf")], stdout=subprocess.DEVNULL, stderr=open(w.path("bf.err"), "w"))
+        w.wait_log(r"publishing live/bf over RTSP")
+        time.sleep(3)  # past the first GOP, where decode times settle
+        r = run(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning", "-i", w.rtmp_url("live/bf"), "-t", "4",
+                 "-f", "framemd5", "-"], timeout=40)
+        counts, packets, _ = count_streams(r.stdout)
+        print(counts, r.stderr[-500:], flush=True)
+        check(counts.get("video", 0) >= 95, f"frames lost: {counts}")
+        assert_monotonic(packets, "RTMP of an RTSP publisher with B-frames")
+        check("Invalid timestamps" not in r.stderr and "Negative cts" not in r.stderr, r.stderr[-2000:])
+
+
 def case_gstreamer_publishes(_):
     gst_available("rtspclientsink", "x264enc", "avenc_aac")
     with server(threads=2) as w:
