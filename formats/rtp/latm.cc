@@ -201,6 +201,57 @@ Result<LatmConfig> parse_stream_mux_config(std::span<const std::uint8_t> config)
   return out;
 }
 
+Status LatmPacketizer::packetize(std::span<const std::uint8_t> frame, PayloadSink& sink) {
+  if (frame.empty() || frame.size() >= 1u << 16)
+    return error(Errc::limit, "aac frame of {} bytes, 1 to 65535 sent over LATM", frame.size());
+  const std::size_t length_bytes = frame.size() / 255 + 1;  // at most 258: the scratch's size
+  for (std::size_t i = 0; i + 1 < length_bytes; ++i) length_info_[i] = 0xFF;
+  length_info_[length_bytes - 1] = static_cast<std::uint8_t>(frame.size() % 255);
+  // The length info and frame are one byte string cut at max_payload: the info may straddle.
+  std::span<const std::uint8_t> info(length_info_, length_bytes);
+  const std::size_t total = length_bytes + frame.size();
+  for (std::size_t at = 0; at < total;) {
+    std::size_t end = total - at < max_payload_ ? total : at + max_payload_;
+    std::span<const std::uint8_t> pieces[2];
+    std::size_t count = 0;
+    if (at < length_bytes) pieces[count++] = info.subspan(at, (end < length_bytes ? end : length_bytes) - at);
+    if (end > length_bytes) {
+      std::size_t from = at > length_bytes ? at - length_bytes : 0;
+      pieces[count++] = frame.subspan(from, end - length_bytes - from);
+    }
+    sink.packet(std::span<const std::span<const std::uint8_t>>(pieces, count), end == total);
+    at = end;
+  }
+  return ok();
+}
+
+Result<std::string> latm_config_hex(std::span<const std::uint8_t> audio_specific_config) {
+  Bits bits(audio_specific_config);
+  std::uint32_t frame_samples = 0;
+  if (auto walked = walk_audio_specific_config(bits, frame_samples); !walked) return walked;
+  if (auto description = flv::parse_aac_audio_specific_config(audio_specific_config); !description)
+    return description.error();
+  // 0 (audioMuxVersion) 1 (allStreamsSameTimeFraming) 000000 (numSubFrames) 0000 (numProgram)
+  // 000 (numLayer), the AudioSpecificConfig's own bits, 000 (frameLengthType) 11111111
+  // (latmBufferFullness) 0 (otherDataPresent) 0 (crcCheckPresent), zero padding.
+  std::vector<bool> out = {false, true};
+  out.resize(15, false);
+  Bits copy(audio_specific_config);
+  for (std::size_t i = 0; i < bits.position(); ++i) out.push_back(copy.read(1) != 0);
+  out.insert(out.end(), 3, false);
+  out.insert(out.end(), 8, true);
+  out.insert(out.end(), 2, false);
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  for (std::size_t at = 0; at < out.size(); at += 8) {
+    unsigned byte = 0;
+    for (std::size_t i = 0; i < 8; ++i) byte = byte << 1 | (at + i < out.size() && out[at + i] ? 1u : 0u);
+    hex += kDigits[byte >> 4];
+    hex += kDigits[byte & 15];
+  }
+  return hex;
+}
+
 namespace {
 
 // Walks the AudioMuxElements filling `payload` exactly, calling `frame(bytes, index)` per non-empty

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -66,6 +67,31 @@ struct LatmConfig {
 /// no CRC), as decoders do. Errc::malformed (naming the field and bit) for a config that ends
 /// inside the AudioSpecificConfig, or whose AudioSpecificConfig does not parse.
 Result<LatmConfig> parse_stream_mux_config(std::span<const std::uint8_t> config);
+
+/// Sends one raw AAC frame per AudioMuxElement (numSubFrames 0), one element per RTP packet:
+/// PayloadLengthInfo (a 255 byte per 255 bytes, then the rest) and the frame; an element larger
+/// than the payload is fragmented across packets, the marker on the last (RFC 6416 6.1). Every
+/// packet of a frame carries its timestamp. Thread: owner only.
+class LatmPacketizer {
+ public:
+  explicit LatmPacketizer(std::size_t max_payload = kDefaultMaxPayload) noexcept
+      : max_payload_(max_payload < 8 ? 8 : max_payload) {}
+
+  /// One raw AAC frame. Errc::limit for an empty frame or one of 64 KiB or more.
+  Status packetize(std::span<const std::uint8_t> frame, PayloadSink& sink);
+
+ private:
+  std::size_t max_payload_;
+  std::uint8_t length_info_[258] = {};  // PayloadLengthInfo of the frame being sent
+};
+
+/// The fmtp config= (lower-case hex) of a StreamMuxConfig for LatmPacketizer's stream:
+/// audioMuxVersion 0, one subframe, one program and layer, `audio_specific_config`, frameLengthType
+/// 0, latmBufferFullness 0xFF, no other data, no CRC. With version 0 a receiver cannot know where
+/// a backward-compatible SBR/PS extension ends, so the AudioSpecificConfig goes without it (signal
+/// SBR in the SDP, or send explicit object type 5/29). AAC-LC 44.1 kHz stereo (12 10) gives
+/// "400024203fc0", as ffmpeg writes. Errors as parse_stream_mux_config's for the config.
+Result<std::string> latm_config_hex(std::span<const std::uint8_t> audio_specific_config);
 
 /// Reads MP4A-LATM payloads of one SSRC, in sequence order, into raw AAC frames. An AudioMuxElement
 /// may span packets (the marker on its last, all with its timestamp): it is reassembled up to the

@@ -304,5 +304,57 @@ TEST(LatmDepacketizer, DropsAnElementPastTheCapOnce) {
   EXPECT_EQ(depacketizer.counters().dropped_oversize, 2u);
 }
 
+TEST(LatmConfigHex, BuildsFfmpegsConfigAndParsesBack) {
+  auto hex = latm_config_hex(Bytes{0x12, 0x10});
+  ASSERT_TRUE(hex) << hex.error().message();
+  EXPECT_EQ(*hex, "400024203fc0");  // testdata/ffmpeg_latm.sdp
+  // HE-AAC with the backward-compatible extension (FLV's 5-byte form): the core part only.
+  auto he = latm_config_hex(Bytes{0x13, 0x10, 0x56, 0xE5, 0x98});
+  ASSERT_TRUE(he) << he.error().message();
+  auto parsed = parse_stream_mux_config(from_hex(*he));
+  ASSERT_TRUE(parsed) << parsed.error().message();
+  EXPECT_EQ(parsed->audio_specific_config, (Bytes{0x13, 0x10}));
+  EXPECT_EQ(parsed->latm_buffer_fullness, 0xFF);
+  EXPECT_FALSE(latm_config_hex(Bytes{0x12}));
+}
+
+TEST(LatmPacketizer, RoundTripsTheCapturedFramesWholeAndFragmented) {
+  auto frames = adts_frames(read_testdata("latm_frames.aac"));
+  ASSERT_EQ(frames.size(), 21u);
+  for (std::size_t max_payload : {1400u, 200u, 8u}) {
+    LatmPacketizer packetizer(max_payload);
+    LatmDepacketizer depacketizer(config_of("400024203fc0"));
+    CollectingAccessUnitSink units;
+    std::size_t packets = 0;
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      CollectingPayloadSink sink;
+      ASSERT_TRUE(packetizer.packetize(frames[i], sink));
+      for (std::size_t p = 0; p < sink.packets.size(); ++p) {
+        EXPECT_LE(sink.packets[p].payload.size(), max_payload);
+        EXPECT_EQ(sink.packets[p].marker, p + 1 == sink.packets.size());
+        ASSERT_TRUE(depacketizer.push(rtp_packet(sink.packets[p].payload, static_cast<std::uint32_t>(i * 1024),
+                                                 sink.packets[p].marker), false, units));
+      }
+      packets += sink.packets.size();
+    }
+    ASSERT_EQ(units.units.size(), frames.size()) << max_payload;
+    for (std::size_t i = 0; i < frames.size(); ++i) EXPECT_EQ(units.units[i].data, frames[i]) << max_payload;
+    if (max_payload == 1400) {
+      // Byte for byte what ffmpeg sent for the same frames (its RTP header aside).
+      auto captured = read_packets("ffmpeg_latm.packets");
+      ASSERT_EQ(captured.size(), frames.size());
+      CollectingPayloadSink sink;
+      ASSERT_TRUE(packetizer.packetize(frames[1], sink));
+      auto theirs = parse_rtp(captured[1]);
+      ASSERT_TRUE(theirs);
+      EXPECT_EQ(sink.packets[0].payload, Bytes(theirs->payload.begin(), theirs->payload.end()));
+      EXPECT_EQ(packets, frames.size());
+    }
+  }
+  CollectingPayloadSink sink;
+  EXPECT_FALSE(LatmPacketizer().packetize({}, sink));
+  EXPECT_TRUE(sink.packets.empty());
+}
+
 }  // namespace
 }  // namespace weir::formats::rtp
