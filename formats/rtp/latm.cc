@@ -162,6 +162,26 @@ Result<LatmConfig> parse_stream_mux_config(std::span<const std::uint8_t> config)
                    "of {} bits left", asc_length, asc_start, asc_bits, bits.size_bits() - asc_start);
     bits.skip(asc_length - asc_bits);  // fill bits, or the SBR/PS sync extension
     asc_bits = asc_length;
+  } else {
+    // Version 0 gives no length, but encoders still append the backward-compatible SBR signalling
+    // (ISO/IEC 14496-3 1.6.5.2: syncExtensionType 0x2B7, extensionAudioObjectType 5, the SBR flag,
+    // maybe the SBR rate and 0x548 with the PS flag): GStreamer's rtpmp4apay with avenc_aac sends
+    // "40002410adca00". Taken into the AudioSpecificConfig when its sync word is there.
+    Bits probe = bits;
+    if (probe.size_bits() - probe.position() >= 17 && probe.read(11) == 0x2B7 && probe.read(5) == 5) {
+      if (probe.read(1)) {                          // sbrPresentFlag
+        if (probe.read(4) == 15) probe.skip(24);    // extensionSamplingFrequencyIndex
+        Bits ps = probe;
+        if (ps.size_bits() - ps.position() >= 12 && ps.read(11) == 0x548) {
+          ps.read(1);                               // psPresentFlag
+          probe = ps;
+        }
+      }
+      if (!probe.overrun()) {
+        bits = probe;
+        asc_bits = bits.position() - asc_start;
+      }
+    }
   }
   out.audio_specific_config = copy_bits(config, asc_start, asc_bits);
   auto description = flv::parse_aac_audio_specific_config(out.audio_specific_config);

@@ -65,6 +65,18 @@ TEST(StreamMuxConfig, FortyThousandTwentyFourTenIsMonoNotStereo) {
   EXPECT_EQ(config->channels, 1);
 }
 
+TEST(StreamMuxConfig, VersionZeroKeepsTheSbrSyncExtensionGStreamerAppends) {
+  // GStreamer 1.22's rtpmp4apay after avenc_aac (mono 44.1 kHz): the AudioSpecificConfig 1208 is
+  // followed by the backward-compatible SBR signalling 0x2B7 / 5 / no SBR, then frameLengthType 0.
+  auto config = parse_stream_mux_config(from_hex("40002410adca00"));
+  ASSERT_TRUE(config) << config.error().message();
+  EXPECT_EQ(config->audio_specific_config, (Bytes{0x12, 0x08, 0x56, 0xE5, 0x00}));
+  EXPECT_EQ(config->sample_rate_hz, 44100u);
+  EXPECT_EQ(config->channels, 1);
+  EXPECT_FALSE(config->has_sbr);
+  EXPECT_EQ(config->frame_samples, 1024u);
+}
+
 TEST(StreamMuxConfig, FfmpegsFullConfigHasBufferFullnessAndNothingElse) {
   Bytes sdp = read_testdata("ffmpeg_latm.sdp");
   std::string text(sdp.begin(), sdp.end());

@@ -111,7 +111,7 @@ Status RtspIngest::describe(const std::string& text) {
       const std::string& e = map->encoding;
       if (iequals(e, "H264")) track->codec = Codec::h264;
       else if (iequals(e, "H265")) track->codec = Codec::hevc;
-      else if (iequals(e, "MPEG4-GENERIC")) track->codec = Codec::aac;
+      else if (iequals(e, "MPEG4-GENERIC") || iequals(e, "MP4A-LATM")) track->codec = Codec::aac;
       else if (iequals(e, "opus")) track->codec = Codec::opus;
       else if (iequals(e, "PCMA")) track->codec = Codec::pcma;
       else if (iequals(e, "PCMU")) track->codec = Codec::pcmu;
@@ -126,7 +126,22 @@ Status RtspIngest::describe(const std::string& text) {
     }
     InCodecOptions options;
     std::vector<std::vector<std::uint8_t>> nals;  // parameter sets the SDP announces
-    if (track->codec == Codec::aac) {
+    const bool latm = map && iequals(map->encoding, "MP4A-LATM");
+    if (latm) {
+      // RFC 6416 with the configuration out of band (cpresent=0), as GStreamer and ffmpeg send it.
+      const std::string* in_band = fmtp ? fmtp->parameter("cpresent") : nullptr;
+      auto aac = fmtp ? fr::aac_parameters(*fmtp) : Result<fr::AacParameters>(error(Errc::malformed, "no fmtp line"));
+      auto asc = aac && !aac->config.empty() ? latm_audio_specific_config(aac->config)
+                                             : Result<std::vector<std::uint8_t>>(error(Errc::malformed, "no config"));
+      if ((in_band && *in_band != "0") || !asc) {
+        session_.logger().info("conn={} {}: MP4A-LATM track '{}' skipped: {}", session_.connection().id(),
+                               key_.to_string(), media.control,
+                               !asc ? asc.error().message() : std::string("configuration in band (cpresent=1)"));
+        continue;
+      }
+      options.aac_latm_config = std::move(aac->config);
+      track->config = std::move(*asc);
+    } else if (track->codec == Codec::aac) {
       if (!fmtp) return error(Errc::malformed, "AAC track '{}' without an fmtp line", media.control);
       auto aac = fr::aac_parameters(*fmtp);
       if (!aac) return aac.error().with_context(format("AAC track '{}'", media.control));

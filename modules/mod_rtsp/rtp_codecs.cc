@@ -5,6 +5,7 @@
 #include "formats/rtp/audio_frames.h"
 #include "formats/rtp/h264.h"
 #include "formats/rtp/hevc.h"
+#include "formats/rtp/latm.h"
 
 namespace weir::rtsp {
 namespace rtp = formats::rtp;
@@ -135,6 +136,18 @@ class AacIn final : public InCodec {
   rtp::AacDepacketizer depacketizer_;
 };
 
+class LatmIn final : public InCodec {
+ public:
+  explicit LatmIn(rtp::LatmConfig config) : depacketizer_(std::move(config)) {}
+  Status push(const rtp::RtpPacket& packet, bool follows_loss, rtp::AccessUnitSink& sink) override {
+    return depacketizer_.push(packet, follows_loss, sink);
+  }
+  const rtp::DepacketizerCounters& counters() const noexcept override { return depacketizer_.counters(); }
+
+ private:
+  rtp::LatmDepacketizer depacketizer_;
+};
+
 class FrameIn final : public InCodec {
  public:
   Status push(const rtp::RtpPacket& packet, bool, rtp::AccessUnitSink& sink) override {
@@ -166,6 +179,11 @@ std::unique_ptr<InCodec> make_in_codec(Codec codec, const InCodecOptions& option
     case Codec::h264: return std::make_unique<NalIn<rtp::H264Depacketizer, true>>();
     case Codec::hevc: return std::make_unique<NalIn<rtp::HevcDepacketizer, false>>();
     case Codec::aac: {
+      if (!options.aac_latm_config.empty()) {
+        auto latm = rtp::parse_stream_mux_config(options.aac_latm_config);
+        if (!latm) return nullptr;
+        return std::make_unique<LatmIn>(std::move(*latm));
+      }
       rtp::AacPayloadConfig config;
       config.size_length = options.aac_size_length;
       config.index_length = options.aac_index_length;
@@ -177,6 +195,12 @@ std::unique_ptr<InCodec> make_in_codec(Codec codec, const InCodecOptions& option
     case Codec::pcmu: return std::make_unique<FrameIn>();
     default: return nullptr;
   }
+}
+
+Result<std::vector<std::uint8_t>> latm_audio_specific_config(std::span<const std::uint8_t> stream_mux_config) {
+  auto latm = rtp::parse_stream_mux_config(stream_mux_config);
+  if (!latm) return latm.error();
+  return std::move(latm->audio_specific_config);
 }
 
 }  // namespace weir::rtsp

@@ -51,7 +51,11 @@ struct InCodecOptions {
   std::uint8_t aac_size_length = 13;
   std::uint8_t aac_index_length = 3;
   std::uint8_t aac_index_delta_length = 3;
+  /// AAC as MP4A-LATM (RFC 6416) rather than mpeg4-generic: its StreamMuxConfig (fmtp config).
+  std::vector<std::uint8_t> aac_latm_config;
 };
 std::unique_ptr<InCodec> make_in_codec(Codec codec, const InCodecOptions& options);
+/// The AudioSpecificConfig inside an MP4A-LATM StreamMuxConfig (what FLV carries as AAC's header).
+Result<std::vector<std::uint8_t>> latm_audio_specific_config(std::span<const std::uint8_t> stream_mux_config);
 
 }  // namespace weir::rtsp
