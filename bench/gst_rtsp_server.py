@@ -75,7 +75,8 @@ def main():
     for attempt in range(1, 6):
         factory = make_factory(args.source)
         media = factory.construct(url)
-        if media is not None and media.prepare(thread) and factory.construct(url) is media:
+        prepared = media is not None and media.prepare(thread)
+        if prepared:
             break
         print(f"gst_rtsp_server: prepare {attempt} of {args.source} failed", file=sys.stderr)
         if media is not None:
@@ -94,10 +95,13 @@ def main():
     # clock by default: once delivery has fallen behind (a ramp of new players), the queue before
     # them stays full for good and every frame arrives up to its size (1 s) late. A relay sends
     # what it has as soon as it can, as Weir does: sync off.
-    def on_element(_bin, _sub_bin, element):
-        if element.find_property("sync") is not None and isinstance(element, Gst.BaseSink):
+    def sync_off(element):
+        # a GstBaseSink (sync and max-lateness are its properties), without importing GstBase
+        if element.find_property("sync") is not None and element.find_property("max-lateness") is not None:
             element.set_property("sync", False)
-    pipeline.connect("deep-element-added", on_element)
+            print(f"gst_rtsp_server: sync off on {element.get_name()}", file=sys.stderr, flush=True)
+    pipeline.connect("element-added", lambda _bin, element: sync_off(element))
+    pipeline.connect("deep-element-added", lambda _bin, _sub, element: sync_off(element))
     pipeline.set_state(Gst.State.PLAYING)
 
     # Listen only now: a DESCRIBE that comes while the shared media prepares makes the prepare fail.
