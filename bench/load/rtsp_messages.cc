@@ -215,7 +215,8 @@ bool for_each_aggregated(std::span<const std::uint8_t> payload, F each) noexcept
   while (at + 2 <= payload.size()) {
     std::size_t size = static_cast<std::size_t>(payload[at] << 8 | payload[at + 1]);
     at += 2;
-    if (size == 0) return false;
+    // a zero size, or a NAL that begins past what we have (the caller may pass a packet's first bytes only)
+    if (size == 0 || at >= payload.size()) return false;
     if (each(payload.subspan(at, std::min(size, payload.size() - at)))) return true;
     at += size;
   }
