@@ -36,10 +36,16 @@ void write_stamp(std::uint64_t send_time_us, std::span<std::uint8_t, kStampBytes
 std::optional<std::uint64_t> read_stamp(std::span<const std::uint8_t> payload) noexcept {
   if (payload.size() < kAvcNalOffset + kStampBytes) return std::nullopt;
   const std::uint8_t* p = payload.data() + kAvcNalOffset;
-  if (p[0] != 0 || p[1] != 0 || p[2] != 0 || p[3] != kNalLength || p[4] != 0x06 || p[5] != 0x05 ||
-      p[6] != kSeiPayloadBytes || std::memcmp(p + 7, kUuid.data(), kUuid.size()) != 0)
+  if (p[0] != 0 || p[1] != 0 || p[2] != 0 || p[3] != kNalLength) return std::nullopt;
+  return read_stamp_nal(payload.subspan(kAvcNalOffset + 4, kNalLength));
+}
+
+std::optional<std::uint64_t> read_stamp_nal(std::span<const std::uint8_t> nal) noexcept {
+  if (nal.size() < kNalLength) return std::nullopt;
+  const std::uint8_t* p = nal.data();
+  if (p[0] != 0x06 || p[1] != 0x05 || p[2] != kSeiPayloadBytes || std::memcmp(p + 3, kUuid.data(), kUuid.size()) != 0)
     return std::nullopt;
-  p += 7 + kUuid.size();
+  p += 3 + kUuid.size();
   std::uint64_t t = 0;
   for (std::size_t i = 0; i < kTimeBytes; ++i) t = t << 7 | (p[i] & 0x7F);
   return t;

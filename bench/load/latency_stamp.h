@@ -36,6 +36,14 @@ void write_stamp(std::uint64_t send_time_us, std::span<std::uint8_t, kStampBytes
 /// The send time of an AVC video payload whose first NAL unit is a stamp; nullopt otherwise.
 std::optional<std::uint64_t> read_stamp(std::span<const std::uint8_t> video_payload) noexcept;
 
+/// The send time of a stamp NAL unit without its length prefix, as RTP carries it (RFC 6184: a
+/// single NAL unit packet, or one NAL of a STAP-A): `nal` starts at the NAL header byte; nullopt
+/// unless it is a stamp.
+std::optional<std::uint64_t> read_stamp_nal(std::span<const std::uint8_t> nal) noexcept;
+
+/// The NAL unit bytes of a stamp, without the length prefix.
+inline constexpr std::size_t kStampNalBytes = kStampBytes - 4;
+
 /// CLOCK_MONOTONIC in microseconds: the clock of stamps and of every time the load tool reports.
 std::int64_t monotonic_us() noexcept;
 

@@ -26,6 +26,10 @@ namespace {
 
 constexpr const char* kUsage = R"(usage:
   weir_load play --url rtmp://HOST:PORT/APP/NAME --clients N [options]
+  weir_load play --protocol rtsp --url rtsp://HOST:PORT/APP/NAME --clients N [options]
+      --protocol P       rtmp (default) or rtsp: OPTIONS, DESCRIBE, SETUP per track, PLAY, then read
+      --rtsp-transport T tcp (default: RTP/AVP/TCP interleaved in the RTSP connection) or udp
+                         (RTP/AVP unicast, one even/odd socket pair per player, read with recvmmsg)
       --threads T        player threads (default 2)
       --rate R           connects started per second (default 2000)
       --streams S        play NAME0..NAME{S-1}, client i plays NAME{i % S} (default 1: NAME)
@@ -141,7 +145,17 @@ int run_play(Args& args) {
   settings.threads = 2;
   while (args.next(flag)) {
     if (flag == "--url") url_text = args.value(flag);
-    else if (flag == "--clients") settings.clients = static_cast<std::uint32_t>(args.number(flag));
+    else if (flag == "--protocol") {
+      std::string p = args.value(flag);
+      if (p == "rtmp") settings.protocol = Protocol::rtmp;
+      else if (p == "rtsp") settings.protocol = Protocol::rtsp;
+      else usage_error("--protocol: rtmp or rtsp, not " + p);
+    } else if (flag == "--rtsp-transport") {
+      std::string t = args.value(flag);
+      if (t == "tcp") settings.rtsp_transport = RtspTransport::tcp;
+      else if (t == "udp") settings.rtsp_transport = RtspTransport::udp;
+      else usage_error("--rtsp-transport: tcp or udp, not " + t);
+    } else if (flag == "--clients") settings.clients = static_cast<std::uint32_t>(args.number(flag));
     else if (flag == "--threads") settings.threads = static_cast<std::uint32_t>(args.number(flag));
     else if (flag == "--rate") settings.connect_rate_per_s = args.number(flag);
     else if (flag == "--streams") settings.streams = static_cast<std::uint32_t>(args.number(flag));
@@ -164,8 +178,18 @@ int run_play(Args& args) {
     else if (flag == "--at-count-end") at_count_end = args.value(flag);
     else usage_error("unknown flag " + flag);
   }
-  auto url = parse_rtmp_url(url_text);
+  // rtsp://HOST[:PORT]/APP/NAME has the shape of an RTMP URL: parse it as one, default port 554.
+  const bool is_rtsp = settings.protocol == Protocol::rtsp;
+  constexpr std::string_view kRtspScheme = "rtsp://";
+  if (is_rtsp && url_text.compare(0, kRtspScheme.size(), kRtspScheme) != 0)
+    usage_error("--protocol rtsp needs an rtsp://HOST[:PORT]/APP/NAME url, not " + url_text);
+  std::string authority = is_rtsp ? url_text.substr(kRtspScheme.size(), url_text.find('/', kRtspScheme.size()) - kRtspScheme.size()) : "";
+  auto url = parse_rtmp_url(is_rtsp ? "rtmp://" + url_text.substr(kRtspScheme.size()) : url_text);
   if (!url) usage_error(url.error().message());
+  if (is_rtsp) {
+    if (authority.find(':') == std::string::npos) url->port = 554;
+    settings.rtsp_base_url = "rtsp://" + url->host + ":" + std::to_string(url->port) + "/" + url->app + "/";
+  }
   if (settings.clients == 0 || settings.threads == 0 || settings.streams == 0 || settings.connect_rate_per_s <= 0)
     usage_error("--clients, --threads, --streams and --rate must be positive");
   if (settings.read_interval_ms == 0 || settings.read_size_bytes == 0)
@@ -238,6 +262,12 @@ int run_play(Args& args) {
   std::printf("{\n");
   std::printf("  \"clients\": %u, \"threads\": %u, \"streams\": %u,\n", settings.clients, settings.threads,
               settings.streams);
+  std::printf("  \"protocol\": \"%s\", \"rtsp_transport\": \"%s\",\n", is_rtsp ? "rtsp" : "rtmp",
+              !is_rtsp ? "" : settings.rtsp_transport == RtspTransport::udp ? "udp" : "tcp");
+  if (is_rtsp)
+    std::printf("  \"rtp\": {\"packets\": %llu, \"expected\": %llu, \"lost\": %lld},\n",
+                static_cast<unsigned long long>(totals.rtp_packets), static_cast<unsigned long long>(totals.rtp_expected),
+                static_cast<long long>(totals.rtp_expected) - static_cast<long long>(totals.rtp_packets));
   std::printf("  \"connected\": %u, \"playing_after_ramp\": %u, \"playing_at_end\": %llu, \"failed\": %llu,\n",
               control.connected.load(), playing_after_ramp, static_cast<unsigned long long>(totals.playing),
               static_cast<unsigned long long>(totals.failed));

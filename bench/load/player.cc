@@ -26,7 +26,7 @@ constexpr int kReadsPerEvent = 4;
 }  // namespace
 
 Player::Player(PlayerThread& thread, std::uint32_t index, std::string stream_name)
-    : thread_(thread), index_(index), stream_name_(std::move(stream_name)), reader_(*this) {}
+    : PlayerBase(index), thread_(thread), stream_name_(std::move(stream_name)), reader_(*this) {}
 
 Player::~Player() {
   for (const OpenPayload& open : open_) thread_.payloads().release(open.data, open.size_class);
@@ -50,13 +50,13 @@ void Player::start() noexcept {
   phase_ = Phase::connecting;
   epoll_event event{};
   event.events = EPOLLIN | EPOLLOUT;
-  event.data.ptr = this;
+  event.data.u64 = epoll_key(0);
   wants_write_ = true;
   if (::epoll_ctl(thread_.epoll_fd(), EPOLL_CTL_ADD, fd_, &event) != 0)
     fail(error(Errc::io, "epoll_ctl: {}", std::strerror(errno)));
 }
 
-void Player::on_event(std::uint32_t events) noexcept {
+void Player::on_event(std::uint32_t events, unsigned /*tag*/) noexcept {
   if (fd_ < 0) return;
   if (phase_ == Phase::connecting) {
     finish_connect();
@@ -292,7 +292,7 @@ void Player::send(std::span<const std::uint8_t> bytes) noexcept {
 void Player::watch() noexcept {
   epoll_event event{};
   event.events = (is_paced_ ? 0u : static_cast<std::uint32_t>(EPOLLIN)) | (wants_write_ ? EPOLLOUT : 0u);
-  event.data.ptr = this;
+  event.data.u64 = epoll_key(0);
   ::epoll_ctl(thread_.epoll_fd(), EPOLL_CTL_MOD, fd_, &event);
 }
 

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "latency_stamp.h"
+#include "rtsp_player.h"
 
 namespace weir::bench {
 namespace {
@@ -40,6 +41,8 @@ void PlayerTotals::merge(const PlayerTotals& o) {
   audio_frames += o.audio_frames;
   key_frames += o.key_frames;
   data_messages += o.data_messages;
+  rtp_packets += o.rtp_packets;
+  rtp_expected += o.rtp_expected;
   last_play_start_us = std::max(last_play_start_us, o.last_play_start_us);
   time_to_first_frame.merge(o.time_to_first_frame);
   play_start.merge(o.play_start);
@@ -79,7 +82,10 @@ PlayerThread::PlayerThread(const PlayerSettings& settings, FleetControl& control
   for (std::uint32_t i = thread_index; i < settings.clients; i += settings.threads) {
     std::string name = settings.streams > 1 ? settings.stream_name + std::to_string(i % settings.streams)
                                             : settings.stream_name;
-    players_.push_back(std::make_unique<Player>(*this, i, std::move(name)));
+    if (settings.protocol == Protocol::rtsp)
+      players_.push_back(std::make_unique<RtspPlayer>(*this, i, settings.rtsp_base_url + name));
+    else
+      players_.push_back(std::make_unique<Player>(*this, i, std::move(name)));
   }
   totals_.players = players_.size();
 }
@@ -105,7 +111,7 @@ void PlayerThread::run() {
     // Connects whose time has come (client i at start + i / rate, all threads interleaved).
     int timeout_ms = kMaxWaitMs;
     while (next_to_start_ < players_.size()) {
-      Player& p = *players_[next_to_start_];
+      PlayerBase& p = *players_[next_to_start_];
       auto due = control_.start_us + static_cast<std::int64_t>(p.index() * us_per_connect);
       if (due > now_us_) {
         timeout_ms = static_cast<int>(std::clamp<std::int64_t>((due - now_us_) / 1000, 0, kMaxWaitMs));
@@ -115,12 +121,18 @@ void PlayerThread::run() {
       ++next_to_start_;
     }
     if (paced_count_ > 0) timeout_ms = run_paced_reads(timeout_ms);
+    if (now_us_ >= next_tick_us_) {  // keepalives: once a second is plenty for 20 s intervals
+      next_tick_us_ = now_us_ + 1'000'000;
+      for (std::size_t i = 0; i < next_to_start_; ++i) players_[i]->tick(now_us_);
+    }
     int n = ::epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
     if (n < 0 && errno != EINTR) break;
     for (int i = 0; i < n; ++i) {
       // A busy batch takes a while: keep the clock that times players' events fresh.
       if (i % 16 == 0) now_us_ = monotonic_us();
-      static_cast<Player*>(events[i].data.ptr)->on_event(events[i].events);
+      const std::uint64_t key = events[i].data.u64;
+      reinterpret_cast<PlayerBase*>(static_cast<std::uintptr_t>(key & ~std::uint64_t{7}))->on_event(events[i].events,
+                                                                                               static_cast<unsigned>(key & 7));
     }
   }
   for (auto& p : players_) p->close_now();
@@ -133,7 +145,7 @@ int PlayerThread::run_paced_reads(int timeout_ms) noexcept {
   next_paced_ms_ = std::max(next_paced_ms_, now_ms - interval + 1);
   std::size_t served = 0;
   for (; next_paced_ms_ <= now_ms; ++next_paced_ms_) {
-    std::vector<Player*>& turn = paced_[static_cast<std::size_t>(next_paced_ms_ % interval)];
+    std::vector<PlayerBase*>& turn = paced_[static_cast<std::size_t>(next_paced_ms_ % interval)];
     for (std::size_t i = 0; i < turn.size();) {
       if (!turn[i]->is_open()) {  // failed or closed: out of the rotation
         turn[i] = turn.back();
@@ -159,7 +171,7 @@ void PlayerThread::start_window() noexcept {
   for (auto& p : players_) {
     p->at_window_start = p->counters();
     p->tcp_at_window_start = p->tcp_counts();
-    p->was_playing_at_window_start = p->phase() == Player::Phase::playing && p->is_open();
+    p->was_playing_at_window_start = p->is_playing() && p->is_open();
   }
 }
 
@@ -176,7 +188,9 @@ void PlayerThread::end_window() noexcept {
     totals_.audio_frames += b.audio_frames - a.audio_frames;
     totals_.key_frames += b.key_frames - a.key_frames;
     totals_.data_messages += b.data_messages - a.data_messages;
-    if (p->phase() == Player::Phase::playing) ++totals_.playing;
+    totals_.rtp_packets += b.rtp_packets - a.rtp_packets;
+    totals_.rtp_expected += b.rtp_expected - a.rtp_expected;
+    if (p->is_playing()) ++totals_.playing;
     if (p->is_open()) ++totals_.open_at_end;
     if (b.video_frames > a.video_frames) ++totals_.with_video;
     if (auto end = p->tcp_counts(); end && p->tcp_at_window_start) {
@@ -202,7 +216,7 @@ void PlayerThread::end_window() noexcept {
   totals_.bytes_per_s = wall_s > 0 ? static_cast<double>(totals_.window_bytes) / wall_s : 0;
 }
 
-void PlayerThread::on_playing(Player& player) noexcept {
+void PlayerThread::on_playing(PlayerBase& player) noexcept {
   control_.playing.fetch_add(1, std::memory_order_relaxed);
   if (!paced_.empty()) {
     const auto interval = static_cast<std::int64_t>(paced_.size());
@@ -214,11 +228,11 @@ void PlayerThread::on_playing(Player& player) noexcept {
   totals_.last_play_start_us = std::max(totals_.last_play_start_us, player.play_start_at_us);
 }
 
-void PlayerThread::on_first_key_frame(Player& player) noexcept {
-  totals_.time_to_first_frame.record(player.first_key_at_us - player.connect_at_us);
+void PlayerThread::on_first_key_frame(PlayerBase& player) noexcept {
+  totals_.time_to_first_frame.record(player.first_key_at_us - player.first_frame_from_us());
 }
 
-void PlayerThread::on_failed(Player& player, const Status& reason) noexcept {
+void PlayerThread::on_failed(PlayerBase& player, const Status& reason) noexcept {
   control_.failed.fetch_add(1, std::memory_order_relaxed);
   ++totals_.failed;
   ++totals_.error_count;

@@ -28,8 +28,16 @@ namespace weir::bench {
 /// How a playing player reads (Player): as data arrives, or in pieces on a fixed interval.
 enum class ReadMode : std::uint8_t { arrival, paced };
 
+/// What the players speak: RTMP (Player) or RTSP (RtspPlayer).
+enum class Protocol : std::uint8_t { rtmp, rtsp };
+/// How an RTSP player asks for its media: interleaved in the RTSP connection, or RTP/UDP unicast.
+enum class RtspTransport : std::uint8_t { tcp, udp };
+
 /// Settings every player thread shares (read-only while threads run).
 struct PlayerSettings {
+  Protocol protocol = Protocol::rtmp;
+  RtspTransport rtsp_transport = RtspTransport::tcp;
+  std::string rtsp_base_url;  ///< rtsp://HOST:PORT/APP/ : the player's URL is this + its stream name
   sockaddr_in server{};
   std::string app;
   std::string tc_url;
@@ -72,9 +80,10 @@ struct PlayerTotals {
   std::uint64_t tcp_players = 0;
   std::uint64_t tcp_segs_in = 0, tcp_data_segs_in = 0, tcp_segs_out = 0, tcp_data_segs_out = 0;
   std::uint64_t video_frames = 0, audio_frames = 0, key_frames = 0, data_messages = 0;
+  std::uint64_t rtp_packets = 0, rtp_expected = 0;  ///< RTSP: window's RTP packets received / sent by sequence
   std::int64_t last_play_start_us = 0;
-  Histogram time_to_first_frame;  ///< connect start -> first key frame
-  Histogram play_start;           ///< play sent -> NetStream.Play.Start
+  Histogram time_to_first_frame;  ///< RTMP: connect start -> first key frame; RTSP: PLAY sent -> first key frame
+  Histogram play_start;           ///< play sent -> NetStream.Play.Start (RTSP: PLAY sent -> its 200)
   Histogram delay;                ///< stamp: publisher's write -> player's read (window only)
   std::vector<std::string> errors;  ///< the first few failures, for the report
   std::uint64_t error_count = 0;
@@ -113,9 +122,9 @@ class PlayerThread {
   FleetControl& control() noexcept { return control_; }
   PayloadPool& payloads() noexcept { return payloads_; }
   std::span<std::uint8_t> receive_buffer() noexcept { return receive_buffer_; }
-  void on_playing(Player& player) noexcept;
-  void on_first_key_frame(Player& player) noexcept;
-  void on_failed(Player& player, const Status& reason) noexcept;
+  void on_playing(PlayerBase& player) noexcept;
+  void on_first_key_frame(PlayerBase& player) noexcept;
+  void on_failed(PlayerBase& player, const Status& reason) noexcept;
   void record_delay(std::int64_t us) noexcept { totals_.delay.record(us); }
 
  private:
@@ -132,7 +141,7 @@ class PlayerThread {
   std::int64_t now_us_ = 0;
   bool measuring_ = false;
   std::int64_t window_start_us_ = 0;
-  std::vector<std::unique_ptr<Player>> players_;
+  std::vector<std::unique_ptr<PlayerBase>> players_;
   std::size_t next_to_start_ = 0;
   PayloadPool payloads_;
   std::vector<std::uint8_t> receive_buffer_;
@@ -140,9 +149,10 @@ class PlayerThread {
   // Paced players by the millisecond of the interval their turn falls on (when each started playing,
   // so turns spread over the interval as a real audience's would):
   //   paced_[ms % interval] = players read at that ms of every interval; next_paced_ms_: the next ms to serve.
-  std::vector<std::vector<Player*>> paced_;
+  std::vector<std::vector<PlayerBase*>> paced_;
   std::size_t paced_count_ = 0;
   std::int64_t next_paced_ms_ = 0;
+  std::int64_t next_tick_us_ = 0;
 };
 
 }  // namespace weir::bench
