@@ -73,7 +73,9 @@ void RtspPlayer::play() {
 bool RtspPlayer::should_send(const PacketizedFrame& frame) {
   if (!playing_ || frame.track >= transports_.size() || !transports_[frame.track].is_setup) return false;
   if (!frame.is_video) return true;  // audio flows even while video waits for a key frame
-  SenderState state = session_.sender_state();
+  // UDP players share their group's socket: when its queue is long, all of them shed video.
+  UdpSocket* socket = transports_[frame.track].udp ? session_.group().rtp_socket() : nullptr;
+  SenderState state = socket ? socket->stats().state : session_.sender_state();
   if (frame.is_key && state == SenderState::ready) {
     waiting_for_key_ = false;
     return true;

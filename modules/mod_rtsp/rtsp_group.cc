@@ -5,6 +5,10 @@
 
 namespace weir::rtsp {
 
+namespace {
+constexpr std::uint64_t kUdpQueueBytes = std::uint64_t{256} << 20;
+}  // namespace
+
 // The RTCP socket's receiver: the same routes, marked as RTCP.
 class RtspGroup::Receiver final : public UdpReceiver {
  public:
@@ -28,7 +32,9 @@ RtspGroup::RtspGroup(PollGroup& group, const RtspConfig* config, const RtspCount
       rtcp_receiver_(std::make_unique<Receiver>(*this)) {
   if (config_->rtp_port == 0) return;
   const auto port = static_cast<unsigned>(config_->rtp_port + 2 * group.id());
-  auto rtp = group.open_udp(UdpSpec{"rtsp rtp", format("0.0.0.0:{}", port)}, this);
+  // One socket sends to every UDP player of the group: a key frame to a few hundred players is
+  // tens of MB queued at once (of shared pages: the memory is far less), more than the default bound.
+  auto rtp = group.open_udp(UdpSpec{"rtsp rtp", format("0.0.0.0:{}", port), kUdpQueueBytes}, this);
   auto rtcp = rtp ? group.open_udp(UdpSpec{"rtsp rtcp", format("0.0.0.0:{}", port + 1)}, rtcp_receiver_.get())
                   : Result<std::unique_ptr<UdpSocket>>(rtp.error());
   if (!rtp || !rtcp) {
