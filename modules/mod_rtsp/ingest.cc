@@ -89,7 +89,7 @@ struct IngestTrack final : rtp::AccessUnitSink, rtp::ReleasedPacketSink {
   }
 };
 
-RtspIngest::RtspIngest(RtspSession& session, StreamKey key) : session_(session), key_(std::move(key)) {}
+RtspIngest::RtspIngest(IngestHost& host, StreamKey key) : session_(host), key_(std::move(key)) {}
 
 RtspIngest::~RtspIngest() = default;  // the session unroutes the UDP peers
 
@@ -201,6 +201,20 @@ Result<std::string> RtspIngest::setup(const fr::StreamPath& path, const std::vec
   return error(Errc::unsupported, "no transport we take (TCP interleaved, or UDP unicast with client_port)");
 }
 
+std::vector<std::string> RtspIngest::track_controls() const {
+  std::vector<std::string> controls;
+  for (const auto& track : tracks_) controls.push_back(track->control);
+  return controls;
+}
+
+void RtspIngest::setup_interleaved(std::size_t index, std::uint8_t rtp_channel, std::uint8_t rtcp_channel) {
+  if (index >= tracks_.size()) return;
+  IngestTrack& track = *tracks_[index];
+  track.is_setup = true;
+  track.rtp_channel = rtp_channel;
+  track.rtcp_channel = rtcp_channel;
+}
+
 bool RtspIngest::has_setup() const noexcept {
   return std::any_of(tracks_.begin(), tracks_.end(), [](const auto& t) { return t->is_setup; });
 }
@@ -210,7 +224,7 @@ Status RtspIngest::start() {
   RtspGroup& group = session_.group();
   Connection& connection = session_.connection();
   auto publication = group.poll_group().streams().publish(
-      key_, PublishOptions{group.config().gop_cache, "rtsp", connection.peer_address(),
+      key_, PublishOptions{group.config().gop_cache, std::string(session_.publish_protocol()), connection.peer_address(),
                            [&connection](const Status& reason) { connection.close(reason); }});
   if (!publication) return publication.error();
   publication_ = std::move(*publication);
