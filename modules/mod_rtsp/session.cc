@@ -18,6 +18,8 @@ constexpr std::string_view kPublic =
     "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, ANNOUNCE, RECORD, GET_PARAMETER, SET_PARAMETER";
 // A DESCRIBE of a stream that is published but has sent nothing yet waits this long for headers.
 constexpr std::chrono::milliseconds kDescribeWait{5000};
+// The same for a stream pulled from a camera on demand.
+constexpr std::chrono::milliseconds kPullDescribeWait{15000};
 // Requests read but not yet handled (while an application decides): past this, reading pauses.
 constexpr std::size_t kMaxHeldBytes = 256 << 10;
 
@@ -267,7 +269,10 @@ void RtspSession::on_describe(const Request& request) {
     if (!player_ || !(player_->key() == key)) {
       player_.reset();
       auto player = std::make_unique<RtspPlayer>(*this, key);
-      if (Status s = player->subscribe(group_.config().play_waits_for_publisher); !s) {
+      // A camera of [rtsp] pull.*: the player waits while the pull starts (or retries).
+      const RtspConfig::Pull* pull = group_.config().find_pull(key.app, key.name);
+      if (pull) group_.want_pull(*pull);
+      if (Status s = player->subscribe(pull || group_.config().play_waits_for_publisher); !s) {
         if (s.code() == Errc::not_found) return refuse(request, 404, key.to_string() + " is not published");
         if (s.code() == Errc::denied) return refuse(request, 503, s.message());
         return refuse(request, 500, s.message());
@@ -290,7 +295,9 @@ void RtspSession::answer_pending() {
   if (!player_->is_describable()) {
     if (!pending_timer_) {
       hold();
-      pending_timer_ = group_.poll_group().after(kDescribeWait, [this] {
+      // A pulled camera may take a few seconds to connect, answer and send its first frames.
+      const bool pulled = group_.config().find_pull(player_->key().app, player_->key().name) != nullptr;
+      pending_timer_ = group_.poll_group().after(pulled ? kPullDescribeWait : kDescribeWait, [this] {
         pending_timer_.reset();
         if (!pending_) return;
         Request request = std::move(*pending_);
@@ -341,7 +348,9 @@ void RtspSession::on_setup(const Request& request) {
         return refuse(request, rejection_status(verdict), "play rejected by the application");
       StreamKey key{path.app, path.name};
       player_ = std::make_unique<RtspPlayer>(*this, key);
-      if (Status s = player_->subscribe(group_.config().play_waits_for_publisher); !s) {
+      const RtspConfig::Pull* pull = group_.config().find_pull(key.app, key.name);
+      if (pull) group_.want_pull(*pull);
+      if (Status s = player_->subscribe(pull || group_.config().play_waits_for_publisher); !s) {
         player_.reset();
         return refuse(request, s.code() == Errc::not_found ? 404 : 503, s.message());
       }
