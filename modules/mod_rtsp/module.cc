@@ -52,6 +52,16 @@ Status register_module(Registrar& registrar) {
   g_groups.install(registrar, &g_config, &g_counters, g_apps.get(), registrar.logger("rtsp"), &group_of);
   registrar.on_group_start([](PollGroup& group) { g_by_id[group.id()] = &g_groups.local(group); });
   registrar.on_group_stop([](PollGroup& group) { g_by_id[group.id()] = nullptr; });
+  if (!g_config.pulls.empty()) {
+    // Any protocol's player of a pulled key that nobody publishes starts (or keeps wanting) the
+    // pull and waits for it; the pull runs on its home group (RtspGroup::want_pull).
+    registrar.on_stream_demand([](PollGroup& group, const StreamKey& key) {
+      const RtspConfig::Pull* pull = g_config.find_pull(key.app, key.name);
+      if (!pull || !g_groups.has(group)) return false;
+      g_groups.local(group).want_pull(*pull);
+      return true;
+    });
+  }
   return registrar.listen(ListenerSpec{"rtsp", g_config.listen, false, {}}, std::make_shared<RtspAcceptor>());
 }
 

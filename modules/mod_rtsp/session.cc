@@ -269,10 +269,8 @@ void RtspSession::on_describe(const Request& request) {
     if (!player_ || !(player_->key() == key)) {
       player_.reset();
       auto player = std::make_unique<RtspPlayer>(*this, key);
-      // A camera of [rtsp] pull.*: the player waits while the pull starts (or retries).
-      const RtspConfig::Pull* pull = group_.config().find_pull(key.app, key.name);
-      if (pull) group_.want_pull(*pull);
-      if (Status s = player->subscribe(pull || group_.config().play_waits_for_publisher); !s) {
+      // A camera of [rtsp] pull.* is started by the kernel's demand hook (module.cc): it waits.
+      if (Status s = player->subscribe(group_.config().play_waits_for_publisher); !s) {
         if (s.code() == Errc::not_found) return refuse(request, 404, key.to_string() + " is not published");
         if (s.code() == Errc::denied) return refuse(request, 503, s.message());
         return refuse(request, 500, s.message());
@@ -348,9 +346,7 @@ void RtspSession::on_setup(const Request& request) {
         return refuse(request, rejection_status(verdict), "play rejected by the application");
       StreamKey key{path.app, path.name};
       player_ = std::make_unique<RtspPlayer>(*this, key);
-      const RtspConfig::Pull* pull = group_.config().find_pull(key.app, key.name);
-      if (pull) group_.want_pull(*pull);
-      if (Status s = player_->subscribe(pull || group_.config().play_waits_for_publisher); !s) {
+      if (Status s = player_->subscribe(group_.config().play_waits_for_publisher); !s) {
         player_.reset();
         return refuse(request, s.code() == Errc::not_found ? 404 : 503, s.message());
       }

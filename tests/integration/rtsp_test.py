@@ -551,9 +551,12 @@ def case_pull_camera(_):
     cam_port = free_port()
     with server(threads=2, rtsp={"pull.live/cam": f"rtsp://127.0.0.1:{cam_port}/live/src", "pull_idle_timeout": "2s"}) as w:
         cam = start_camera(w, cam_port)
-        # Nobody publishes live/cam: an RTSP player starts the pull and waits for it.
-        check_pulled_plays(w, w.rtsp_url("live/cam"), "RTSP player of the pull")
+        # Nobody publishes live/cam: an RTMP player starts the pull (the kernel's demand hook) and
+        # waits for it; after the idle timeout it stops; an RTSP player starts it again.
+        check_pulled_plays(w, w.rtmp_url("live/cam"), "RTMP player starting the pull")
         w.wait_log(r"pull live/cam: playing from rtsp://127\.0\.0\.1")
+        w.wait_log(r"pull live/cam: stopped: no player for 2000 ms", timeout=30)
+        check_pulled_plays(w, w.rtsp_url("live/cam"), "RTSP player starting the pull")
         # An RTSP player keeps it running; an RTMP player plays the same stream meanwhile.
         keeper = w.spawn(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp",
                           "-i", w.rtsp_url("live/cam"), "-f", "null", "-"], stdout=subprocess.DEVNULL,
@@ -566,13 +569,17 @@ def case_pull_camera(_):
         cam = start_camera(w, cam_port)
         w.wait_log(r"pull live/cam: reconnecting to", timeout=40)
         d = Deadline(40)
-        while d.left() and len(re.findall(r"pull live/cam: playing from", w.log())) < 2:
+        while d.left() and len(re.findall(r"pull live/cam: playing from", w.log())) < 3:
             time.sleep(0.2)
-        check(len(re.findall(r"pull live/cam: playing from", w.log())) >= 2, "the pull did not play again")
+        check(len(re.findall(r"pull live/cam: playing from", w.log())) >= 3, "the pull did not play again")
         check_pulled_plays(w, w.rtmp_url("live/cam"), "RTMP player after the reconnect")
+        check(keeper.poll() is None, "the RTSP player did not outlive the camera's restart")
         # The last player leaves: past pull_idle_timeout the pull stops.
         stop_process(keeper)
-        w.wait_log(r"pull live/cam: stopped: no player for 2000 ms", timeout=30)
+        d = Deadline(30)
+        while d.left() and len(re.findall(r"pull live/cam: stopped: no player for 2000 ms", w.log())) < 2:
+            time.sleep(0.2)
+        check(len(re.findall(r"pull live/cam: stopped: no player", w.log())) >= 2, "the pull did not stop when idle")
         stop_process(cam)
 
 
