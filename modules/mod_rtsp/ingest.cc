@@ -223,11 +223,16 @@ Status RtspIngest::start() {
   if (publication_) return ok();
   RtspGroup& group = session_.group();
   Connection& connection = session_.connection();
-  auto publication = group.poll_group().streams().publish(
-      key_, PublishOptions{group.config().gop_cache, std::string(session_.publish_protocol()), connection.peer_address(),
-                           [&connection](const Status& reason) { connection.close(reason); }});
-  if (!publication) return publication.error();
-  publication_ = std::move(*publication);
+  if (external_) {
+    publication_ = external_;
+  } else {
+    auto publication = group.poll_group().streams().publish(
+        key_, PublishOptions{group.config().gop_cache, std::string(session_.publish_protocol()), connection.peer_address(),
+                             [&connection](const Status& reason) { connection.close(reason); }});
+    if (!publication) return publication.error();
+    owned_ = std::move(*publication);
+    publication_ = owned_.get();
+  }
   // Configurations known from the SDP go out first, so players can start at the first key frame.
   for (auto& track : tracks_) {
     if (!track->is_setup) continue;
@@ -352,7 +357,7 @@ std::int64_t RtspIngest::to_ms(IngestTrack& track, std::uint64_t extended) {
     track.offset_ms = std::max<std::int64_t>(track.offset_ms, 0);
   }
   auto ticks = static_cast<std::int64_t>(extended - track.first_extended);
-  return track.offset_ms + ticks * 1000 / static_cast<std::int64_t>(track.clock_rate);
+  return time_offset_ms_ + track.offset_ms + ticks * 1000 / static_cast<std::int64_t>(track.clock_rate);
 }
 
 void IngestTrack::access_unit(const rtp::AccessUnit& unit) {

@@ -71,11 +71,21 @@ class RtspIngest {
   /// Pull side: track `index` arrives over TCP interleaved on these channels (the camera's answer).
   void setup_interleaved(std::size_t index, std::uint8_t rtp_channel, std::uint8_t rtcp_channel);
   bool uses_udp() const noexcept { return udp_; }
-  /// RECORD: publishes the stream.
+  /// Pull side: start() pushes to `publication` (the puller's, kept across the camera's
+  /// reconnects) instead of publishing, with every timestamp moved `time_offset_ms` on (the
+  /// stream's timeline goes on from where the last connection left it).
+  void use_publication(Publication& publication, std::int64_t time_offset_ms) noexcept {
+    external_ = &publication;
+    time_offset_ms_ = time_offset_ms;
+    last_dts_ = time_offset_ms;  // sequence headers before the first frame go at the offset
+  }
+  /// RECORD (or the pull's PLAY): publishes the stream (or starts pushing to use_publication()'s).
   Status start();
   bool is_publishing() const noexcept { return publication_ != nullptr; }
   /// The stream's Publication once start() succeeded, else null.
-  Publication* publication() noexcept { return publication_.get(); }
+  Publication* publication() noexcept { return publication_; }
+  /// The latest decode time pushed, milliseconds (the offset included).
+  std::int64_t last_dts() const noexcept { return last_dts_; }
 
   void on_interleaved(std::uint8_t channel, std::span<const std::uint8_t> payload) noexcept;
   void on_datagram(const PageSlice& data, const UdpPeer& from, bool rtcp) noexcept;
@@ -95,7 +105,10 @@ class RtspIngest {
   IngestHost& session_;  // the session or the pull it arrives on
   const StreamKey key_;
   std::vector<std::unique_ptr<IngestTrack>> tracks_;
-  std::unique_ptr<Publication> publication_;
+  std::unique_ptr<Publication> owned_;  // when this ingest published the stream itself
+  Publication* external_ = nullptr;     // use_publication()
+  Publication* publication_ = nullptr;  // one of the two, once started
+  std::int64_t time_offset_ms_ = 0;
   bool udp_ = false;
   bool has_origin_ = false;
   Clock::time_point origin_;          // arrival of the first packet of any track

@@ -90,12 +90,11 @@ class PullClient final : public ConnectionHandler, public IngestHost {
   }
 
   void on_close(const Status& reason) noexcept override {
-    std::uint64_t subscribers = 0;
-    if (ingest_ && ingest_->publication()) subscribers = ingest_->publication()->subscriber_count();
-    ingest_.reset();  // unpublishes: the players wait (publisher_grace) for the retry
+    const std::int64_t last_dts = ingest_ && ingest_->is_publishing() ? ingest_->last_dts() : -1;
+    ingest_.reset();  // the publication is the puller's: the players stay for the retry
     keepalive_timer_.reset();
     watch_timer_.reset();
-    if (RtspPuller* puller = std::exchange(puller_, nullptr)) puller->on_client_closed(reason, subscribers);
+    if (RtspPuller* puller = std::exchange(puller_, nullptr)) puller->on_client_closed(reason, last_dts);
   }
 
   /// The puller stops: TEARDOWN, then the connection closes once it has left. Nothing more is
@@ -251,12 +250,14 @@ class PullClient final : public ConnectionHandler, public IngestHost {
   }
 
   void on_play(const fr::Response&) {
+    if (!puller_ || !puller_->publication()) return fail(error(Errc::closed, "the pull of {} ended", key_.to_string()));
+    ingest_->use_publication(*puller_->publication(), puller_->time_offset());
     if (Status s = ingest_->start(); !s) return fail(s.with_context("publishing the pull"));
     step_ = Step::playing;
     group_.stats().add(group_.counters().publishes);
     connection_.set_label(format("pull {} from {} (playing)", key_.to_string(), request_url_));
     schedule_keepalive();
-    if (puller_ && ingest_->publication()) puller_->on_playing(*ingest_->publication());
+    puller_->on_playing();
   }
 
   void schedule_keepalive() {
@@ -307,7 +308,6 @@ RtspPuller::RtspPuller(RtspGroup& group, const RtspConfig::Pull& pull)
 
 RtspPuller::~RtspPuller() {
   attempt_.reset();
-  publication_ = nullptr;
   if (PullClient* client = std::exchange(client_, nullptr)) client->detach();
 }
 
@@ -315,9 +315,29 @@ bool RtspPuller::is_wanted() const noexcept {
   return group_.poll_group().now() - wanted_at_ < group_.config().pull_idle_timeout;
 }
 
+std::int64_t RtspPuller::time_offset() const noexcept {
+  if (last_dts_ < 0) return 0;
+  // The stream's clock went on while the camera was away.
+  const auto away = std::chrono::duration_cast<std::chrono::milliseconds>(group_.poll_group().now() - dropped_at_);
+  return last_dts_ + std::max<std::int64_t>(away.count(), 1);
+}
+
 void RtspPuller::demand() {
   wanted_at_ = group_.poll_group().now();
-  if (client_ || (attempt_ && attempt_->is_pending()) || retry_timer_) return;  // running or retrying
+  if (publication_) return;  // running, or retrying
+  auto publication = group_.poll_group().streams().publish(
+      key_, PublishOptions{group_.config().gop_cache, "rtsp-pull", fr::format_authority(pull_.url),
+                           [this](const Status& reason) { stop(reason.message()); }});
+  if (!publication) {
+    // Someone publishes it already (an RTMP publisher took the name): their players get theirs.
+    group_.logger().warn("pull {}: not started: {}", key_.to_string(), publication.error().message());
+    return;
+  }
+  publication_ = std::move(*publication);
+  publication_->on_no_subscribers([this] { arm_idle_timer(); });
+  arm_idle_timer();  // also when the players who asked left before they were counted
+  last_dts_ = -1;
+  backoff_ = std::chrono::milliseconds(1000);
   group_.logger().info("pull {}: starting from {}", key_.to_string(), pull_.url_text);
   connect();
 }
@@ -335,36 +355,26 @@ void RtspPuller::connect() {
         client_ = client.get();
         return client;
       },
-      [this](Status why) { on_connect_failed(std::move(why)); });
+      [this](Status why) { retry(why); });
 }
 
-void RtspPuller::on_connect_failed(Status reason) { retry_or_stop(reason); }
-
-void RtspPuller::on_playing(Publication& publication) {
+void RtspPuller::on_playing() {
   playing_ = true;
-  publication_ = &publication;
   playing_since_ = group_.poll_group().now();
   group_.logger().info("pull {}: playing from {}", key_.to_string(), pull_.url_text);
-  publication.on_no_subscribers([this] { arm_idle_timer(); });
-  arm_idle_timer();  // also when the players who asked left before it played
 }
 
-void RtspPuller::on_client_closed(const Status& reason, std::uint64_t subscribers) {
+void RtspPuller::on_client_closed(const Status& reason, std::int64_t last_dts) {
   client_ = nullptr;
-  publication_ = nullptr;
-  idle_timer_.reset();
-  if (subscribers > 0) wanted_at_ = group_.poll_group().now();
-  if (playing_ && group_.poll_group().now() - playing_since_ >= kGoodRun) backoff_ = std::chrono::milliseconds(1000);
+  dropped_at_ = group_.poll_group().now();
+  last_dts_ = std::max(last_dts_, last_dts);
+  if (playing_ && dropped_at_ - playing_since_ >= kGoodRun) backoff_ = std::chrono::milliseconds(1000);
   playing_ = false;
-  retry_or_stop(reason);
+  retry(reason);
 }
 
-void RtspPuller::retry_or_stop(const Status& reason) {
-  if (!is_wanted()) {
-    group_.logger().info("pull {}: stopped ({}); no player left", key_.to_string(), reason.message());
-    backoff_ = std::chrono::milliseconds(1000);
-    return;
-  }
+void RtspPuller::retry(const Status& reason) {
+  if (!publication_) return;
   group_.logger().warn("pull {}: camera lost ({}); reconnecting in {} ms", key_.to_string(), reason.message(),
                        backoff_.count());
   retry_timer_ = group_.poll_group().after(backoff_, [this] {
@@ -375,24 +385,27 @@ void RtspPuller::retry_or_stop(const Status& reason) {
   backoff_ = std::min(backoff_ * 2, kMaxBackoff);
 }
 
+void RtspPuller::stop(std::string_view why) {
+  group_.logger().info("pull {}: stopped: {}", key_.to_string(), why);
+  idle_timer_.reset();
+  retry_timer_.reset();
+  attempt_.reset();
+  playing_ = false;
+  if (PullClient* client = std::exchange(client_, nullptr)) client->stop();
+  publication_.reset();  // may be inside the publication's own stop callback: nothing touches it after
+}
+
 void RtspPuller::arm_idle_timer() {
   idle_timer_ = group_.poll_group().after(group_.config().pull_idle_timeout, [this] { on_idle_timer(); });
 }
 
 void RtspPuller::on_idle_timer() {
   idle_timer_.reset();
-  if (!client_) return;
-  // The count and the last demand together: a player who asked just now may not be counted yet.
-  std::uint64_t subscribers = 0;
-  // The publication lives in the client's ingest; the count is the kernel's last tally.
-  if (publication_) subscribers = publication_->subscriber_count();
-  if (subscribers > 0 || is_wanted()) return;
-  group_.logger().info("pull {}: stopped: no player for {} ms", key_.to_string(),
-                       group_.config().pull_idle_timeout.count());
-  playing_ = false;
-  publication_ = nullptr;
-  backoff_ = std::chrono::milliseconds(1000);
-  std::exchange(client_, nullptr)->stop();
+  if (!publication_) return;
+  if (publication_->subscriber_count() > 0) return;  // on_no_subscribers arms it again
+  // A player who asked just now may not be counted yet: look again later.
+  if (is_wanted()) return arm_idle_timer();
+  stop(format("no player for {} ms", group_.config().pull_idle_timeout.count()));
 }
 
 }  // namespace weir::rtsp
