@@ -563,6 +563,13 @@ def case_pull_camera(_):
                          stderr=subprocess.DEVNULL)
         wait_media(w.rtmp_port, "live/cam")
         check_pulled_plays(w, w.rtmp_url("live/cam"), "RTMP player of the pull")
+        # An RTMP player across the camera's restart: its timestamps keep rising over the gap.
+        across_path = w.path("across.framemd5")
+        across = w.spawn(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", w.rtmp_url("live/cam"),
+                          "-f", "framemd5", "-flush_packets", "1", across_path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        d = Deadline(20)
+        while d.left() and count_streams(read_text(across_path))[0].get("video", 0) < 25:
+            time.sleep(0.2)
         # The camera goes away and comes back on the same port: the pull reconnects.
         stop_process(cam)
         w.wait_log(r"pull live/cam: camera lost")
@@ -574,6 +581,15 @@ def case_pull_camera(_):
         check(len(re.findall(r"pull live/cam: playing from", w.log())) >= 3, "the pull did not play again")
         check_pulled_plays(w, w.rtmp_url("live/cam"), "RTMP player after the reconnect")
         check(keeper.poll() is None, "the RTSP player did not outlive the camera's restart")
+        before = count_streams(read_text(across_path))[0].get("video", 0)
+        d = Deadline(20)
+        while d.left() and count_streams(read_text(across_path))[0].get("video", 0) < before + 25:
+            time.sleep(0.2)
+        stop_process(across)
+        counts, packets, _ = count_streams(read_text(across_path))
+        print("RTMP player across the restart", counts, flush=True)
+        check(counts.get("video", 0) >= before + 25, f"the RTMP player got no frames after the reconnect: {counts}")
+        assert_monotonic(packets, "RTMP player across the camera's restart")
         # The last player leaves: past pull_idle_timeout the pull stops.
         stop_process(keeper)
         d = Deadline(30)
