@@ -33,7 +33,12 @@ bool iequals(std::string_view a, std::string_view b) {
 
 std::string random_cnonce() {
   static thread_local std::mt19937_64 generator{std::random_device{}()};
-  return format("{:016x}", generator());
+  // weir::format has no {:x}: 16 lower-case hex digits by hand.
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::uint64_t value = generator();
+  std::string out(16, '0');
+  for (std::size_t i = 16; i-- > 0; value >>= 4) out[i] = kDigits[value & 15];
+  return out;
 }
 }  // namespace
 
