@@ -510,8 +510,17 @@ Result<std::unique_ptr<Subscription>> StreamsImpl::subscribe(const StreamKey& ke
   auto known = tap_ids_.find(text);
   Tap* tap = known != tap_ids_.end() ? find_tap(known->second) : nullptr;
   // A started tap answers for the registry: joins after a group's first take no lock.
-  if (!options.wait_for_publisher && !(tap && tap->is_started()) && !registry_->is_published(key))
-    return error(Errc::not_found, "stream {} is not published", key.to_string());
+  const bool started = tap && tap->is_started();
+  const bool has_demand = settings_.demand && !settings_.demand->empty();
+  if (!started && (has_demand || !options.wait_for_publisher) && !registry_->is_published(key)) {
+    // Nobody publishes it: a module that publishes on demand (Registrar::on_stream_demand) may
+    // start now, and the subscriber waits for it.
+    bool demanded = false;
+    if (has_demand)
+      for (const auto& fn : *settings_.demand) demanded = fn(group_, key) || demanded;
+    if (!demanded && !options.wait_for_publisher)
+      return error(Errc::not_found, "stream {} is not published", key.to_string());
+  }
   StreamId id;
   if (tap) {
     id = known->second;

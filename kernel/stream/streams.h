@@ -20,6 +20,7 @@
 // publication's start and its last frames and stop reach P's own tap by message too, and its
 // batches reach it directly only at the end of the turn, last, so a subscriber may end it.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -39,6 +40,9 @@ class Tap;
 /// Settings from the [streams] section.
 struct StreamSettings {
   std::chrono::milliseconds publisher_grace{5000};
+  /// Registrar::on_stream_demand() functions (the server's list, filled before the groups start
+  /// and read-only after); null or empty: none.
+  const std::vector<std::function<bool(PollGroup&, const StreamKey&)>>* demand = nullptr;
 };
 
 using FrameBatch = std::shared_ptr<const std::vector<MediaFrame>>;

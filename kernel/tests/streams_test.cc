@@ -404,6 +404,40 @@ TEST(Streams, SubscribingToAMissingStreamFailsUnlessWaiting) {
   }
 }
 
+TEST(Streams, ADemandHookMakesSubscribersOfAKeyItWillPublishWaitAndIsAskedOnTheirGroup) {
+  // Registrar::on_stream_demand as the server installs it: "live/cam1" is published on demand,
+  // anything else is not.
+  std::atomic<int> asked{0};
+  std::atomic<int> asked_on_1{0};
+  std::vector<std::function<bool(PollGroup&, const StreamKey&)>> demand{[&](PollGroup& group, const StreamKey& key) {
+    ++asked;
+    if (group.id() == 1) ++asked_on_1;
+    return key == kKey;
+  }};
+  TestGroupsOptions options = with_grace(std::chrono::milliseconds(5000));
+  options.streams.demand = &demand;
+  StreamTest t(std::move(options));
+
+  auto [other, refused] = t.subscribe_on(1, SubscribeOptions{}, StreamKey{"live", "other"});
+  EXPECT_EQ(refused.code(), Errc::not_found);
+  auto [waiting, status] = t.subscribe_on(1);  // not waiting by its options: the hook makes it wait
+  ASSERT_TRUE(status) << status.message();
+  EXPECT_EQ(asked.load(), 2);
+  EXPECT_EQ(asked_on_1.load(), 2);
+
+  Publisher& publisher = t.publisher_on(0);
+  t.on(0, [&] {
+    EXPECT_TRUE(publisher.start());
+    publisher.video("K1", true);
+  });
+  ASSERT_TRUE(t.wait_frames(1, waiting, 1));
+  EXPECT_EQ(t.log_of(1, waiting), (std::vector<std::string>{"published", "K1"}));
+  // Published now: later subscribers do not ask the hook.
+  auto [late, late_status] = t.subscribe_on(0);
+  ASSERT_TRUE(late_status) << late_status.message();
+  EXPECT_EQ(asked.load(), 2);
+}
+
 TEST(Streams, SubscribersHearUnpublishedOnlyAfterTheGracePeriod) {
   constexpr std::chrono::milliseconds kGrace{50};
   StreamTest t(with_grace(kGrace));

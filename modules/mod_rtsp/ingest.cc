@@ -90,7 +90,7 @@ struct IngestTrack final : rtp::AccessUnitSink, rtp::ReleasedPacketSink {
   }
 };
 
-RtspIngest::RtspIngest(RtspSession& session, StreamKey key) : session_(session), key_(std::move(key)) {}
+RtspIngest::RtspIngest(IngestHost& host, StreamKey key) : session_(host), key_(std::move(key)) {}
 
 RtspIngest::~RtspIngest() = default;  // the session unroutes the UDP peers
 
@@ -223,6 +223,20 @@ Result<std::string> RtspIngest::setup(const fr::StreamPath& path, const std::vec
   return error(Errc::unsupported, "no transport we take (TCP interleaved, or UDP unicast with client_port)");
 }
 
+std::vector<std::string> RtspIngest::track_controls() const {
+  std::vector<std::string> controls;
+  for (const auto& track : tracks_) controls.push_back(track->control);
+  return controls;
+}
+
+void RtspIngest::setup_interleaved(std::size_t index, std::uint8_t rtp_channel, std::uint8_t rtcp_channel) {
+  if (index >= tracks_.size()) return;
+  IngestTrack& track = *tracks_[index];
+  track.is_setup = true;
+  track.rtp_channel = rtp_channel;
+  track.rtcp_channel = rtcp_channel;
+}
+
 bool RtspIngest::has_setup() const noexcept {
   return std::any_of(tracks_.begin(), tracks_.end(), [](const auto& t) { return t->is_setup; });
 }
@@ -231,11 +245,16 @@ Status RtspIngest::start() {
   if (publication_) return ok();
   RtspGroup& group = session_.group();
   Connection& connection = session_.connection();
-  auto publication = group.poll_group().streams().publish(
-      key_, PublishOptions{group.config().gop_cache, "rtsp", connection.peer_address(),
-                           [&connection](const Status& reason) { connection.close(reason); }});
-  if (!publication) return publication.error();
-  publication_ = std::move(*publication);
+  if (external_) {
+    publication_ = external_;
+  } else {
+    auto publication = group.poll_group().streams().publish(
+        key_, PublishOptions{group.config().gop_cache, std::string(session_.publish_protocol()), connection.peer_address(),
+                             [&connection](const Status& reason) { connection.close(reason); }});
+    if (!publication) return publication.error();
+    owned_ = std::move(*publication);
+    publication_ = owned_.get();
+  }
   // Configurations known from the SDP go out first, so players can start at the first key frame.
   for (auto& track : tracks_) {
     if (!track->is_setup) continue;
@@ -360,7 +379,7 @@ std::int64_t RtspIngest::to_ms(IngestTrack& track, std::uint64_t extended) {
     track.offset_ms = std::max<std::int64_t>(track.offset_ms, 0);
   }
   auto ticks = static_cast<std::int64_t>(extended - track.first_extended);
-  return track.offset_ms + ticks * 1000 / static_cast<std::int64_t>(track.clock_rate);
+  return time_offset_ms_ + track.offset_ms + ticks * 1000 / static_cast<std::int64_t>(track.clock_rate);
 }
 
 void IngestTrack::access_unit(const rtp::AccessUnit& unit) {

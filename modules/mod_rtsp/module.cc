@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // modules/mod_rtsp/module.cc: the one place mod_rtsp meets the kernel.
 #include <memory>
+#include <vector>
 
 #include "rtsp_config.h"
 #include "rtsp_group.h"
@@ -16,6 +17,11 @@ RtspConfig g_config;
 RtspCounters g_counters;
 PerGroup<RtspGroup> g_groups;
 std::shared_ptr<AppsService> g_apps;
+// Each group's RtspGroup, written and read by that group only (a pull's task runs on its home
+// group and finds that group's state here).
+std::vector<RtspGroup*> g_by_id;
+
+RtspGroup* group_of(GroupId id) { return id < g_by_id.size() ? g_by_id[id] : nullptr; }
 
 class RtspAcceptor final : public Acceptor {
  public:
@@ -42,7 +48,20 @@ Status register_module(Registrar& registrar) {
   auto apps = registrar.optional_service<AppsService>();
   if (!apps) return apps.error();
   g_apps = std::move(*apps);
-  g_groups.install(registrar, &g_config, &g_counters, g_apps.get(), registrar.logger("rtsp"));
+  g_by_id.assign(registrar.group_count(), nullptr);
+  g_groups.install(registrar, &g_config, &g_counters, g_apps.get(), registrar.logger("rtsp"), &group_of);
+  registrar.on_group_start([](PollGroup& group) { g_by_id[group.id()] = &g_groups.local(group); });
+  registrar.on_group_stop([](PollGroup& group) { g_by_id[group.id()] = nullptr; });
+  if (!g_config.pulls.empty()) {
+    // Any protocol's player of a pulled key that nobody publishes starts (or keeps wanting) the
+    // pull and waits for it; the pull runs on its home group (RtspGroup::want_pull).
+    registrar.on_stream_demand([](PollGroup& group, const StreamKey& key) {
+      const RtspConfig::Pull* pull = g_config.find_pull(key.app, key.name);
+      if (!pull || !g_groups.has(group)) return false;
+      g_groups.local(group).want_pull(*pull);
+      return true;
+    });
+  }
   return registrar.listen(ListenerSpec{"rtsp", g_config.listen, false, {}}, std::make_shared<RtspAcceptor>());
 }
 

@@ -36,7 +36,35 @@ Result<RtspConfig> RtspConfig::parse(const ConfigView& view) {
     if (!coalescing) return coalescing.error();
     c.play_coalescing = *coalescing;
   }
+  auto idle = view.get_duration("pull_idle_timeout", c.pull_idle_timeout);
+  if (!idle) return idle.error();
+  c.pull_idle_timeout = *idle;
+  auto transport = view.get_string("pull_transport", "tcp");
+  if (!transport) return transport.error();
+  if (*transport != "tcp") return view.invalid("pull_transport", "only tcp (interleaved) is supported, got '" + *transport + "'");
+  for (const std::string& key : view.keys()) {
+    if (!key.starts_with("pull.")) continue;
+    const std::string stream = key.substr(5);
+    const std::size_t slash = stream.find('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == stream.size())
+      return view.invalid(key, "expected pull.<app>/<name>");
+    auto text = view.get_string(key, "");
+    if (!text) return text.error();
+    auto url = formats::rtsp::parse_url(*text);
+    if (!url) return view.invalid(key, url.error().message());
+    if (url->scheme != "rtsp") return view.invalid(key, "only rtsp:// URLs can be pulled (no rtsps yet)");
+    Pull pull{stream.substr(0, slash), stream.substr(slash + 1), *url, {}};
+    pull.url_text = "rtsp://" + formats::rtsp::format_authority(*url) + url->path + (url->query.empty() ? "" : "?" + url->query);
+    if (c.find_pull(pull.app, pull.name)) return view.invalid(key, "this stream is pulled twice");
+    c.pulls.push_back(std::move(pull));
+  }
   return c;
+}
+
+const RtspConfig::Pull* RtspConfig::find_pull(std::string_view app, std::string_view name) const noexcept {
+  for (const Pull& pull : pulls)
+    if (pull.app == app && pull.name == name) return &pull;
+  return nullptr;
 }
 
 }  // namespace weir::rtsp

@@ -5,6 +5,9 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "formats/rtsp/url.h"
 
 #include "weir/config.h"
 #include "weir/status.h"
@@ -29,6 +32,20 @@ struct RtspConfig {
   std::chrono::milliseconds sender_report_interval{5'000};
   /// Players' write coalescing (negative: the kernel's [sender] coalescing).
   std::chrono::milliseconds play_coalescing{-1};
+
+  /// A camera pulled on demand: `pull.<app>/<name> = rtsp://[user:pass@]host[:port]/path`.
+  struct Pull {
+    std::string app;
+    std::string name;
+    formats::rtsp::Url url;  ///< user and password answer the camera's 401 challenge
+    std::string url_text;    ///< as configured, for logs (the password removed)
+  };
+  std::vector<Pull> pulls;
+  /// A pull with no player left stops after this long (a player that comes back in time finds
+  /// the stream still running).
+  std::chrono::milliseconds pull_idle_timeout{10'000};
+  /// The pull of `app`/`name`, or null.
+  const Pull* find_pull(std::string_view app, std::string_view name) const noexcept;
 
   static Result<RtspConfig> parse(const ConfigView& view);
 };

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "rtsp_group.h"
 
+#include "puller.h"
 #include "stream_out.h"
 
 namespace weir::rtsp {
@@ -20,7 +21,7 @@ class RtspGroup::Receiver final : public UdpReceiver {
 };
 
 RtspGroup::RtspGroup(PollGroup& group, const RtspConfig* config, const RtspCounters* counters, AppsService* apps,
-                     Logger logger)
+                     Logger logger, Lookup lookup)
     : poll_group_(group),
       stats_(group.stats()),
       config_(config),
@@ -29,7 +30,8 @@ RtspGroup::RtspGroup(PollGroup& group, const RtspConfig* config, const RtspCount
       logger_(std::move(logger)),
       packets_(group.pages()),
       ingest_(group.pages()),
-      rtcp_receiver_(std::make_unique<Receiver>(*this)) {
+      rtcp_receiver_(std::make_unique<Receiver>(*this)),
+      lookup_(lookup) {
   if (config_->rtp_port == 0) return;
   const auto port = static_cast<unsigned>(config_->rtp_port + 2 * group.id());
   // One socket sends to every UDP player of the group: a key frame to a few hundred players is
@@ -80,6 +82,30 @@ void RtspGroup::on_datagram(const PageSlice& data, const UdpPeer& from) noexcept
 void RtspGroup::on_rtcp_datagram(const PageSlice& data, const UdpPeer& from) noexcept {
   auto it = routes_.find(from);
   if (it != routes_.end()) it->second->on_datagram(data, from, true);
+}
+
+void RtspGroup::want_pull(const RtspConfig::Pull& pull) {
+  // Each pull has one home group (its place in the config, round robin), so two players on
+  // different groups start one pull, not two racing for the name.
+  const auto index = static_cast<GroupId>(&pull - config_->pulls.data());
+  const GroupId home = index % poll_group_.group_count();
+  if (home == poll_group_.id()) return pull_here(pull);
+  struct Want final : Task {
+    Want(Lookup l, GroupId g, const RtspConfig::Pull* p) : lookup(l), group(g), pull(p) {}
+    void run() noexcept override {
+      if (RtspGroup* target = lookup ? lookup(group) : nullptr) target->pull_here(*pull);
+    }
+    Lookup lookup;
+    GroupId group;
+    const RtspConfig::Pull* pull;
+  };
+  poll_group_.post(home, std::make_unique<Want>(lookup_, home, &pull));
+}
+
+void RtspGroup::pull_here(const RtspConfig::Pull& pull) {
+  auto& puller = pullers_[pull.app + "/" + pull.name];
+  if (!puller) puller = std::make_unique<RtspPuller>(*this, pull);
+  puller->demand();
 }
 
 }  // namespace weir::rtsp

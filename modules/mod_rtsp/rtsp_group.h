@@ -26,6 +26,7 @@
 namespace weir::rtsp {
 
 class StreamOut;
+class RtspPuller;
 
 /// Counters mod_rtsp registers (ids into each group's Stats).
 struct RtspCounters {
@@ -54,7 +55,10 @@ class DatagramTarget {
 
 class RtspGroup final : private UdpReceiver {
  public:
-  RtspGroup(PollGroup& group, const RtspConfig* config, const RtspCounters* counters, AppsService* apps, Logger logger);
+  /// Finds a group's RtspGroup from a task running on that group (null once it stopped).
+  using Lookup = RtspGroup* (*)(GroupId);
+  RtspGroup(PollGroup& group, const RtspConfig* config, const RtspCounters* counters, AppsService* apps, Logger logger,
+            Lookup lookup);
   ~RtspGroup();
 
   PollGroup& poll_group() noexcept { return poll_group_; }
@@ -82,10 +86,15 @@ class RtspGroup final : private UdpReceiver {
   bool route(const UdpPeer& from, DatagramTarget* target);
   void unroute(const UdpPeer& from, const DatagramTarget* target) noexcept;
 
+  /// A player wants `pull`'s stream: its puller (on the group that runs that pull, which may be
+  /// another one: the request is posted there) starts if it is idle. Any of the groups.
+  void want_pull(const RtspConfig::Pull& pull);
+
  private:
   class Receiver;
   void on_datagram(const PageSlice& data, const UdpPeer& from) noexcept override;
   void on_rtcp_datagram(const PageSlice& data, const UdpPeer& from) noexcept;
+  void pull_here(const RtspConfig::Pull& pull);
 
   PollGroup& poll_group_;
   Stats& stats_;
@@ -100,6 +109,10 @@ class RtspGroup final : private UdpReceiver {
   std::unique_ptr<UdpSocket> rtp_;
   std::unique_ptr<UdpSocket> rtcp_;
   std::unordered_map<UdpPeer, DatagramTarget*, UdpPeerHash> routes_;
+  Lookup lookup_;
+  // The pulls this group runs, made at their first demand; last, so they go first (their
+  // clients' ingests use the page writers above).
+  std::map<std::string, std::unique_ptr<RtspPuller>> pullers_;
 };
 
 }  // namespace weir::rtsp

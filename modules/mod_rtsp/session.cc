@@ -19,6 +19,8 @@ constexpr std::string_view kPublic =
     "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, ANNOUNCE, RECORD, GET_PARAMETER, SET_PARAMETER";
 // A DESCRIBE of a stream that is published but has sent nothing yet waits this long for headers.
 constexpr std::chrono::milliseconds kDescribeWait{5000};
+// The same for a stream pulled from a camera on demand.
+constexpr std::chrono::milliseconds kPullDescribeWait{15000};
 // Requests read but not yet handled (while an application decides): past this, reading pauses.
 constexpr std::size_t kMaxHeldBytes = 256 << 10;
 
@@ -328,6 +330,7 @@ void RtspSession::on_describe(const Request& request) {
     if (!player_ || !(player_->key() == key)) {
       player_.reset();
       auto player = std::make_unique<RtspPlayer>(*this, key);
+      // A camera of [rtsp] pull.* is started by the kernel's demand hook (module.cc): it waits.
       if (Status s = player->subscribe(group_.config().play_waits_for_publisher); !s) {
         if (s.code() == Errc::not_found) return refuse(request, 404, key.to_string() + " is not published");
         if (s.code() == Errc::denied) return refuse(request, 503, s.message());
@@ -351,7 +354,9 @@ void RtspSession::answer_pending() {
   if (!player_->is_describable()) {
     if (!pending_timer_) {
       hold();
-      pending_timer_ = group_.poll_group().after(kDescribeWait, [this] {
+      // A pulled camera may take a few seconds to connect, answer and send its first frames.
+      const bool pulled = group_.config().find_pull(player_->key().app, player_->key().name) != nullptr;
+      pending_timer_ = group_.poll_group().after(pulled ? kPullDescribeWait : kDescribeWait, [this] {
         pending_timer_.reset();
         if (!pending_) return;
         Request request = std::move(*pending_);

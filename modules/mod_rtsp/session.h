@@ -20,6 +20,7 @@
 
 #include "formats/rtsp/auth.h"
 #include "formats/rtsp/message.h"
+#include "ingest.h"
 #include "rtsp_group.h"
 #include "weir/connection.h"
 #include "weir/log.h"
@@ -29,10 +30,9 @@
 namespace weir::rtsp {
 
 class RtspPlayer;
-class RtspIngest;
 class RtspAppClient;
 
-class RtspSession final : public ConnectionHandler, private DatagramTarget {
+class RtspSession final : public ConnectionHandler, public IngestHost, private DatagramTarget {
  public:
   RtspSession(Connection& connection, RtspGroup& group);
   ~RtspSession() override;
@@ -40,12 +40,13 @@ class RtspSession final : public ConnectionHandler, private DatagramTarget {
   Status on_data(const PageSlice& data) noexcept override;
   void on_close(const Status& reason) noexcept override;
 
-  Connection& connection() noexcept { return connection_; }
-  RtspGroup& group() noexcept { return group_; }
-  const Logger& logger() const noexcept { return group_.logger(); }
+  Connection& connection() noexcept override { return connection_; }
+  RtspGroup& group() noexcept override { return group_; }
+  const Logger& logger() const noexcept override { return group_.logger(); }
+  std::string_view publish_protocol() const noexcept override { return "rtsp"; }
   SenderState sender_state() const noexcept { return connection_.sender_state(); }
   /// Closes the connection now (a player past the hard limit, a broken publisher).
-  void fail(Status reason);
+  void fail(Status reason) override;
   /// Ends the session once what is queued has left (unpublished stream, TEARDOWN).
   void end(Status reason);
   /// A player's stream delivered frames: a DESCRIBE or SETUP waiting for the headers may go on.
@@ -53,9 +54,9 @@ class RtspSession final : public ConnectionHandler, private DatagramTarget {
   /// The client was heard from (a request, RTCP, media): the session timeout restarts.
   void touch() noexcept { last_heard_ = group_.poll_group().now(); }
   /// Routes datagrams from `peer` to this session (UDP transport); false when taken.
-  bool route(const UdpPeer& peer);
+  bool route(const UdpPeer& peer) override;
   /// The client's host as UDP destinations need it.
-  const std::string& peer_host() const noexcept { return peer_host_; }
+  const std::string& peer_host() const noexcept override { return peer_host_; }
 
  private:
   using Request = formats::rtsp::Request;

@@ -19,6 +19,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import (run_cases, Weir, free_port, Deadline, ffmpeg_publish, ffprobe_json, framemd5_media_types,  # noqa: E402
                      framemd5_timebases, parse_framemd5, read_text, run, skip, stop_process, wait_media)
 
@@ -598,6 +599,100 @@ def case_stats_list_rtsp(_):
         check(s and s["players"]["by_protocol"].get("rtsp") == 2, f"stats: {s and s['players']}")
         for p in players:
             stop_process(p)
+
+
+# ---- pull: a camera (GStreamer's RTSP server, tests/integration/rtsp_camera.py) pulled on demand ----
+CAMERA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rtsp_camera.py")
+SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, with python3-gi (a pyenv python may lack it)
+
+
+def start_camera(w, port, digest=None):
+    probe = run([SYSTEM_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0')"], timeout=20, check=False)
+    if probe.returncode != 0:
+        skip("no python3-gi with GstRtspServer (Debian: python3-gi, gir1.2-gst-rtsp-server-1.0)")
+    gst_available("x264enc", "voaacenc", "rtph264pay", "rtpmp4gpay")  # skips when one is missing
+    cmd = [SYSTEM_PYTHON, CAMERA, str(port)] + (["--digest", digest] if digest else [])
+    cam = w.spawn(cmd, stdout=subprocess.PIPE, stderr=open(w.path(f"camera-{len(w.children)}.err"), "w"), text=True)
+    check(cam.stdout.readline().strip() == "ready", "the camera did not start")
+    return cam
+
+
+def check_pulled_plays(w, url, what, seconds=3):
+    counts, packets, _ = count_streams(ffmpeg_play(url, "tcp", seconds=seconds) if url.startswith("rtsp")
+                                       else framemd5(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", url,
+                                                      "-t", str(seconds), "-f", "framemd5", "-"], timeout=40))
+    print(what, counts, flush=True)
+    check(counts.get("video", 0) >= 10 * seconds and counts.get("audio", 0) >= 20 * seconds, f"{what}: {counts}")
+    assert_monotonic(packets, what)
+
+
+def case_pull_camera(_):
+    cam_port = free_port()
+    with server(threads=2, rtsp={"pull.live/cam": f"rtsp://127.0.0.1:{cam_port}/live/src", "pull_idle_timeout": "2s"}) as w:
+        cam = start_camera(w, cam_port)
+        # Nobody publishes live/cam: an RTMP player starts the pull (the kernel's demand hook) and
+        # waits for it; after the idle timeout it stops; an RTSP player starts it again.
+        check_pulled_plays(w, w.rtmp_url("live/cam"), "RTMP player starting the pull")
+        w.wait_log(r"pull live/cam: playing from rtsp://127\.0\.0\.1")
+        w.wait_log(r"pull live/cam: stopped: no player for 2000 ms", timeout=30)
+        check_pulled_plays(w, w.rtsp_url("live/cam"), "RTSP player starting the pull")
+        # An RTSP player keeps it running; an RTMP player plays the same stream meanwhile.
+        keeper = w.spawn(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp",
+                          "-i", w.rtsp_url("live/cam"), "-f", "null", "-"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+        wait_media(w.rtmp_port, "live/cam")
+        check_pulled_plays(w, w.rtmp_url("live/cam"), "RTMP player of the pull")
+        # An RTMP player across the camera's restart: its timestamps keep rising over the gap.
+        across_path = w.path("across.framemd5")
+        across = w.spawn(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", w.rtmp_url("live/cam"),
+                          "-f", "framemd5", "-flush_packets", "1", across_path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        d = Deadline(20)
+        while d.left() and count_streams(read_text(across_path))[0].get("video", 0) < 25:
+            time.sleep(0.2)
+        # The camera goes away and comes back on the same port: the pull reconnects.
+        stop_process(cam)
+        w.wait_log(r"pull live/cam: camera lost")
+        cam = start_camera(w, cam_port)
+        w.wait_log(r"pull live/cam: reconnecting to", timeout=40)
+        d = Deadline(40)
+        while d.left() and len(re.findall(r"pull live/cam: playing from", w.log())) < 3:
+            time.sleep(0.2)
+        check(len(re.findall(r"pull live/cam: playing from", w.log())) >= 3, "the pull did not play again")
+        check_pulled_plays(w, w.rtmp_url("live/cam"), "RTMP player after the reconnect")
+        check(keeper.poll() is None, "the RTSP player did not outlive the camera's restart")
+        before = count_streams(read_text(across_path))[0].get("video", 0)
+        d = Deadline(20)
+        while d.left() and count_streams(read_text(across_path))[0].get("video", 0) < before + 25:
+            time.sleep(0.2)
+        stop_process(across)
+        counts, packets, _ = count_streams(read_text(across_path))
+        print("RTMP player across the restart", counts, flush=True)
+        check(counts.get("video", 0) >= before + 25, f"the RTMP player got no frames after the reconnect: {counts}")
+        assert_monotonic(packets, "RTMP player across the camera's restart")
+        # The last player leaves: past pull_idle_timeout the pull stops.
+        stop_process(keeper)
+        d = Deadline(30)
+        while d.left() and len(re.findall(r"pull live/cam: stopped: no player for 2000 ms", w.log())) < 2:
+            time.sleep(0.2)
+        check(len(re.findall(r"pull live/cam: stopped: no player", w.log())) >= 2, "the pull did not stop when idle")
+        stop_process(cam)
+
+
+def case_pull_camera_digest(_):
+    cam_port = free_port()
+    with server(threads=2, rtsp={"pull.live/cam": f"rtsp://admin:s%40cret@127.0.0.1:{cam_port}/live/src"}) as w:
+        start_camera(w, cam_port, digest="admin:s@cret")
+        check_pulled_plays(w, w.rtsp_url("live/cam"), "RTSP player of a Digest camera")
+        w.wait_log(r"pull live/cam: the camera asks for Digest authentication")
+        check("s@cret" not in w.log() and "s%40cret" not in w.log(), "the camera's password is in the log")
+
+
+def case_pull_bad_url(_):
+    w = server(threads=1, rtsp={"pull.live/cam": "http://camera/x"})
+    with open(w.conf_path) as f:
+        check("pull.live/cam" in f.read(), "config not written")
+    r = run([harness.WEIR, "-c", w.conf_path], timeout=20, check=False)
+    check(r.returncode != 0 and "pull.live/cam" in r.stderr and "weir.conf:" in r.stderr, f"bad pull URL: {r.stderr}")
 
 
 if __name__ == "__main__":

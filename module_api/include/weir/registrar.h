@@ -17,6 +17,8 @@
 
 namespace weir {
 
+struct StreamKey;
+
 /// A service one module offers others (the HTTP layer, Lua applications, statistics). Each
 /// service interface declares `static constexpr std::string_view kServiceName` (the name it is
 /// offered and found by) and `kServiceType` (what it is: namespace, type and interface version),
@@ -96,6 +98,16 @@ class Registrar {
   /// A gauge read on each group (on that group's thread) and summed.
   virtual void gauge(std::string_view name, std::string_view help,
                      std::function<double(PollGroup&)> read) = 0;
+
+  /// Publishing on demand (a camera pulled while someone watches): `fn(group, key)` is called
+  /// when a subscription to `key` is made on `group` while nobody publishes it (each such
+  /// subscribe(), waiting ones included), inside Streams::subscribe(), on that group's thread. It
+  /// answers quickly (no blocking, no call back into Streams; post or defer the work) whether the
+  /// module will publish `key`: true makes the subscriber wait for a publisher as with
+  /// SubscribeOptions::wait_for_publisher, whatever its options said; false leaves the
+  /// subscription as it would have been. Every module's function is asked, in registration order.
+  /// Added in ABI 3 after gauge() (appended).
+  virtual void on_stream_demand(std::function<bool(PollGroup& group, const StreamKey& key)> fn) = 0;
 
  protected:
   ~Registrar() = default;
