@@ -3,6 +3,7 @@
 #include <memory>
 #include <vector>
 
+#include "multicast.h"
 #include "rtsp_config.h"
 #include "rtsp_group.h"
 #include "session.h"
@@ -17,6 +18,8 @@ RtspConfig g_config;
 RtspCounters g_counters;
 PerGroup<RtspGroup> g_groups;
 std::shared_ptr<AppsService> g_apps;
+// The multicast addresses, shared by the groups (made at registration, after the config).
+std::unique_ptr<MulticastDirectory> g_multicast;
 // Each group's RtspGroup, written and read by that group only (a pull's task runs on its home
 // group and finds that group's state here).
 std::vector<RtspGroup*> g_by_id;
@@ -49,7 +52,9 @@ Status register_module(Registrar& registrar) {
   if (!apps) return apps.error();
   g_apps = std::move(*apps);
   g_by_id.assign(registrar.group_count(), nullptr);
-  g_groups.install(registrar, &g_config, &g_counters, g_apps.get(), registrar.logger("rtsp"), &group_of);
+  g_multicast = std::make_unique<MulticastDirectory>(g_config);
+  g_groups.install(registrar, &g_config, &g_counters, g_apps.get(), registrar.logger("rtsp"), &group_of,
+                   g_multicast.get());
   registrar.on_group_start([](PollGroup& group) { g_by_id[group.id()] = &g_groups.local(group); });
   registrar.on_group_stop([](PollGroup& group) { g_by_id[group.id()] = nullptr; });
   if (!g_config.pulls.empty()) {

@@ -8,28 +8,6 @@
 namespace weir::rtsp {
 namespace rtp = formats::rtp;
 
-namespace {
-// Calls fn(slice) for each packet of `frame`, the slice holding its 4-byte prefix and RTP bytes.
-// Each packet was written into one page, so it lies inside one slice of the chain.
-template <class Fn>
-void for_each_packet(const PacketizedFrame& frame, Fn&& fn) {
-  auto slices = frame.bytes.slices();
-  std::size_t slice = 0;
-  std::uint32_t at = 0;
-  for (std::uint16_t size : frame.sizes) {
-    while (slice < slices.size() && at >= slices[slice].length) {
-      ++slice;
-      at = 0;
-    }
-    if (slice == slices.size()) return;
-    const std::uint32_t length = 4u + size;
-    if (at + length > slices[slice].length) return;  // cannot happen: packets never straddle pages
-    fn(slices[slice].sub(at, length));
-    at += length;
-  }
-}
-}  // namespace
-
 RtspPlayer::RtspPlayer(RtspSession& session, StreamKey key)
     : session_(session), key_(std::move(key)), out_(session.group().stream_out(key_)) {}
 
@@ -52,6 +30,23 @@ std::size_t RtspPlayer::set_up_tracks() const noexcept {
   return n;
 }
 
+std::string_view RtspPlayer::transport_name() const noexcept {
+  if (uses_multicast()) return "multicast";
+  return uses_tcp() ? "tcp" : "udp";
+}
+
+bool RtspPlayer::uses_tcp() const noexcept {
+  for (const TrackTransport& t : transports_)
+    if (t.is_setup && !t.udp && !t.multicast) return true;
+  return false;
+}
+
+bool RtspPlayer::uses_multicast() const noexcept {
+  for (const TrackTransport& t : transports_)
+    if (t.is_setup && t.multicast) return true;
+  return false;
+}
+
 void RtspPlayer::play() {
   standard_channels_ = true;
   for (std::size_t i = 0; i < transports_.size(); ++i) {
@@ -72,6 +67,7 @@ void RtspPlayer::play() {
 
 bool RtspPlayer::should_send(const PacketizedFrame& frame) {
   if (!playing_ || frame.track >= transports_.size() || !transports_[frame.track].is_setup) return false;
+  if (transports_[frame.track].multicast) return false;
   if (!frame.is_video) return true;  // audio flows even while video waits for a key frame
   // UDP players share their group's socket: when its queue is long, all of them shed video.
   UdpSocket* socket = transports_[frame.track].udp ? session_.group().rtp_socket() : nullptr;
@@ -141,7 +137,8 @@ void RtspPlayer::on_frames(std::span<const MediaFrame> frames) noexcept {
     const PacketizedFrame* packets = out_->packetize(frame);
     if (!packets || !session_.connection().is_open()) continue;
     if (!should_send(*packets)) {
-      if (playing_ && packets->is_video && packets->track < transports_.size() && transports_[packets->track].is_setup) {
+      if (playing_ && packets->is_video && packets->track < transports_.size() && transports_[packets->track].is_setup &&
+          !transports_[packets->track].multicast) {
         ++frames_dropped_;
         ++dropped;
       }
@@ -179,6 +176,7 @@ void RtspPlayer::on_stream_event(StreamEvent event) noexcept {
 
 void RtspPlayer::send_rtcp(std::size_t track, std::span<const std::uint8_t> with_prefix) {
   if (with_prefix.size() <= 4 || track >= transports_.size() || !transports_[track].is_setup) return;
+  if (transports_[track].multicast) return;  // the home group reports to the multicast group
   const TrackTransport& transport = transports_[track];
   if (transport.udp) {
     UdpSocket* socket = session_.group().rtcp_socket();
@@ -223,7 +221,7 @@ void RtspPlayer::on_rtcp(std::span<const std::uint8_t> packet) noexcept {
   if (!changed) return;
   // What an operator sees for this connection in mod_stats (the label): the player's own report.
   session_.connection().set_label(format("play {} (rtsp {}, lost {}, jitter {} ms)", key_.to_string(),
-                                         transports_[0].udp || transports_[1].udp ? "udp" : "tcp", packets_lost(),
+                                         transport_name(), packets_lost(),
                                          static_cast<int>(reported_jitter_ms_ + 0.5)));
 }
 

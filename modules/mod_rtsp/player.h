@@ -32,6 +32,7 @@ class RtspSession;
 struct TrackTransport {
   bool is_setup = false;
   bool udp = false;
+  bool multicast = false;         // the stream's home group sends it (multicast.h), not the player
   std::uint8_t rtp_channel = 0;   // TCP
   std::uint8_t rtcp_channel = 1;
   UdpPeer rtp_peer;               // UDP: the client's ports
@@ -52,6 +53,11 @@ class RtspPlayer final : public StreamSubscriber {
 
   TrackTransport& transport(std::size_t track) { return transports_.at(track); }
   std::size_t set_up_tracks() const noexcept;
+  /// "tcp", "udp" or "multicast": how the set-up tracks travel (labels, logs).
+  std::string_view transport_name() const noexcept;
+  /// Some set-up track travels over the RTSP connection.
+  bool uses_tcp() const noexcept;
+  bool uses_multicast() const noexcept;
   /// Starts (or resumes) sending: sender reports, then the GOP, then live frames.
   void play();
   void pause() noexcept { playing_ = false; }

@@ -1,7 +1,50 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "rtsp_config.h"
 
+#include <charconv>
+
+#include "weir/udp.h"
+
 namespace weir::rtsp {
+namespace {
+
+// [rtsp] multicast_range, multicast_port, multicast_ttl. The range is IPv4 ("239.255.42.0/24",
+// or one address "239.255.42.7"), all of it inside 224.0.0.0/4.
+Status parse_multicast(const ConfigView& view, RtspConfig& c) {
+  auto range = view.get_string("multicast_range", c.multicast_range);
+  if (!range) return range.error();
+  c.multicast_range = *range;
+  auto port = view.get_int("multicast_port", c.multicast_port, 1, 65532);
+  if (!port) return port.error();
+  if (*port % 2) return view.invalid("multicast_port", "must be even (RTP on it, RTCP on the next port)");
+  c.multicast_port = static_cast<std::uint16_t>(*port);
+  auto ttl = view.get_int("multicast_ttl", c.multicast_ttl, 1, 255);
+  if (!ttl) return ttl.error();
+  c.multicast_ttl = static_cast<int>(*ttl);
+  if (c.multicast_range.empty()) return ok();
+  std::string_view text = c.multicast_range;
+  unsigned prefix = 32;
+  if (auto slash = text.find('/'); slash != std::string_view::npos) {
+    std::string_view bits = text.substr(slash + 1);
+    auto [end, ec] = std::from_chars(bits.data(), bits.data() + bits.size(), prefix);
+    if (ec != std::errc() || end != bits.data() + bits.size() || prefix < 4 || prefix > 32)
+      return view.invalid("multicast_range", "expected ADDRESS/BITS with 4 to 32 bits, got '" + c.multicast_range + "'");
+    text = text.substr(0, slash);
+  }
+  auto address = UdpPeer::parse(text, 0);
+  if (!address || address->is_v6())
+    return view.invalid("multicast_range", "expected an IPv4 multicast range such as 239.255.42.0/24, got '" + c.multicast_range + "'");
+  std::uint32_t base = 0;
+  for (int i = 0; i < 4; ++i) base = base << 8 | address->address[static_cast<std::size_t>(i)];
+  const std::uint32_t mask = prefix == 32 ? ~0u : ~((1u << (32 - prefix)) - 1);
+  if ((base & 0xF0000000u) != 0xE0000000u || (base & mask & 0xF0000000u) != 0xE0000000u)
+    return view.invalid("multicast_range", "'" + c.multicast_range + "' is not inside 224.0.0.0/4");
+  c.multicast_base = base & mask;
+  c.multicast_size = prefix == 32 ? 1u : 1u << (32 - prefix);
+  return ok();
+}
+
+}  // namespace
 
 Result<RtspConfig> RtspConfig::parse(const ConfigView& view) {
   RtspConfig c;
@@ -36,6 +79,7 @@ Result<RtspConfig> RtspConfig::parse(const ConfigView& view) {
     if (!coalescing) return coalescing.error();
     c.play_coalescing = *coalescing;
   }
+  if (Status s = parse_multicast(view, c); !s) return s;
   auto idle = view.get_duration("pull_idle_timeout", c.pull_idle_timeout);
   if (!idle) return idle.error();
   c.pull_idle_timeout = *idle;

@@ -33,6 +33,16 @@ struct RtspConfig {
   /// Players' write coalescing (negative: the kernel's [sender] coalescing).
   std::chrono::milliseconds play_coalescing{-1};
 
+  /// Multicast (SETUP with `Transport: RTP/AVP;multicast`): each stream a player asks for gets an
+  /// address of `multicast_range` ("239.255.42.0/24"; empty: multicast off), track t its RTP on
+  /// multicast_port + 2t and RTCP on the port above, sent with multicast_ttl (1: the local link).
+  std::string multicast_range = "239.255.42.0/24";
+  std::uint32_t multicast_base = 0;  ///< the range's first address, host byte order
+  std::uint32_t multicast_size = 0;  ///< addresses in the range; 0: multicast off
+  std::uint16_t multicast_port = 8100;
+  int multicast_ttl = 1;
+  bool multicast_enabled() const noexcept { return multicast_size > 0; }
+
   /// A camera pulled on demand: `pull.<app>/<name> = rtsp://[user:pass@]host[:port]/path`.
   struct Pull {
     std::string app;

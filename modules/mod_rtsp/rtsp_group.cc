@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "rtsp_group.h"
 
+#include "multicast.h"
 #include "puller.h"
 #include "stream_out.h"
 
@@ -21,7 +22,7 @@ class RtspGroup::Receiver final : public UdpReceiver {
 };
 
 RtspGroup::RtspGroup(PollGroup& group, const RtspConfig* config, const RtspCounters* counters, AppsService* apps,
-                     Logger logger, Lookup lookup)
+                     Logger logger, Lookup lookup, MulticastDirectory* multicast)
     : poll_group_(group),
       stats_(group.stats()),
       config_(config),
@@ -31,7 +32,8 @@ RtspGroup::RtspGroup(PollGroup& group, const RtspConfig* config, const RtspCount
       packets_(group.pages()),
       ingest_(group.pages()),
       rtcp_receiver_(std::make_unique<Receiver>(*this)),
-      lookup_(lookup) {
+      lookup_(lookup),
+      directory_(multicast) {
   if (config_->rtp_port == 0) return;
   const auto port = static_cast<unsigned>(config_->rtp_port + 2 * group.id());
   // One socket sends to every UDP player of the group: a key frame to a few hundred players is
@@ -48,7 +50,10 @@ RtspGroup::RtspGroup(PollGroup& group, const RtspConfig* config, const RtspCount
   rtcp_ = std::move(*rtcp);
 }
 
-RtspGroup::~RtspGroup() = default;
+RtspGroup::~RtspGroup() {
+  pullers_.clear();
+  multicast_.clear();  // their goodbyes still use the socket and the page writers
+}
 
 std::shared_ptr<StreamOut> RtspGroup::stream_out(const StreamKey& key) {
   const std::string name = key.to_string();
@@ -106,6 +111,66 @@ void RtspGroup::pull_here(const RtspConfig::Pull& pull) {
   auto& puller = pullers_[pull.app + "/" + pull.name];
   if (!puller) puller = std::make_unique<RtspPuller>(*this, pull);
   puller->demand();
+}
+
+}  // namespace weir::rtsp
+
+namespace weir::rtsp {
+
+UdpSocket* RtspGroup::multicast_socket() {
+  if (multicast_socket_ || multicast_failed_) return multicast_socket_.get();
+  auto socket = poll_group_.open_udp(
+      UdpSpec{"rtsp multicast", "0.0.0.0:0", kUdpQueueBytes, config_->multicast_ttl}, nullptr);
+  if (!socket) {
+    multicast_failed_ = true;
+    logger_.error("group {}: RTSP multicast is off: {}", poll_group_.id(), socket.error().message());
+    return nullptr;
+  }
+  multicast_socket_ = std::move(*socket);
+  return multicast_socket_.get();
+}
+
+template <class Fn>
+void RtspGroup::on_multicast_home(const StreamKey& key, Fn fn) {
+  // One home group per stream, so that its packets leave once whichever groups its players are on.
+  const auto home = static_cast<GroupId>(std::hash<std::string>{}(key.to_string()) % poll_group_.group_count());
+  if (home == poll_group_.id()) return fn(*this);
+  struct Run final : Task {
+    Run(Lookup l, GroupId g, Fn f) : lookup(l), group(g), fn(std::move(f)) {}
+    void run() noexcept override {
+      if (RtspGroup* target = lookup ? lookup(group) : nullptr) fn(*target);
+    }
+    Lookup lookup;
+    GroupId group;
+    Fn fn;
+  };
+  poll_group_.post(home, std::make_unique<Run>(lookup_, home, std::move(fn)));
+}
+
+void RtspGroup::join_multicast(const StreamKey& key, const UdpPeer& address) {
+  on_multicast_home(key, [key, address](RtspGroup& home) { home.multicast_here(key, address, true); });
+}
+
+void RtspGroup::leave_multicast(const StreamKey& key) {
+  on_multicast_home(key, [key](RtspGroup& home) { home.multicast_here(key, UdpPeer{}, false); });
+}
+
+void RtspGroup::multicast_here(const StreamKey& key, const UdpPeer& address, bool join) {
+  const std::string name = key.to_string();
+  auto it = multicast_.find(name);
+  if (!join) {
+    if (it != multicast_.end() && it->second->leave()) multicast_.erase(it);
+    return;
+  }
+  if (it == multicast_.end()) {
+    auto out = std::make_unique<MulticastOut>(*this, key, address);
+    if (Status s = out->start(); !s) {
+      logger_.error("group {}: cannot multicast {}: {}", poll_group_.id(), name, s.message());
+      return;
+    }
+    it = multicast_.emplace(name, std::move(out)).first;
+  }
+  it->second->join();
 }
 
 }  // namespace weir::rtsp

@@ -27,6 +27,8 @@ namespace weir::rtsp {
 
 class StreamOut;
 class RtspPuller;
+class MulticastDirectory;
+class MulticastOut;
 
 /// Counters mod_rtsp registers (ids into each group's Stats).
 struct RtspCounters {
@@ -58,7 +60,7 @@ class RtspGroup final : private UdpReceiver {
   /// Finds a group's RtspGroup from a task running on that group (null once it stopped).
   using Lookup = RtspGroup* (*)(GroupId);
   RtspGroup(PollGroup& group, const RtspConfig* config, const RtspCounters* counters, AppsService* apps, Logger logger,
-            Lookup lookup);
+            Lookup lookup, MulticastDirectory* multicast);
   ~RtspGroup();
 
   PollGroup& poll_group() noexcept { return poll_group_; }
@@ -86,6 +88,15 @@ class RtspGroup final : private UdpReceiver {
   bool route(const UdpPeer& from, DatagramTarget* target);
   void unroute(const UdpPeer& from, const DatagramTarget* target) noexcept;
 
+  /// Multicast: the addresses every group shares (multicast.h).
+  MulticastDirectory& multicast_directory() noexcept { return *directory_; }
+  /// The socket this group sends multicast from (opened at the first use; null if it cannot be).
+  UdpSocket* multicast_socket();
+  /// A session of this group plays `key` from its multicast `address`: the stream's home group
+  /// sends it there from now on, until the last leave. Any of the groups.
+  void join_multicast(const StreamKey& key, const UdpPeer& address);
+  void leave_multicast(const StreamKey& key);
+
   /// A player wants `pull`'s stream: its puller (on the group that runs that pull, which may be
   /// another one: the request is posted there) starts if it is idle. Any of the groups.
   void want_pull(const RtspConfig::Pull& pull);
@@ -95,6 +106,10 @@ class RtspGroup final : private UdpReceiver {
   void on_datagram(const PageSlice& data, const UdpPeer& from) noexcept override;
   void on_rtcp_datagram(const PageSlice& data, const UdpPeer& from) noexcept;
   void pull_here(const RtspConfig::Pull& pull);
+  void multicast_here(const StreamKey& key, const UdpPeer& address, bool join);
+  /// Runs `fn(home RtspGroup&)` on the group that sends `key`'s multicast.
+  template <class Fn>
+  void on_multicast_home(const StreamKey& key, Fn fn);
 
   PollGroup& poll_group_;
   Stats& stats_;
@@ -110,6 +125,12 @@ class RtspGroup final : private UdpReceiver {
   std::unique_ptr<UdpSocket> rtcp_;
   std::unordered_map<UdpPeer, DatagramTarget*, UdpPeerHash> routes_;
   Lookup lookup_;
+  MulticastDirectory* directory_;
+  std::unique_ptr<UdpSocket> multicast_socket_;
+  bool multicast_failed_ = false;
+  // The streams this group sends to their multicast groups (it is their home); before the pulls
+  // (destroyed after them) and after the page writers (destroyed before them).
+  std::map<std::string, std::unique_ptr<MulticastOut>> multicast_;
   // The pulls this group runs, made at their first demand; last, so they go first (their
   // clients' ingests use the page writers above).
   std::map<std::string, std::unique_ptr<RtspPuller>> pullers_;

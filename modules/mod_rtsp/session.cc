@@ -8,6 +8,7 @@
 #include "formats/rtsp/transport.h"
 #include "formats/rtsp/url.h"
 #include "ingest.h"
+#include "multicast.h"
 #include "player.h"
 #include "weir/query.h"
 
@@ -93,6 +94,7 @@ RtspSession::RtspSession(Connection& connection, RtspGroup& group)
 }
 
 RtspSession::~RtspSession() {
+  leave_multicast();
   for (const UdpPeer& peer : routes_) group_.unroute(peer, this);
   if (app_client_) app_client_->detach();
 }
@@ -425,7 +427,24 @@ void RtspSession::on_setup(const Request& request) {
   TrackTransport& t = player_->transport(track);
   std::string answer;
   for (const fr::TransportSpec& spec : *specs) {
-    if (spec.is_multicast) continue;
+    if (spec.is_multicast) {
+      // The stream's group address (the client's own destination is not taken: the server
+      // chooses, as RFC 2326 12.39 allows), held until the session ends.
+      if (!multicast_key_ || !(*multicast_key_ == player_->key())) {
+        leave_multicast();
+        auto address = group_.multicast_directory().acquire(player_->key().to_string());
+        if (!address) continue;
+        multicast_key_ = player_->key();
+        multicast_address_ = *address;
+      }
+      const unsigned port = group_.config().multicast_port + 2 * static_cast<unsigned>(track);
+      t = TrackTransport{};
+      t.is_setup = true;
+      t.multicast = true;
+      answer = format("RTP/AVP;multicast;destination={};port={}-{};ttl={}", multicast_address_.host(), port, port + 1,
+                      group_.config().multicast_ttl);
+      break;
+    }
     if (spec.lower == fr::LowerTransport::tcp) {
       std::uint8_t rtp_channel = static_cast<std::uint8_t>(2 * track);
       if (spec.interleaved) rtp_channel = static_cast<std::uint8_t>(spec.interleaved->first);
@@ -452,8 +471,9 @@ void RtspSession::on_setup(const Request& request) {
     break;
   }
   if (answer.empty())
-    return refuse(request, 461, group_.rtp_socket() ? "no transport we serve (TCP interleaved or UDP unicast)"
-                                                    : "UDP is off ([rtsp] rtp_port = 0): use TCP interleaved");
+    return refuse(request, 461, !group_.rtp_socket()              ? "UDP is off ([rtsp] rtp_port = 0): use TCP interleaved"
+                                : group_.config().multicast_enabled() ? "no transport we serve (TCP interleaved, UDP unicast or multicast)"
+                                                                      : "no transport we serve (TCP interleaved or UDP unicast; multicast is off)");
   if (session_id_.empty()) session_id_ = random_session_id();
   reply(request, 200, {{"Transport", answer}});
 }
@@ -465,17 +485,23 @@ void RtspSession::on_play(const Request& request) {
   std::string base = base_url(request);
   if (!base.empty() && base.back() != '/') base += '/';
   for (std::size_t i = 0; i < player_->out().tracks().size() && i < 4; ++i) {
-    if (!player_->transport(i).is_setup) continue;
+    // A multicast track's numbering is its home group's: the receiver learns it from the packets.
+    if (!player_->transport(i).is_setup || player_->transport(i).multicast) continue;
     auto [sequence, timestamp] = player_->out().start_of(i);
     if (!info.empty()) info += ',';
     info += format("url={}trackID={};seq={};rtptime={}", base, i, sequence, timestamp);
   }
-  reply(request, 200, {{"Range", "npt=now-"}, {"RTP-Info", info}});
+  std::vector<fr::Header> headers{{"Range", "npt=now-"}};
+  if (!info.empty()) headers.push_back({"RTP-Info", info});
+  reply(request, 200, std::move(headers));
+  if (multicast_key_ && !multicast_joined_ && player_->uses_multicast()) {
+    multicast_joined_ = true;
+    group_.join_multicast(*multicast_key_, multicast_address_);
+  }
   const bool first = !player_->is_playing() && !report_timer_;
   player_->play();
   group_.stats().add(group_.counters().plays);
-  connection_.set_label(format("play {} (rtsp {})", player_->key().to_string(),
-                               player_->transport(0).udp || player_->transport(1).udp ? "udp" : "tcp"));
+  connection_.set_label(format("play {} (rtsp {})", player_->key().to_string(), player_->transport_name()));
   if (first) {
     logger().info("conn={} peer={} playing {}", connection_.id(), connection_.peer_address(), player_->key().to_string());
     // Sender reports keep players' audio and video clocks tied to one wall clock.
@@ -561,7 +587,7 @@ void RtspSession::start_session_timer() {
     auto idle = group_.poll_group().now() - last_heard_;
     // A TCP player is alive while its connection is: only UDP sessions and sessions that never
     // started need to be heard from.
-    bool streaming_tcp = (player_ && player_->is_playing() && !player_->transport(0).udp) ||
+    bool streaming_tcp = (player_ && player_->is_playing() && player_->uses_tcp()) ||
                          (ingest_ && ingest_->is_publishing() && !ingest_->uses_udp());
     if (!streaming_tcp && idle > group_.config().session_timeout) {
       connection_.close(error(Errc::timeout, "RTSP session timed out: nothing heard for {} s",
@@ -594,8 +620,17 @@ void RtspSession::on_close(const Status&) noexcept {
     if (group_.has_hook(app_, AppHook::disconnect))
       group_.apps().request(app_client_, AppRequest{AppHook::disconnect, {}, {}}, {});
   }
+  leave_multicast();
   player_.reset();
   ingest_.reset();
+}
+
+void RtspSession::leave_multicast() noexcept {
+  if (!multicast_key_) return;
+  if (multicast_joined_) group_.leave_multicast(*multicast_key_);
+  group_.multicast_directory().release(multicast_key_->to_string());
+  multicast_key_.reset();
+  multicast_joined_ = false;
 }
 
 }  // namespace weir::rtsp

@@ -95,6 +95,8 @@ class RtspSession final : public ConnectionHandler, public IngestHost, private D
   void start_session_timer();
   void schedule_reports();
   void answer_pending();
+  /// Gives back the multicast address and membership this session holds.
+  void leave_multicast() noexcept;
 
   Connection& connection_;
   RtspGroup& group_;
@@ -118,6 +120,10 @@ class RtspSession final : public ConnectionHandler, public IngestHost, private D
   std::unique_ptr<Timer> lifetime_timer_;
   std::string nonce_;  // of our Digest challenges, one per connection
   std::shared_ptr<RtspAppClient> app_client_;
+  // Multicast: the stream whose group address this session holds, and whether it joined (PLAY).
+  std::optional<StreamKey> multicast_key_;
+  UdpPeer multicast_address_;
+  bool multicast_joined_ = false;
 };
 
 }  // namespace weir::rtsp

@@ -77,6 +77,26 @@ struct PacketizedFrame {
   std::vector<std::uint16_t> sizes;  // each packet's RTP length (prefix excluded)
 };
 
+/// Calls fn(slice) for each packet of `frame`, the slice holding its 4-byte interleaved prefix and
+/// RTP bytes. Each packet was written into one page, so it lies inside one slice of the chain.
+template <class Fn>
+void for_each_packet(const PacketizedFrame& frame, Fn&& fn) {
+  auto slices = frame.bytes.slices();
+  std::size_t slice = 0;
+  std::uint32_t at = 0;
+  for (std::uint16_t size : frame.sizes) {
+    while (slice < slices.size() && at >= slices[slice].length) {
+      ++slice;
+      at = 0;
+    }
+    if (slice == slices.size()) return;
+    const std::uint32_t length = 4u + size;
+    if (at + length > slices[slice].length) return;  // cannot happen: packets never straddle pages
+    fn(slices[slice].sub(at, length));
+    at += length;
+  }
+}
+
 class StreamOut {
  public:
   StreamOut(RtspGroup& group, StreamKey key);

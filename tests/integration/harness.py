@@ -6,6 +6,7 @@ Every subprocess here has a timeout, and Weir.__exit__ fails the test when the s
 log shows a sanitizer report, so an ASan/UBSan build of the server checks itself under real load."""
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -95,7 +96,12 @@ class Weir:
         if "mod_rtsp" in modules:
             self.rtsp_port = free_port()
             self.rtp_port = free_udp_block(2 * max(int(threads), 1) if int(threads) else 2 * (os.cpu_count() or 1))
-            conf["rtsp"] = {"listen": f"127.0.0.1:{self.rtsp_port}", "rtp_port": self.rtp_port}
+            # Multicast: ports and a group address of this server's own, so tests running at once
+            # never hear each other's streams.
+            self.multicast_port = free_udp_block(4)
+            conf["rtsp"] = {"listen": f"127.0.0.1:{self.rtsp_port}", "rtp_port": self.rtp_port,
+                            "multicast_port": self.multicast_port,
+                            "multicast_range": f"239.255.{random.randint(0, 255)}.{random.randint(0, 63) * 4}/30"}
         if MODULE_DIR:
             conf["server"]["module_dir"] = MODULE_DIR
         for name, values in sections.items():

@@ -15,6 +15,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -193,6 +194,55 @@ def case_ffmpeg_plays_udp(_):
     check_ffmpeg_plays("udp")
 
 
+def case_ffmpeg_plays_multicast(_):
+    """Two players on two groups ask for multicast: the stream leaves once, to its group address."""
+    with server(threads=2) as w:
+        publish_rtmp(w, "mc")
+        # What SETUP answers: the server's group address, this server's ports, the TTL.
+        c = RtspClient(w.rtsp_port)
+        check(c.request("DESCRIBE", w.rtsp_url("live/mc"))[0] == 200, "DESCRIBE")
+        status, headers, _ = c.request("SETUP", w.rtsp_url("live/mc") + "/trackID=1", {"Transport": "RTP/AVP;multicast"})
+        check(status == 200, f"SETUP multicast: {status}")
+        transport = dict(p.split("=", 1) if "=" in p else (p, "") for p in headers["transport"].split(";"))
+        print(headers["transport"], flush=True)
+        check("multicast" in transport and transport["destination"].startswith("239.255."), transport)
+        check(transport["port"] == f"{w.multicast_port + 2}-{w.multicast_port + 3}", transport)
+        check(transport["ttl"] == "1", transport)
+        c.close()
+        # Both players decode the stream; the log says one group sends it.
+        results = [None, None]
+
+        def play(i):
+            results[i] = ffmpeg_play(w.rtsp_url("live/mc"), "udp_multicast")
+
+        threads = [threading.Thread(target=play, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for text in results:
+            counts, packets, _ = count_streams(text)
+            print(f"multicast: {counts}", flush=True)
+            check(counts.get("video", 0) >= 50, f"too few video frames over RTSP multicast: {counts}")
+            check(counts.get("audio", 0) >= 100, f"too few audio frames over RTSP multicast: {counts}")
+            assert_monotonic(packets, "RTSP multicast")
+        # One sender for both (they joined within the same run of the stream).
+        starts = w.log().count("live/mc multicast to 239.255.")
+        check(starts == 1, f"expected one multicast sender for two players, the log has {starts}")
+
+
+def case_multicast_off(_):
+    """multicast_range empty: a client that offers only multicast gets 461, saying why."""
+    with server(threads=1, rtsp={"multicast_range": ""}) as w:
+        publish_rtmp(w, "nomc")
+        c = RtspClient(w.rtsp_port)
+        check(c.request("DESCRIBE", w.rtsp_url("live/nomc"))[0] == 200, "DESCRIBE")
+        status, _, _ = c.request("SETUP", w.rtsp_url("live/nomc") + "/trackID=0", {"Transport": "RTP/AVP;multicast"})
+        check(status == 461, f"SETUP multicast with multicast off: {status}")
+        c.close()
+        check("multicast is off" in w.log(), "no reason in the log")
+
+
 def case_sdp_fields(_):
     """DESCRIBE's SDP, field by field, against what ffprobe says of the RTMP stream."""
     with server(threads=1) as w:
@@ -326,6 +376,10 @@ def case_gstreamer_plays_tcp(_):
 
 def case_gstreamer_plays_udp(_):
     check_gstreamer_plays("udp")
+
+
+def case_gstreamer_plays_multicast(_):
+    check_gstreamer_plays("udp-mcast")
 
 
 def as_nobody(cmd):
@@ -478,8 +532,8 @@ def case_statuses(_):
         check(c.request("DESCRIBE", base)[0] == 200, "DESCRIBE")
         check(c.request("SETUP", base + "/trackID=7", {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"})[0] == 404,
               "SETUP of a missing track")
-        check(c.request("SETUP", base + "/trackID=0", {"Transport": "RTP/AVP;multicast"})[0] == 461,
-              "SETUP with only multicast offered")
+        check(c.request("SETUP", base + "/trackID=0", {"Transport": "RTP/AVP;unicast"})[0] == 461,
+              "SETUP of UDP without client_port")
         check(c.request("SETUP", base + "/trackID=0", {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"})[0] == 200,
               "SETUP")
         c.session = "not-ours"
