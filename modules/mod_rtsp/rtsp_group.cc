@@ -151,12 +151,14 @@ void RtspGroup::join_multicast(const StreamKey& key, const UdpPeer& address) {
   on_multicast_home(key, [key, address](RtspGroup& home) { home.multicast_here(key, address, true); });
 }
 
-void RtspGroup::leave_multicast(const StreamKey& key) {
-  on_multicast_home(key, [key](RtspGroup& home) { home.multicast_here(key, UdpPeer{}, false); });
+void RtspGroup::leave_multicast(const StreamKey& key, const UdpPeer& address) {
+  on_multicast_home(key, [key, address](RtspGroup& home) { home.multicast_here(key, address, false); });
 }
 
 void RtspGroup::multicast_here(const StreamKey& key, const UdpPeer& address, bool join) {
-  const std::string name = key.to_string();
+  // Joins and leaves come from several groups in no set order: a leave of the stream's old address
+  // may arrive after a join of its new one, so each address has its own sender.
+  const std::string name = key.to_string() + "@" + address.host();
   auto it = multicast_.find(name);
   if (!join) {
     if (it != multicast_.end() && it->second->leave()) multicast_.erase(it);
@@ -165,7 +167,7 @@ void RtspGroup::multicast_here(const StreamKey& key, const UdpPeer& address, boo
   if (it == multicast_.end()) {
     auto out = std::make_unique<MulticastOut>(*this, key, address);
     if (Status s = out->start(); !s) {
-      logger_.error("group {}: cannot multicast {}: {}", poll_group_.id(), name, s.message());
+      logger_.error("group {}: cannot multicast {}: {}", poll_group_.id(), key.to_string(), s.message());
       return;
     }
     it = multicast_.emplace(name, std::move(out)).first;

@@ -95,7 +95,7 @@ class RtspGroup final : private UdpReceiver {
   /// A session of this group plays `key` from its multicast `address`: the stream's home group
   /// sends it there from now on, until the last leave. Any of the groups.
   void join_multicast(const StreamKey& key, const UdpPeer& address);
-  void leave_multicast(const StreamKey& key);
+  void leave_multicast(const StreamKey& key, const UdpPeer& address);
 
   /// A player wants `pull`'s stream: its puller (on the group that runs that pull, which may be
   /// another one: the request is posted there) starts if it is idle. Any of the groups.
@@ -128,7 +128,8 @@ class RtspGroup final : private UdpReceiver {
   MulticastDirectory* directory_;
   std::unique_ptr<UdpSocket> multicast_socket_;
   bool multicast_failed_ = false;
-  // The streams this group sends to their multicast groups (it is their home); before the pulls
+  // The streams this group sends to their multicast groups (it is their home), by "app/name@address"
+  // (a stream that stopped and started again may briefly have two); before the pulls
   // (destroyed after them) and after the page writers (destroyed before them).
   std::map<std::string, std::unique_ptr<MulticastOut>> multicast_;
   // The pulls this group runs, made at their first demand; last, so they go first (their

@@ -627,7 +627,7 @@ void RtspSession::on_close(const Status&) noexcept {
 
 void RtspSession::leave_multicast() noexcept {
   if (!multicast_key_) return;
-  if (multicast_joined_) group_.leave_multicast(*multicast_key_);
+  if (multicast_joined_) group_.leave_multicast(*multicast_key_, multicast_address_);
   group_.multicast_directory().release(multicast_key_->to_string());
   multicast_key_.reset();
   multicast_joined_ = false;

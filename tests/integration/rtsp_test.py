@@ -15,6 +15,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -241,6 +242,17 @@ def case_multicast_off(_):
         check(status == 461, f"SETUP multicast with multicast off: {status}")
         c.close()
         check("multicast is off" in w.log(), "no reason in the log")
+        with open(w.conf_path) as f:
+            text = f.read().replace("multicast_range = \n", "multicast_range = 10.1.0.0/16\n")
+        text = re.sub(r"\nfile = .*\n", "\n", text)  # the run's folder goes with the server
+    # A range outside 224.0.0.0/4 is refused at start, naming the key (checked once the server
+    # above is gone: --check-config binds the same listeners).
+    with tempfile.NamedTemporaryFile("w", suffix=".conf") as bad:
+        bad.write(text)
+        bad.flush()
+        out = subprocess.run([harness.WEIR, "-c", bad.name, "--check-config"], capture_output=True, text=True, timeout=30)
+        check(out.returncode == 1 and "multicast_range" in out.stderr and "224.0.0.0/4" in out.stderr,
+              f"a bad multicast_range: rc {out.returncode}, {out.stderr[-400:]}")
 
 
 def case_sdp_fields(_):
