@@ -3,6 +3,7 @@
 
 #include <linux/errqueue.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -229,46 +230,87 @@ void UdpSocketImpl::log_refusal(int error) noexcept {
                        std::strerror(error));
 }
 
+std::size_t UdpSocketImpl::segments_from(std::size_t first, std::size_t iov_room) const noexcept {
+  const Datagram& lead = datagrams_[first];
+  std::size_t segments = 1, slices = lead.slice_count;
+  std::uint64_t total = lead.bytes;
+  // Multicast leaves once per packet anyway; a datagram of 0 bytes cannot set a segment size.
+  if (!segmentation_ || lead.bytes == 0 || lead.to.is_multicast()) return segments;
+  while (first + segments < datagrams_.size() && segments < kMaxSegments) {
+    const Datagram& next = datagrams_[first + segments];
+    if (!(next.to == lead.to) || next.bytes == 0 || next.bytes > lead.bytes || total + next.bytes > kMaxDatagramBytes ||
+        slices + next.slice_count > iov_room)
+      break;
+    ++segments;
+    slices += next.slice_count;
+    total += next.bytes;
+    if (next.bytes < lead.bytes) break;  // only the last segment may be shorter
+  }
+  return segments;
+}
+
 void UdpSocketImpl::flush() noexcept {
   owner_.check();
   dirty_ = false;
   if (!open_ || write_waiting_) return;
   mmsghdr messages[kSendBatch];
   sockaddr_in6 names[kSendBatch];
+  // A run of datagrams to one peer, all of one size but the last, leaves as one message that the
+  // kernel cuts into datagrams (UDP_SEGMENT): one pass through the stack for up to 64 of them.
+  alignas(cmsghdr) char controls[kSendBatch][CMSG_SPACE(sizeof(std::uint16_t))];
+  std::uint32_t segments[kSendBatch];
   iovec iov[kMaxIov];
   bool retried = false;  // the last call failed once for the datagram now at the head
   while (open_ && head_ < datagrams_.size()) {
     unsigned count = 0;
     std::size_t used = 0;
-    for (std::size_t i = head_; i < datagrams_.size() && count < kSendBatch; ++i) {
-      const Datagram& datagram = datagrams_[i];
-      if (used + datagram.slice_count > kMaxIov) break;
+    for (std::size_t i = head_; i < datagrams_.size() && count < kSendBatch;) {
+      const Datagram& lead = datagrams_[i];
+      if (used + lead.slice_count > kMaxIov) break;
+      const std::size_t run = segments_from(i, kMaxIov - used);
       msghdr& header = messages[count].msg_hdr;
       header = msghdr{};
       header.msg_name = &names[count];
-      header.msg_namelen = to_sockaddr(datagram.to, is_v6_, names[count]);
+      header.msg_namelen = to_sockaddr(lead.to, is_v6_, names[count]);
       header.msg_iov = iov + used;
-      header.msg_iovlen = datagram.slice_count;
       messages[count].msg_len = 0;
-      for (std::uint32_t s = 0; s < datagram.slice_count; ++s) {
-        const PageSlice& slice = slices_[datagram.first_slice + s];
-        iov[used].iov_base = const_cast<std::uint8_t*>(slice.data());
-        iov[used].iov_len = slice.length;
-        ++used;
+      const std::size_t first_iov = used;
+      for (std::size_t d = i; d < i + run; ++d)
+        for (std::uint32_t s = 0; s < datagrams_[d].slice_count; ++s) {
+          const PageSlice& slice = slices_[datagrams_[d].first_slice + s];
+          iov[used].iov_base = const_cast<std::uint8_t*>(slice.data());
+          iov[used].iov_len = slice.length;
+          ++used;
+        }
+      header.msg_iovlen = used - first_iov;
+      if (run > 1) {
+        header.msg_control = controls[count];
+        header.msg_controllen = sizeof controls[count];
+        cmsghdr* control = CMSG_FIRSTHDR(&header);
+        control->cmsg_level = SOL_UDP;
+        control->cmsg_type = UDP_SEGMENT;
+        control->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+        const auto size = static_cast<std::uint16_t>(lead.bytes);
+        std::memcpy(CMSG_DATA(control), &size, sizeof size);
       }
+      segments[count] = static_cast<std::uint32_t>(run);
       ++count;
+      i += run;
     }
     const int fd = socket_.native_handle();
     int sent = send_for_test_ ? send_for_test_(fd, messages, count, MSG_DONTWAIT | MSG_NOSIGNAL)
                               : ::sendmmsg(fd, messages, count, MSG_DONTWAIT | MSG_NOSIGNAL);
     ++stats_.sendmmsg_calls;
     if (sent > 0) {
-      std::uint64_t bytes = 0;
-      for (int i = 0; i < sent; ++i) bytes += messages[i].msg_len;
-      for (int i = 0; i < sent; ++i) pop_front();
-      stats_.datagrams_sent += static_cast<std::uint64_t>(sent);
+      std::uint64_t bytes = 0, datagrams = 0;
+      for (int m = 0; m < sent; ++m) {
+        bytes += messages[m].msg_len;
+        datagrams += segments[m];
+        for (std::uint32_t d = 0; d < segments[m]; ++d) pop_front();
+      }
+      stats_.datagrams_sent += datagrams;
       stats_.bytes_sent += bytes;
-      group_.stats_impl().add_udp_sent(static_cast<std::uint64_t>(sent), bytes);
+      group_.stats_impl().add_udp_sent(datagrams, bytes);
       retried = false;
       continue;  // a short count: the next call sends the rest or reports why not
     }
@@ -287,6 +329,15 @@ void UdpSocketImpl::flush() noexcept {
       continue;
     }
     retried = false;
+    if (segments[0] > 1 && (failure == EIO || failure == EINVAL || failure == EOPNOTSUPP || failure == ENOPROTOOPT ||
+                            failure == EMSGSIZE)) {
+      // The route's device cannot take segmented sends (no checksum offload, a segment over
+      // its MTU, an old kernel): the same datagrams go one by one from now on, none lost.
+      segmentation_ = false;
+      group_.logger().info("udp {} on {}: the kernel refused a segmented send: {}; sending datagrams one by one",
+                           name_, local_, std::strerror(failure));
+      continue;
+    }
     log_refusal(failure);
     pop_front();
     ++stats_.datagrams_dropped;

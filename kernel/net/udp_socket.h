@@ -4,8 +4,12 @@
 //
 // Sending: send_to() appends a datagram (its peer and its slices) to the queue and, the first
 // time in a turn, puts the socket on the group's dirty list; at the end of the turn, right after
-// the TCP senders' writes, flush() hands the queue to sendmmsg() 64 datagrams at a time. EAGAIN
-// (the kernel's send buffer is full) keeps the rest queued until the socket is writable again.
+// the TCP senders' writes, flush() hands the queue to sendmmsg() 64 messages at a time. A run of
+// datagrams to one unicast peer, all of one size but a shorter last one (an RTP frame's packets to
+// one player), is one message of up to 64 segments that the kernel cuts into datagrams
+// (UDP_SEGMENT, generic segmentation offload); where the kernel refuses that, the socket sends one
+// datagram per message from then on. EAGAIN (the kernel's send buffer is full) keeps the rest
+// queued until the socket is writable again.
 //
 //   datagrams_: [to, first, count, bytes][...][...]      head_: the first not yet sent
 //                      |                                        (sent ones are popped, their
@@ -37,8 +41,10 @@ namespace weir::kernel {
 
 class UdpSocketImpl final : public std::enable_shared_from_this<UdpSocketImpl> {
  public:
-  /// Datagrams per sendmmsg()/recvmmsg() call.
+  /// Messages per sendmmsg() call, datagrams per recvmmsg() call.
   static constexpr unsigned kSendBatch = 64;
+  /// Datagrams in one segmented message (the kernel's UDP_MAX_SEGMENTS).
+  static constexpr std::size_t kMaxSegments = 64;
   static constexpr unsigned kReceiveBatch = 32;
   /// A datagram of more slices is refused (64 datagrams of 16 slices fill IOV_MAX iovecs).
   static constexpr std::size_t kMaxSlices = 64;
@@ -65,6 +71,9 @@ class UdpSocketImpl final : public std::enable_shared_from_this<UdpSocketImpl> {
   /// produces, can be played. Owner thread.
   using SendFunction = std::function<int(int fd, mmsghdr* messages, unsigned count, int flags)>;
   void replace_sendmmsg_for_test(SendFunction send) noexcept { send_for_test_ = std::move(send); }
+  /// Tests only: one datagram per message, as where the kernel refuses segmentation.
+  void disable_segmentation_for_test() noexcept { segmentation_ = false; }
+  bool segmentation_on() const noexcept { return segmentation_; }
 
  private:
   struct Datagram {
@@ -80,6 +89,9 @@ class UdpSocketImpl final : public std::enable_shared_from_this<UdpSocketImpl> {
   void drain_errors() noexcept;
   /// Drops the first queued datagram (sent, or refused by the kernel).
   void pop_front() noexcept;
+  /// How many queued datagrams from `first` leave as one message: a run to one unicast peer, each
+  /// the size of the first but the last, within kMaxSegments, kMaxDatagramBytes and `iov_room`.
+  std::size_t segments_from(std::size_t first, std::size_t iov_room) const noexcept;
   void compact() noexcept;
   void update_state() noexcept;
   SenderState refuse() noexcept;
@@ -102,6 +114,7 @@ class UdpSocketImpl final : public std::enable_shared_from_this<UdpSocketImpl> {
   UdpStats stats_;
   std::uint32_t receive_slot_ = 2048;
   int last_logged_error_ = 0;
+  bool segmentation_ = true;  // UDP_SEGMENT until the kernel refuses it once
 
   bool open_ = true;
   bool dirty_ = false;  // on the group's dirty list for the end of this turn

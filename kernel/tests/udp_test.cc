@@ -4,6 +4,7 @@
 // queue, an unreachable port and a destroyed socket are counted or safe, never fatal.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -241,6 +242,7 @@ TEST(UdpSocket, MoreThanOneBatchTakesOneSendmmsgPerSixtyFourDatagrams) {
   std::unique_ptr<UdpSocket> socket;
   groups.run(0, [&] {
     socket = open_on(groups[0], UdpSpec{"test", "127.0.0.1:0"});
+    static_cast<UdpSocketHandle&>(*socket).impl().disable_segmentation_for_test();  // a message per datagram
     PageSlice payload = page_with(groups[0].pages(), "x");
     for (int i = 0; i < 130; ++i) socket->send_to(player.peer(), payload);
   });
@@ -249,6 +251,148 @@ TEST(UdpSocket, MoreThanOneBatchTakesOneSendmmsgPerSixtyFourDatagrams) {
   EXPECT_EQ(stats.sendmmsg_calls, 3u);  // 64 + 64 + 2
   EXPECT_EQ(stats.datagrams_sent, 130u);
   groups.run(0, [&] { socket.reset(); });
+}
+
+// What one sendmmsg() message carried: its datagrams' segment size (0: not segmented), its bytes.
+struct SentMessage {
+  std::uint16_t segment_size = 0;
+  std::size_t bytes = 0;
+};
+
+// Records every message handed to sendmmsg, then sends them for real; `refuse_segmented` > 0
+// fails that many calls whose first message is segmented with EIO, as a device without checksum
+// offload does.
+std::shared_ptr<std::vector<SentMessage>> record_sendmmsg(UdpSocket& socket, int refuse_segmented = 0) {
+  auto sent = std::make_shared<std::vector<SentMessage>>();
+  auto refusals = std::make_shared<int>(refuse_segmented);
+  static_cast<UdpSocketHandle&>(socket).impl().replace_sendmmsg_for_test(
+      [sent, refusals](int fd, mmsghdr* messages, unsigned count, int flags) {
+        auto segment_size = [](const msghdr& header) -> std::uint16_t {
+          for (cmsghdr* c = CMSG_FIRSTHDR(&header); c; c = CMSG_NXTHDR(const_cast<msghdr*>(&header), c))
+            if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_SEGMENT) {
+              std::uint16_t size;
+              std::memcpy(&size, CMSG_DATA(c), sizeof size);
+              return size;
+            }
+          return 0;
+        };
+        if (*refusals > 0 && segment_size(messages[0].msg_hdr) > 0) {
+          --*refusals;
+          errno = EIO;
+          return -1;
+        }
+        int n = ::sendmmsg(fd, messages, count, flags);
+        for (int m = 0; m < n; ++m) {
+          SentMessage message{segment_size(messages[m].msg_hdr), 0};
+          for (std::size_t v = 0; v < messages[m].msg_hdr.msg_iovlen; ++v) message.bytes += messages[m].msg_hdr.msg_iov[v].iov_len;
+          sent->push_back(message);
+        }
+        return n;
+      });
+  return sent;
+}
+
+TEST(UdpSocket, AFramesPacketsToOnePlayerLeaveAsOneSegmentedMessageAndArriveAsTheirDatagrams) {
+  TestGroups groups(1);
+  TestUdp players[3];
+  std::unique_ptr<UdpSocket> socket;
+  std::shared_ptr<std::vector<SentMessage>> sent;
+  auto packet = [](int player, int i) {  // four of 1000 bytes, a last one of 300
+    return std::to_string(player) + "/" + std::to_string(i) + ":" + std::string(i < 4 ? 996 : 296, 'a' + static_cast<char>(i));
+  };
+  groups.run(0, [&] {
+    socket = open_on(groups[0], UdpSpec{"test", "127.0.0.1:0"});
+    sent = record_sendmmsg(*socket);
+    for (int p = 0; p < 3; ++p)
+      for (int i = 0; i < 5; ++i) {
+        // Gathered from two slices each: a segment boundary need not be a slice boundary.
+        std::string bytes = packet(p, i);
+        PageSlice whole = page_with(groups[0].pages(), bytes);
+        std::vector<PageSlice> slices{whole.sub(0, 7), whole.sub(7, whole.length - 7)};
+        socket->send_to(players[p].peer(), std::span<const PageSlice>(slices));
+      }
+    socket->send_to(players[0].peer(), page_with(groups[0].pages(), "alone"));
+  });
+  for (int p = 0; p < 3; ++p)
+    for (int i = 0; i < 5; ++i) {
+      auto datagram = players[p].receive();
+      ASSERT_TRUE(datagram) << "player " << p << " datagram " << i;
+      EXPECT_EQ(*datagram, packet(p, i));
+    }
+  EXPECT_EQ(players[0].receive(), "alone");
+  UdpStats stats = groups.run(0, [&] { return socket->stats(); });
+  EXPECT_EQ(stats.sendmmsg_calls, 1u);
+  EXPECT_EQ(stats.datagrams_sent, 16u);
+  EXPECT_EQ(stats.bytes_sent, 3u * (4 * 1000 + 300) + 5);
+  EXPECT_EQ(counter(groups, 0, "weir_udp_datagrams_sent_total"), 16);
+  groups.run(0, [&] {
+    ASSERT_EQ(sent->size(), 4u) << "one message per player's run, and one for the lone datagram";
+    for (int p = 0; p < 3; ++p) {
+      EXPECT_EQ((*sent)[p].segment_size, 1000);
+      EXPECT_EQ((*sent)[p].bytes, 4300u);
+    }
+    EXPECT_EQ((*sent)[3].segment_size, 0) << "a single datagram is sent as it is";
+    socket.reset();
+  });
+}
+
+TEST(UdpSocket, ARunEndsAtALargerDatagramAtSixtyFourSegmentsAndAtTheLargestPayload) {
+  TestGroups groups(1);
+  TestUdp player;
+  std::unique_ptr<UdpSocket> socket;
+  std::shared_ptr<std::vector<SentMessage>> sent;
+  std::vector<std::size_t> sizes;
+  for (int i = 0; i < 100; ++i) sizes.push_back(100);  // 64 + 36
+  for (int i = 0; i < 40; ++i) sizes.push_back(2000);  // 32 (64,000 bytes) + 8: 33 would pass 65,507
+  sizes.push_back(50);
+  sizes.push_back(60);  // larger than the one before: a new run
+  groups.run(0, [&] {
+    socket = open_on(groups[0], UdpSpec{"test", "127.0.0.1:0"});
+    sent = record_sendmmsg(*socket);
+    for (std::size_t i = 0; i < sizes.size(); ++i)
+      socket->send_to(player.peer(), page_with(groups[0].pages(), std::to_string(i) + std::string(sizes[i] - std::to_string(i).size(), '.')));
+  });
+  // (What arrives is the test above's: here ~150 KB in one turn would pass a receive buffer.)
+  ASSERT_TRUE(wait_until([&] { return groups.run(0, [&] { return socket->stats().queued_datagrams; }) == 0; }));
+  groups.run(0, [&] {
+    std::vector<std::pair<int, std::size_t>> expected{{100, 6400}, {100, 3600}, {2000, 64000}, {2000, 16050}, {0, 60}};
+    ASSERT_EQ(sent->size(), expected.size());
+    for (std::size_t m = 0; m < expected.size(); ++m) {
+      EXPECT_EQ((*sent)[m].segment_size, expected[m].first) << "message " << m;
+      EXPECT_EQ((*sent)[m].bytes, expected[m].second) << "message " << m;
+    }
+    EXPECT_EQ(socket->stats().datagrams_sent, sizes.size());
+    socket.reset();
+  });
+}
+
+TEST(UdpSocket, WhereTheKernelRefusesSegmentedSendsTheSameDatagramsGoOneByOneNoneLost) {
+  TestGroups groups(1);
+  TestUdp player;
+  std::unique_ptr<UdpSocket> socket;
+  std::shared_ptr<std::vector<SentMessage>> sent;
+  groups.run(0, [&] {
+    socket = open_on(groups[0], UdpSpec{"test", "127.0.0.1:0"});
+    sent = record_sendmmsg(*socket, 2);  // refused, and refused again when retried
+    for (int i = 0; i < 10; ++i) socket->send_to(player.peer(), page_with(groups[0].pages(), "d" + std::to_string(i)));
+  });
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(player.receive(), "d" + std::to_string(i));
+  groups.run(0, [&] {
+    UdpStats stats = socket->stats();
+    EXPECT_EQ(stats.datagrams_sent, 10u);
+    EXPECT_EQ(stats.datagrams_dropped, 0u);
+    EXPECT_FALSE(static_cast<UdpSocketHandle&>(*socket).impl().segmentation_on());
+    EXPECT_EQ(sent->size(), 10u);
+    for (const SentMessage& message : *sent) EXPECT_EQ(message.segment_size, 0);
+    socket->send_to(player.peer(), page_with(groups[0].pages(), "e0"));
+    socket->send_to(player.peer(), page_with(groups[0].pages(), "e1"));
+  });
+  EXPECT_EQ(player.receive(), "e0");
+  EXPECT_EQ(player.receive(), "e1");
+  groups.run(0, [&] {
+    EXPECT_EQ(sent->size(), 12u) << "and from then on";
+    socket.reset();
+  });
 }
 
 TEST(UdpSocket, AReceiverGetsDatagramsInPagesOfTheGroupsPoolWithTheSendersAddress) {
@@ -415,8 +559,10 @@ TEST(UdpSocket, AQueueAtItsBoundRefusesNewDatagramsUntilTheTurnsSendDrainsIt) {
 
 // Plays a script of sendmmsg results on a socket: a number n > 0 sends the first n datagrams for
 // real, a negative number fails the call with that errno; past the script every call is real.
+// One datagram per message, so that a script counts datagrams.
 void play_sendmmsg(UdpSocket& socket, std::vector<int> script) {
   auto calls = std::make_shared<std::size_t>(0);
+  static_cast<UdpSocketHandle&>(socket).impl().disable_segmentation_for_test();
   static_cast<UdpSocketHandle&>(socket).impl().replace_sendmmsg_for_test(
       [calls, script = std::move(script)](int fd, mmsghdr* messages, unsigned count, int flags) {
         std::size_t call = (*calls)++;
