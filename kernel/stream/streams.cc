@@ -14,6 +14,16 @@ namespace {
 
 StreamsImpl& here() { return PollGroupImpl::current()->streams_impl(); }
 
+// "rtsp://cam/x" of "rtsp://user:secret@cam/x": a URL for a message, without its password.
+std::string without_userinfo(std::string_view url) {
+  const std::size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return std::string(url);
+  const std::size_t start = scheme + 3;
+  const std::size_t at = url.find('@', start);
+  if (at == std::string_view::npos || at > url.find('/', start)) return std::string(url);
+  return std::string(url.substr(0, start)).append(url.substr(at + 1));
+}
+
 // Messages between groups (see streams.h for the flow).
 struct TapAdded final : Task {
   TapAdded(StreamId id, GroupId group) : id(id), group(group) {}
@@ -517,7 +527,10 @@ Result<std::unique_ptr<Subscription>> StreamsImpl::subscribe(const StreamKey& ke
     // start now, and the subscriber waits for it.
     bool demanded = false;
     if (has_demand)
-      for (const auto& fn : *settings_.demand) demanded = fn(group_, key) || demanded;
+      for (const auto& fn : *settings_.demand) demanded = fn(group_, key, options.source) || demanded;
+    if (!demanded && !options.source.empty())
+      return error(Errc::not_found, "stream {} is not published, and no module pulls {}", key.to_string(),
+                   without_userinfo(options.source));
     if (!demanded && !options.wait_for_publisher)
       return error(Errc::not_found, "stream {} is not published", key.to_string());
   }

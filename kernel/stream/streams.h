@@ -30,6 +30,7 @@
 #include "stream/registry.h"
 #include "poll_group/poll_group.h"
 #include "weir/owner.h"
+#include "weir/registrar.h"
 #include "weir/stream.h"
 
 namespace weir::kernel {
@@ -42,7 +43,7 @@ struct StreamSettings {
   std::chrono::milliseconds publisher_grace{5000};
   /// Registrar::on_stream_demand() functions (the server's list, filled before the groups start
   /// and read-only after); null or empty: none.
-  const std::vector<std::function<bool(PollGroup&, const StreamKey&)>>* demand = nullptr;
+  const std::vector<Registrar::StreamDemand>* demand = nullptr;
 };
 
 using FrameBatch = std::shared_ptr<const std::vector<MediaFrame>>;

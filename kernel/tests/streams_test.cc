@@ -409,9 +409,10 @@ TEST(Streams, ADemandHookMakesSubscribersOfAKeyItWillPublishWaitAndIsAskedOnThei
   // anything else is not.
   std::atomic<int> asked{0};
   std::atomic<int> asked_on_1{0};
-  std::vector<std::function<bool(PollGroup&, const StreamKey&)>> demand{[&](PollGroup& group, const StreamKey& key) {
+  std::vector<Registrar::StreamDemand> demand{[&](PollGroup& group, const StreamKey& key, std::string_view source) {
     ++asked;
     if (group.id() == 1) ++asked_on_1;
+    EXPECT_EQ(source, "");
     return key == kKey;
   }};
   TestGroupsOptions options = with_grace(std::chrono::milliseconds(5000));
@@ -436,6 +437,31 @@ TEST(Streams, ADemandHookMakesSubscribersOfAKeyItWillPublishWaitAndIsAskedOnThei
   auto [late, late_status] = t.subscribe_on(0);
   ASSERT_TRUE(late_status) << late_status.message();
   EXPECT_EQ(asked.load(), 2);
+}
+
+TEST(Streams, ASubscriptionsSourceReachesTheDemandHooksAndOneNoneTakesFailsNamingIt) {
+  // An application's verdict named where to pull the stream from: the hook that pulls that
+  // scheme takes it; a URL no module pulls is refused saying so.
+  std::vector<std::string> sources;
+  std::vector<Registrar::StreamDemand> demand{[&](PollGroup&, const StreamKey&, std::string_view source) {
+    sources.emplace_back(source);
+    return source.starts_with("rtsp://");
+  }};
+  TestGroupsOptions options = with_grace(std::chrono::milliseconds(5000));
+  options.streams.demand = &demand;
+  StreamTest t(std::move(options));
+
+  SubscribeOptions pulled;
+  pulled.source = "rtsp://camera/h264";
+  auto [waiting, status] = t.subscribe_on(0, pulled, StreamKey{"live", "cam"});
+  ASSERT_TRUE(status) << status.message();
+  SubscribeOptions unknown;
+  unknown.source = "srt://camera:9000";
+  unknown.wait_for_publisher = true;  // a source nobody pulls is refused even so: nobody would come
+  auto [refused, why] = t.subscribe_on(0, unknown, StreamKey{"live", "other"});
+  EXPECT_EQ(why.code(), Errc::not_found);
+  EXPECT_EQ(why.message(), "stream live/other is not published, and no module pulls srt://camera:9000");
+  t.on(0, [&] { EXPECT_EQ(sources, (std::vector<std::string>{"rtsp://camera/h264", "srt://camera:9000"})); });
 }
 
 TEST(Streams, SubscribersHearUnpublishedOnlyAfterTheGracePeriod) {

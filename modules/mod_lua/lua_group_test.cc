@@ -199,6 +199,26 @@ TEST_F(LuaGroupTest, AVerdictCanRejectRenameLimitAndAttach) {
   EXPECT_EQ(connect.redirect_url, "rtmp://edge2/live");
 }
 
+TEST_F(LuaGroupTest, AStreamNotFoundVerdictMayNameWhereToPullFromAndOnlyThatHookMay) {
+  load(R"(
+    function on_stream_not_found(client, stream)
+      return weir.accept{pull = 'rtsp://10.0.0.7/' .. stream.name, name = 'cams_' .. stream.name}
+    end
+    function on_play(client, stream) return weir.accept{pull = 'rtsp://10.0.0.7/x'} end
+    function on_publish(client, stream) return weir.accept{nmae = 'typo'} end)");
+  AppVerdict pulled = ask({AppHook::stream_not_found, {}, {Value::object({{"name", "door"}})}});
+  EXPECT_EQ(pulled.kind, AppVerdict::Kind::accept);
+  EXPECT_EQ(pulled.pull_url, "rtsp://10.0.0.7/door");
+  EXPECT_EQ(pulled.stream_name, "cams_door");
+  // Anywhere else a pull is the script's mistake: the hook fails (and fails closed here).
+  AppVerdict play = ask({AppHook::play, {}, {Value::object({{"name", "door"}})}});
+  EXPECT_EQ(play.kind, AppVerdict::Kind::reject);
+  EXPECT_EQ(play.pull_url, "");
+  // So is a field weir.accept does not know (a misspelt one would otherwise do nothing).
+  AppVerdict publish = ask({AppHook::publish, {}, {Value::object({{"name", "door"}})}});
+  EXPECT_EQ(publish.kind, AppVerdict::Kind::reject);
+}
+
 TEST_F(LuaGroupTest, AHookWaitsWithoutBlockingItsGroup) {
   load("methods = {} function methods.slow(c) weir.sleep(200) return 'late' end "
        "function methods.fast(c) return 'early' end");

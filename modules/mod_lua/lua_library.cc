@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <optional>
 #include <string>
 
@@ -30,9 +31,21 @@ int weir_accept(lua_State* L) {
   if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TTABLE);
   make_verdict(L, "accept");
   if (lua_istable(L, 1)) {
-    for (const char* field : {"name", "lifetime", "values"}) {
+    static constexpr const char* kFields[] = {"name", "lifetime", "values", "pull"};
+    for (const char* field : kFields) {
       lua_getfield(L, 1, field);
       lua_setfield(L, -2, field);
+    }
+    // A misspelt field would silently do nothing: name it instead.
+    lua_pushnil(L);
+    while (lua_next(L, 1) != 0) {
+      lua_pop(L, 1);
+      const char* key = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : nullptr;
+      bool known = false;
+      for (const char* field : kFields) known = known || (key && std::strcmp(key, field) == 0);
+      if (!known)
+        return luaL_error(L, "weir.accept: unknown field '%s' (expected name, lifetime, values, pull)",
+                          key ? key : luaL_typename(L, -1));
     }
   }
   return 1;
@@ -257,6 +270,9 @@ Result<AppVerdict> verdict_from(lua_State* T, int first, int count, AppHook hook
     verdict.description = field("description");
   } else {
     verdict.stream_name = field("name");
+    verdict.pull_url = field("pull");
+    if (!verdict.pull_url.empty() && hook != AppHook::stream_not_found)
+      return Status(Errc::malformed, "weir.accept{pull = ...} is for on_stream_not_found only");
     lua_getfield(T, first, "lifetime");
     if (lua_isnumber(T, -1))
       verdict.lifetime = std::chrono::milliseconds(static_cast<std::int64_t>(std::max<lua_Number>(0, lua_tonumber(T, -1))));

@@ -20,8 +20,9 @@ Player::Player(RtmpSession& session, std::uint32_t stream_id, StreamKey key)
 
 Player::~Player() = default;
 
-Status Player::start(bool wait, double duration_s) {
-  auto subscription = session_.group().poll_group().streams().subscribe(key_, *this, SubscribeOptions{wait, "rtmp"});
+Status Player::start(bool wait, double duration_s, std::string source) {
+  auto subscription =
+      session_.group().poll_group().streams().subscribe(key_, *this, SubscribeOptions{wait, "rtmp", std::move(source)});
   if (!subscription) return subscription.error();
   subscription_ = std::move(*subscription);
   Connection& c = session_.connection();

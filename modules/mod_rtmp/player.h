@@ -15,6 +15,7 @@
 
 #include <array>
 #include <memory>
+#include <string>
 
 #include "formats/rtmp/chunk_writer.h"
 #include "weir/sender.h"
@@ -31,8 +32,9 @@ class Player final : public StreamSubscriber {
 
   /// Subscribes and sends Play.Reset/Play.Start; Errc::not_found when nobody publishes the key
   /// and `wait` is false. A positive `duration_s` (play's third argument) ends playback after
-  /// that long with NetStream.Play.Stop, as FMS does for live streams.
-  Status start(bool wait, double duration_s);
+  /// that long with NetStream.Play.Stop, as FMS does for live streams. `source`: where the
+  /// stream may be pulled from (SubscribeOptions::source).
+  Status start(bool wait, double duration_s, std::string source = {});
   std::uint32_t stream_id() const noexcept { return stream_id_; }
   const StreamKey& key() const noexcept { return key_; }
 

@@ -511,24 +511,28 @@ Status RtmpSession::on_play(double, std::uint32_t stream_id, const std::vector<a
   return ok();
 }
 
-void RtmpSession::start_play(std::uint32_t stream_id, const std::string& name, double duration_s, bool may_ask) {
+void RtmpSession::start_play(std::uint32_t stream_id, const std::string& name, double duration_s, bool may_ask,
+                             std::string source) {
   close_stream(stream_id);
   StreamKey key{app_, name};
   auto player = std::make_unique<Player>(*this, stream_id, key);
   bool wait = group_.config().play_waits_for_publisher;
-  Status status = player->start(wait, duration_s);
+  const bool pulled = !source.empty();
+  Status status = player->start(wait, duration_s, std::move(source));
   if (!status && status.code() == Errc::denied) {  // load shedding: say why, the player shows it
     messages_.send_status(stream_id, "error", "NetStream.Play.Failed", status.message());
     logger_.info("conn={} play {} refused: {}", connection_.id(), key.to_string(), status.message());
     return;
   }
   if (!status && may_ask && app_bridge_.has_hook(AppHook::stream_not_found)) {
-    // The application may send the player to another stream (a fallback, a renamed one).
+    // The application may send the player to another stream (a fallback, a renamed one), or
+    // name where to pull it from (a camera: weir.accept{pull = "rtsp://..."}).
     app_bridge_.ask(AppRequest{AppHook::stream_not_found, {}, {app_bridge_.stream_value(name)}},
         [this, stream_id, name, duration_s](AppVerdict verdict) {
-          if (verdict.kind == AppVerdict::Kind::accept && !verdict.stream_name.empty()) {
+          if (verdict.kind == AppVerdict::Kind::accept && (!verdict.stream_name.empty() || !verdict.pull_url.empty())) {
             app_bridge_.apply(verdict);
-            start_play(stream_id, verdict.stream_name, duration_s, false);
+            start_play(stream_id, verdict.stream_name.empty() ? name : verdict.stream_name, duration_s, false,
+                       std::move(verdict.pull_url));
             return;
           }
           app_bridge_.refuse(stream_id, verdict, "play", name, "NetStream.Play.StreamNotFound", app_ + "/" + name + " is not published");
@@ -536,8 +540,10 @@ void RtmpSession::start_play(std::uint32_t stream_id, const std::string& name, d
     return;
   }
   if (!status) {
-    messages_.send_status(stream_id, "error", "NetStream.Play.StreamNotFound", key.to_string() + " is not published");
-    logger_.info("conn={} play {}: not found", connection_.id(), key.to_string());
+    // A pull nobody could start says why (its message does not hold the URL's password).
+    messages_.send_status(stream_id, "error", "NetStream.Play.StreamNotFound",
+                          pulled ? status.message() : key.to_string() + " is not published");
+    logger_.info("conn={} play {}: not found{}", connection_.id(), key.to_string(), pulled ? ": " + status.message() : "");
     return;
   }
   group_.stats().add(group_.counters().plays);

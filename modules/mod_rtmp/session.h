@@ -104,7 +104,9 @@ class RtmpSession final : public ConnectionHandler, public formats::rtmp::ChunkS
   void finish_connect(double transaction, const AppVerdict& verdict);
   void start_publish(std::uint32_t stream_id, const std::string& name, const std::string& type);
   /// `may_ask`: a name nobody publishes goes to the app's on_stream_not_found (once).
-  void start_play(std::uint32_t stream_id, const std::string& name, double duration_s, bool may_ask = true);
+  /// `source`: where to pull the stream from (an application's stream_not_found verdict).
+  void start_play(std::uint32_t stream_id, const std::string& name, double duration_s, bool may_ask = true,
+                  std::string source = {});
 
   Connection& connection_;
   RtmpGroup& group_;

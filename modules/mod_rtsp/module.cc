@@ -57,13 +57,25 @@ Status register_module(Registrar& registrar) {
                    g_multicast.get());
   registrar.on_group_start([](PollGroup& group) { g_by_id[group.id()] = &g_groups.local(group); });
   registrar.on_group_stop([](PollGroup& group) { g_by_id[group.id()] = nullptr; });
-  if (!g_config.pulls.empty()) {
-    // Any protocol's player of a pulled key that nobody publishes starts (or keeps wanting) the
-    // pull and waits for it; the pull runs on its home group (RtspGroup::want_pull).
-    registrar.on_stream_demand([](PollGroup& group, const StreamKey& key) {
-      const RtspConfig::Pull* pull = g_config.find_pull(key.app, key.name);
-      if (!pull || !g_groups.has(group)) return false;
-      g_groups.local(group).want_pull(*pull);
+  if (!g_config.pulls.empty() || g_apps) {
+    // Any protocol's player of a key that nobody publishes, pulled by the config or from an
+    // rtsp:// URL an application's verdict named (SubscribeOptions::source), starts (or keeps
+    // wanting) the pull and waits for it; the pull runs on its home group (RtspGroup::want_pull).
+    registrar.on_stream_demand([](PollGroup& group, const StreamKey& key, std::string_view source) {
+      if (!g_groups.has(group)) return false;
+      if (const RtspConfig::Pull* pull = g_config.find_pull(key.app, key.name)) {
+        g_groups.local(group).want_pull(*pull);
+        return true;
+      }
+      if (!source.starts_with("rtsp://") && !source.starts_with("rtsps://")) return false;
+      auto pull = RtspConfig::make_pull(key.app, key.name, source);
+      if (!pull) {
+        // Not the URL itself: it may hold a password.
+        g_groups.local(group).logger().warn("pull {}: the application's URL is refused: {}", key.to_string(),
+                                            pull.error().message());
+        return false;
+      }
+      g_groups.local(group).want_pull(std::move(*pull));
       return true;
     });
   }

@@ -13,8 +13,10 @@ RtspPlayer::RtspPlayer(RtspSession& session, StreamKey key)
 
 RtspPlayer::~RtspPlayer() = default;
 
-Status RtspPlayer::subscribe(bool wait) {
-  auto subscription = session_.group().poll_group().streams().subscribe(key_, *this, SubscribeOptions{wait, "rtsp"});
+Status RtspPlayer::subscribe(bool wait, std::string source) {
+  pulled_ = !source.empty();
+  auto subscription =
+      session_.group().poll_group().streams().subscribe(key_, *this, SubscribeOptions{wait, "rtsp", std::move(source)});
   if (!subscription) return subscription.error();
   subscription_ = std::move(*subscription);
   return ok();

@@ -44,8 +44,11 @@ class RtspPlayer final : public StreamSubscriber {
   RtspPlayer(RtspSession& session, StreamKey key);
   ~RtspPlayer();
 
-  /// Subscribes; Errc::not_found when nobody publishes the key and `wait` is false.
-  Status subscribe(bool wait);
+  /// Subscribes; Errc::not_found when nobody publishes the key and `wait` is false. `source`:
+  /// where the stream may be pulled from (SubscribeOptions::source).
+  Status subscribe(bool wait, std::string source = {});
+  /// Subscribed with a source to pull from (its camera may take seconds to answer).
+  bool is_pulled() const noexcept { return pulled_; }
   const StreamKey& key() const noexcept { return key_; }
   StreamOut& out() noexcept { return *out_; }
   /// The stream can be described (its headers came, or it is known to have none to wait for).
@@ -88,6 +91,7 @@ class RtspPlayer final : public StreamSubscriber {
   std::array<TrackTransport, 4> transports_{};
   bool standard_channels_ = true;
   bool first_batch_seen_ = false;
+  bool pulled_ = false;
   bool playing_ = false;
   bool waiting_for_key_ = true;
   bool coalescing_armed_ = false;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// RtspPuller: one camera of `[rtsp] pull.<app>/<name> = rtsp://...`, pulled while someone watches.
+// RtspPuller: one camera of `[rtsp] pull.<app>/<name> = rtsp://...`, or of a Lua
+// `on_stream_not_found` verdict (`weir.accept{pull = "rtsp://..."}`), pulled while someone watches.
 //
 //   demand (a subscriber of the key, any protocol: Registrar::on_stream_demand) --> publish, connect (PollGroup::connect) --> PullClient:
 //     OPTIONS -> DESCRIBE (Accept: application/sdp; a 401 is answered once with the URL's
@@ -13,8 +14,8 @@
 //     and the timeline goes on where it stopped
 //   no subscriber for pull_idle_timeout (Publication::on_no_subscribers) --> TEARDOWN, close, unpublish
 //
-// Thread: one poll group for each pull (RtspGroup::want_pull picks it); the client connection lives
-// there too. Owned by that group's RtspGroup.
+// Thread: one poll group for each pulled stream (its home: RtspGroup::want_pull); the client
+// connection lives there too. Owned by that group's RtspGroup.
 
 #include <chrono>
 #include <memory>
@@ -40,6 +41,8 @@ class RtspPuller {
 
   const StreamKey& key() const noexcept { return key_; }
   const RtspConfig::Pull& config() const noexcept { return pull_; }
+  /// Publishing: from the first demand until the pull stops.
+  bool is_running() const noexcept { return publication_ != nullptr; }
   RtspGroup& group() noexcept { return group_; }
 
   /// A player wants the stream: starts the pull (publishing the key at once, so players wait on a
@@ -64,7 +67,7 @@ class RtspPuller {
   bool is_wanted() const noexcept;
 
   RtspGroup& group_;
-  const RtspConfig::Pull& pull_;
+  const RtspConfig::Pull pull_;
   const StreamKey key_;
   // The stream, published from the first demand until the pull stops: players stay subscribed
   // (and counted) across the camera's drops, and see a gap.

@@ -94,15 +94,21 @@ Result<RtspConfig> RtspConfig::parse(const ConfigView& view) {
       return view.invalid(key, "expected pull.<app>/<name>");
     auto text = view.get_string(key, "");
     if (!text) return text.error();
-    auto url = formats::rtsp::parse_url(*text);
-    if (!url) return view.invalid(key, url.error().message());
-    if (url->scheme != "rtsp") return view.invalid(key, "only rtsp:// URLs can be pulled (no rtsps yet)");
-    Pull pull{stream.substr(0, slash), stream.substr(slash + 1), *url, {}};
-    pull.url_text = "rtsp://" + formats::rtsp::format_authority(*url) + url->path + (url->query.empty() ? "" : "?" + url->query);
-    if (c.find_pull(pull.app, pull.name)) return view.invalid(key, "this stream is pulled twice");
-    c.pulls.push_back(std::move(pull));
+    auto pull = make_pull(stream.substr(0, slash), stream.substr(slash + 1), *text);
+    if (!pull) return view.invalid(key, pull.error().message());
+    if (c.find_pull(pull->app, pull->name)) return view.invalid(key, "this stream is pulled twice");
+    c.pulls.push_back(std::move(*pull));
   }
   return c;
+}
+
+Result<RtspConfig::Pull> RtspConfig::make_pull(std::string app, std::string name, std::string_view text) {
+  auto url = formats::rtsp::parse_url(text);
+  if (!url) return url.error();
+  if (url->scheme != "rtsp") return error(Errc::unsupported, "only rtsp:// URLs can be pulled (no rtsps yet)");
+  Pull pull{std::move(app), std::move(name), *url, {}};
+  pull.url_text = "rtsp://" + formats::rtsp::format_authority(*url) + url->path + (url->query.empty() ? "" : "?" + url->query);
+  return pull;
 }
 
 const RtspConfig::Pull* RtspConfig::find_pull(std::string_view app, std::string_view name) const noexcept {

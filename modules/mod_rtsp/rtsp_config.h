@@ -56,6 +56,9 @@ struct RtspConfig {
   std::chrono::milliseconds pull_idle_timeout{10'000};
   /// The pull of `app`/`name`, or null.
   const Pull* find_pull(std::string_view app, std::string_view name) const noexcept;
+  /// A pull of `app`/`name` from `url` (a config key's value, or an application's verdict);
+  /// the error says what is wrong with the URL.
+  static Result<Pull> make_pull(std::string app, std::string name, std::string_view url);
 
   static Result<RtspConfig> parse(const ConfigView& view);
 };

@@ -89,26 +89,31 @@ void RtspGroup::on_rtcp_datagram(const PageSlice& data, const UdpPeer& from) noe
   if (it != routes_.end()) it->second->on_datagram(data, from, true);
 }
 
-void RtspGroup::want_pull(const RtspConfig::Pull& pull) {
-  // Each pull has one home group (its place in the config, round robin), so two players on
+void RtspGroup::want_pull(RtspConfig::Pull pull) {
+  // Each pulled stream has one home group (by its name, as for multicast), so two players on
   // different groups start one pull, not two racing for the name.
-  const auto index = static_cast<GroupId>(&pull - config_->pulls.data());
-  const GroupId home = index % poll_group_.group_count();
-  if (home == poll_group_.id()) return pull_here(pull);
+  const auto home = static_cast<GroupId>(std::hash<std::string>{}(pull.app + "/" + pull.name) % poll_group_.group_count());
+  if (home == poll_group_.id()) {
+    poll_group_.defer([this, pull = std::move(pull)] { pull_here(pull); });
+    return;
+  }
   struct Want final : Task {
-    Want(Lookup l, GroupId g, const RtspConfig::Pull* p) : lookup(l), group(g), pull(p) {}
+    Want(Lookup l, GroupId g, RtspConfig::Pull p) : lookup(l), group(g), pull(std::move(p)) {}
     void run() noexcept override {
-      if (RtspGroup* target = lookup ? lookup(group) : nullptr) target->pull_here(*pull);
+      if (RtspGroup* target = lookup ? lookup(group) : nullptr) target->pull_here(pull);
     }
     Lookup lookup;
     GroupId group;
-    const RtspConfig::Pull* pull;
+    RtspConfig::Pull pull;
   };
-  poll_group_.post(home, std::make_unique<Want>(lookup_, home, &pull));
+  poll_group_.post(home, std::make_unique<Want>(lookup_, home, std::move(pull)));
 }
 
 void RtspGroup::pull_here(const RtspConfig::Pull& pull) {
   auto& puller = pullers_[pull.app + "/" + pull.name];
+  // A stopped pull that an application now wants from another camera starts over from there; a
+  // running one keeps its camera (the first verdict wins while anyone watches).
+  if (puller && !puller->is_running() && !(puller->config().url == pull.url)) puller.reset();
   if (!puller) puller = std::make_unique<RtspPuller>(*this, pull);
   puller->demand();
 }

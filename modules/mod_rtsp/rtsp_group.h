@@ -97,9 +97,10 @@ class RtspGroup final : private UdpReceiver {
   void join_multicast(const StreamKey& key, const UdpPeer& address);
   void leave_multicast(const StreamKey& key, const UdpPeer& address);
 
-  /// A player wants `pull`'s stream: its puller (on the group that runs that pull, which may be
-  /// another one: the request is posted there) starts if it is idle. Any of the groups.
-  void want_pull(const RtspConfig::Pull& pull);
+  /// A player wants `pull`'s stream (of the config, or an application's verdict): its puller, on
+  /// the stream's home group, starts if it is idle. Posted or deferred, never run inside the
+  /// caller (a demand hook, inside Streams::subscribe()). Any of the groups.
+  void want_pull(RtspConfig::Pull pull);
 
  private:
   class Receiver;
@@ -132,8 +133,8 @@ class RtspGroup final : private UdpReceiver {
   // (a stream that stopped and started again may briefly have two); before the pulls
   // (destroyed after them) and after the page writers (destroyed before them).
   std::map<std::string, std::unique_ptr<MulticastOut>> multicast_;
-  // The pulls this group runs, made at their first demand; last, so they go first (their
-  // clients' ingests use the page writers above).
+  // The pulls this group runs (it is their streams' home), by "app/name", made at their first
+  // demand; last, so they go first (their clients' ingests use the page writers above).
   std::map<std::string, std::unique_ptr<RtspPuller>> pullers_;
 };
 

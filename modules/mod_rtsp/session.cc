@@ -324,27 +324,54 @@ void RtspSession::on_describe(const Request& request) {
   if (ingest_) return refuse(request, 455, "DESCRIBE on a publishing session");
   app_ = path->app;
   Value stream = Value::object({{"name", path->name}, {"app", path->app}, {"args", parse_query(url->query)}});
-  ask(request, AppHook::play, std::move(stream), [this, request, name = path->name](const AppVerdict& verdict) {
+  ask(request, AppHook::play, stream, [this, request, name = path->name, stream](const AppVerdict& verdict) {
     if (verdict.kind == AppVerdict::Kind::redirect) return reply(request, 302, {{"Location", verdict.redirect_url}});
     if (verdict.kind == AppVerdict::Kind::reject)
       return refuse(request, rejection_status(verdict), verdict.description.empty() ? "play rejected by the application" : verdict.description);
     StreamKey key{app_, verdict.stream_name.empty() ? name : verdict.stream_name};
-    if (!player_ || !(player_->key() == key)) {
-      player_.reset();
-      auto player = std::make_unique<RtspPlayer>(*this, key);
-      // A camera of [rtsp] pull.* is started by the kernel's demand hook (module.cc): it waits.
-      if (Status s = player->subscribe(group_.config().play_waits_for_publisher); !s) {
-        if (s.code() == Errc::not_found) return refuse(request, 404, key.to_string() + " is not published");
-        if (s.code() == Errc::denied) return refuse(request, 503, s.message());
-        return refuse(request, 500, s.message());
-      }
-      player_ = std::move(player);
-      connection_.set_stream(key.to_string());
-      connection_.set_label("describe " + key.to_string());
+    if (player_ && player_->key() == key) {
+      pending_ = request;
+      return answer_pending();
     }
-    pending_ = request;
-    answer_pending();
+    play_stream(request, StreamKey{app_, name}, std::move(key), stream, true, {});
   });
+}
+
+void RtspSession::play_stream(const Request& request, StreamKey requested, StreamKey key, Value stream, bool may_ask,
+                              std::string source) {
+  player_.reset();
+  auto player = std::make_unique<RtspPlayer>(*this, key);
+  // A camera of [rtsp] pull.*, or of `source`, is started by the kernel's demand hook (module.cc):
+  // the player waits for it.
+  const bool pulled = !source.empty();
+  Status s = player->subscribe(group_.config().play_waits_for_publisher, std::move(source));
+  if (!s && s.code() == Errc::not_found && may_ask && group_.has_hook(app_, AppHook::stream_not_found)) {
+    // The application may play another stream instead, or name where to pull this one from.
+    stream.set("name", key.name);
+    ask(request, AppHook::stream_not_found, std::move(stream),
+        [this, request, requested, key](const AppVerdict& verdict) {
+          if (verdict.kind == AppVerdict::Kind::accept && (!verdict.stream_name.empty() || !verdict.pull_url.empty()))
+            return play_stream(request, requested,
+                               StreamKey{key.app, verdict.stream_name.empty() ? key.name : verdict.stream_name},
+                               Value(), false, verdict.pull_url);
+          if (verdict.kind == AppVerdict::Kind::reject)  // without a code: still "not found"
+            return refuse(request, verdict.code.empty() ? 404 : rejection_status(verdict),
+                          verdict.description.empty() ? key.to_string() + " is not published" : verdict.description);
+          refuse(request, 404, key.to_string() + " is not published");
+        });
+    return;
+  }
+  if (!s) {
+    // A pull nobody could start says why (the message does not hold the URL's password).
+    if (s.code() == Errc::not_found) return refuse(request, 404, pulled ? s.message() : key.to_string() + " is not published");
+    return refuse(request, s.code() == Errc::denied ? 503 : 500, s.message());
+  }
+  player_ = std::move(player);
+  requested_ = std::move(requested);
+  connection_.set_stream(key.to_string());
+  connection_.set_label("describe " + key.to_string());
+  pending_ = request;
+  answer_pending();
 }
 
 void RtspSession::on_stream_ready() {
@@ -357,7 +384,8 @@ void RtspSession::answer_pending() {
     if (!pending_timer_) {
       hold();
       // A pulled camera may take a few seconds to connect, answer and send its first frames.
-      const bool pulled = group_.config().find_pull(player_->key().app, player_->key().name) != nullptr;
+      const bool pulled =
+          player_->is_pulled() || group_.config().find_pull(player_->key().app, player_->key().name) != nullptr;
       pending_timer_ = group_.poll_group().after(pulled ? kPullDescribeWait : kDescribeWait, [this] {
         pending_timer_.reset();
         if (!pending_) return;
@@ -399,23 +427,17 @@ void RtspSession::on_setup(const Request& request) {
     if (session_id_.empty()) session_id_ = random_session_id();
     return reply(request, 200, {{"Transport", *answer}});
   }
-  if (!player_ || !(player_->key() == StreamKey{path->app, path->name})) {
+  if (!player_ || !(requested_ == StreamKey{path->app, path->name})) {
     // SETUP without DESCRIBE (some clients know the stream): describe it first, then set up.
     if (pending_) return refuse(request, 455, "a SETUP while another request waits");
     app_ = path->app;
     Value stream = Value::object({{"name", path->name}, {"app", path->app}, {"args", parse_query(url->query)}});
-    ask(request, AppHook::play, std::move(stream), [this, request, path = *path](const AppVerdict& verdict) {
+    ask(request, AppHook::play, stream, [this, request, path = *path, stream](const AppVerdict& verdict) {
       if (verdict.kind != AppVerdict::Kind::accept)
         return refuse(request, rejection_status(verdict), "play rejected by the application");
-      StreamKey key{path.app, path.name};
-      player_ = std::make_unique<RtspPlayer>(*this, key);
-      if (Status s = player_->subscribe(group_.config().play_waits_for_publisher); !s) {
-        player_.reset();
-        return refuse(request, s.code() == Errc::not_found ? 404 : 503, s.message());
-      }
-      connection_.set_stream(key.to_string());
-      pending_ = request;
-      answer_pending();
+      StreamKey requested{path.app, path.name};
+      StreamKey key{path.app, verdict.stream_name.empty() ? path.name : verdict.stream_name};
+      play_stream(request, std::move(requested), std::move(key), stream, true, {});
     });
     return;
   }

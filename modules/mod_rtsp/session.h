@@ -95,6 +95,12 @@ class RtspSession final : public ConnectionHandler, public IngestHost, private D
   void start_session_timer();
   void schedule_reports();
   void answer_pending();
+  /// Subscribes a player of `key` (`requested`: the URL's stream, which SETUPs name) and answers
+  /// `request` once it can be described; with `may_ask`, a name nobody publishes goes to the
+  /// app's on_stream_not_found, whose verdict may rename it or name where to pull it from
+  /// (`source`: SubscribeOptions::source).
+  void play_stream(const Request& request, StreamKey requested, StreamKey key, Value stream, bool may_ask,
+                   std::string source);
   /// Gives back the multicast address and membership this session holds.
   void leave_multicast() noexcept;
 
@@ -106,6 +112,7 @@ class RtspSession final : public ConnectionHandler, public IngestHost, private D
   std::string session_id_;
   std::string app_;
   std::unique_ptr<RtspPlayer> player_;
+  StreamKey requested_;  // the stream the client's URL named (the player's key, unless the app renamed it)
   std::unique_ptr<RtspIngest> ingest_;
   std::vector<UdpPeer> routes_;
   // A DESCRIBE (or SETUP without one) waiting for the stream's headers.

@@ -753,6 +753,42 @@ def case_pull_camera_digest(_):
         check("s@cret" not in w.log() and "s%40cret" not in w.log(), "the camera's password is in the log")
 
 
+def case_pull_from_script(_):
+    """scripts/examples/camera_pull.lua: on_stream_not_found names the camera to pull
+    (weir.accept{pull = url}); RTMP and RTSP players of the name play it, the pull stops when idle
+    and the next player asks again; a name without a camera and a URL nobody pulls are 404s that
+    say why."""
+    examples = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "examples")
+    cam_port = free_port()
+    http_port = free_port()
+    cameras = f"door=rtsp://127.0.0.1:{cam_port}/live/src gate=srt://127.0.0.1:9/x"
+    with Weir(threads=2, modules=("mod_http", "mod_lua", "mod_rtmp", "mod_rtsp", "mod_stats"),
+              http={"listen": f"127.0.0.1:{http_port}"}, rtsp={"pull_idle_timeout": "2s"},
+              lua={"scripts": examples, "app.live": "camera_pull.lua", "env.cameras": cameras}) as w:
+        start_camera(w, cam_port)
+        check_pulled_plays(w, w.rtmp_url("live/door"), "RTMP player of the script's camera")
+        w.wait_log(r"pulling door for 127\.0\.0\.1")
+        w.wait_log(r"pull live/door: playing from rtsp://127\.0\.0\.1")
+        w.wait_log(r"pull live/door: stopped: no player for 2000 ms", timeout=30)
+        # The RTSP DESCRIBE of the name asks the script too, and waits for the camera.
+        check_pulled_plays(w, w.rtsp_url("live/door"), "RTSP player of the script's camera")
+        check(len(re.findall(r"pulling door for", w.log())) == 2, "the second player did not ask the script")
+        c = RtspClient(w.rtsp_port)
+        status, _, _ = c.request("DESCRIBE", w.rtsp_url("live/window"))
+        check(status == 404, f"DESCRIBE of a name without a camera: {status}")
+        w.wait_log(r"live/window: 404 window is neither published nor a camera")
+        status, _, _ = c.request("DESCRIBE", w.rtsp_url("live/gate"))
+        check(status == 404, f"DESCRIBE of a camera nobody can pull: {status}")
+        w.wait_log(r"live/gate: 404 stream live/gate is not published, and no module pulls srt://127\.0\.0\.1:9/x")
+        c.close()
+        r = run(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", w.rtmp_url("live/window"),
+                 "-t", "1", "-f", "null", "-"], timeout=30, check=False)
+        check(r.returncode != 0, "an RTMP player of a name without a camera played")
+        w.wait_log(r"window is neither published nor a camera")
+        # The camera still plays for the next player.
+        check_pulled_plays(w, w.rtmp_url("live/door"), "RTMP player after the refusals", seconds=2)
+
+
 def case_pull_bad_url(_):
     w = server(threads=1, rtsp={"pull.live/cam": "http://camera/x"})
     with open(w.conf_path) as f:

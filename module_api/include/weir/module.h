@@ -2,7 +2,7 @@
 #pragma once
 /// \file
 /// The module entry point. A module is a shared library exporting one C symbol,
-/// weir_module_v<N> (N = kModuleAbiVersion, so weir_module_v3), that returns its descriptor. Before any other call the kernel checks abi_version and
+/// weir_module_v<N> (N = kModuleAbiVersion, so weir_module_v4), that returns its descriptor. Before any other call the kernel checks abi_version and
 /// abi_signature and refuses a mismatch, naming the file and both signatures.
 ///
 ///   WEIR_MODULE("mod_hello", "0.1.0", "hello", hello::register_module)
@@ -24,11 +24,11 @@ namespace weir {
 /// name carries the version, so a module built for another one is named as such.
 /// 2: MediaFrame, StreamStats and AppVerdict grew; Service::service_type().
 /// 3: Connection::send takes a SendUrgency (audio rides with the next video frame).
-#define WEIR_MODULE_ABI_VERSION 3
+#define WEIR_MODULE_ABI_VERSION 4
 inline constexpr std::uint32_t kModuleAbiVersion = WEIR_MODULE_ABI_VERSION;
 #define WEIR_ABI_CONCAT_(a, b) a##b
 #define WEIR_ABI_CONCAT(a, b) WEIR_ABI_CONCAT_(a, b)
-/// The entry point's symbol: weir_module_v3.
+/// The entry point's symbol: weir_module_v4.
 #define WEIR_MODULE_ENTRY WEIR_ABI_CONCAT(weir_module_v, WEIR_MODULE_ABI_VERSION)
 
 #define WEIR_ABI_STRINGIFY_(x) #x

@@ -99,15 +99,17 @@ class Registrar {
   virtual void gauge(std::string_view name, std::string_view help,
                      std::function<double(PollGroup&)> read) = 0;
 
-  /// Publishing on demand (a camera pulled while someone watches): `fn(group, key)` is called
-  /// when a subscription to `key` is made on `group` while nobody publishes it (each such
-  /// subscribe(), waiting ones included), inside Streams::subscribe(), on that group's thread. It
-  /// answers quickly (no blocking, no call back into Streams; post or defer the work) whether the
-  /// module will publish `key`: true makes the subscriber wait for a publisher as with
-  /// SubscribeOptions::wait_for_publisher, whatever its options said; false leaves the
+  /// Publishing on demand (a camera pulled while someone watches): `fn(group, key, source)` is
+  /// called when a subscription to `key` is made on `group` while nobody publishes it (each such
+  /// subscribe(), waiting ones included), inside Streams::subscribe(), on that group's thread;
+  /// `source` is the subscription's SubscribeOptions::source (a URL an application chose, or
+  /// empty). It answers quickly (no blocking, no call back into Streams; post or defer the work)
+  /// whether the module will publish `key`: true makes the subscriber wait for a publisher as
+  /// with SubscribeOptions::wait_for_publisher, whatever its options said; false leaves the
   /// subscription as it would have been. Every module's function is asked, in registration order.
-  /// Added in ABI 3 after gauge() (appended).
-  virtual void on_stream_demand(std::function<bool(PollGroup& group, const StreamKey& key)> fn) = 0;
+  /// Added in ABI 3 after gauge(); `source` in ABI 4.
+  using StreamDemand = std::function<bool(PollGroup& group, const StreamKey& key, std::string_view source)>;
+  virtual void on_stream_demand(StreamDemand fn) = 0;
 
  protected:
   ~Registrar() = default;

@@ -126,6 +126,10 @@ struct SubscribeOptions {
   /// If nobody publishes the key: false fails with Errc::not_found; true waits for a publisher.
   bool wait_for_publisher = false;
   std::string protocol = {};  ///< for statistics: players are counted per protocol ("rtmp")
+  /// Where the stream may be pulled from when nobody publishes it (an application's verdict:
+  /// "rtsp://camera/..."): passed to the Registrar::on_stream_demand functions, and a
+  /// subscription none of them takes fails naming it. Empty: the modules' own configuration.
+  std::string source = {};
 };
 
 /// One track of a publication, as counted by the kernel since it was published.

@@ -31,8 +31,8 @@
 namespace weir {
 
 /// The control points of a client's life. Requests with a verdict: connect, publish, play, call,
-/// stream_not_found (a play of a name nobody publishes: the verdict may rename it), update (every
-/// update_interval() while connected: a reject disconnects the client). Notifications (the verdict
+/// stream_not_found (a play of a name nobody publishes: the verdict may rename it, or name where to
+/// pull it from), update (every update_interval() while connected: a reject disconnects the client). Notifications (the verdict
 /// is ignored): unpublish, stop, disconnect, no_readers (the last player of a stream this client
 /// publishes left, on any group). New hooks are added at the end.
 enum class AppHook : std::uint8_t {
@@ -70,6 +70,9 @@ struct AppVerdict {
   std::string stream_name;
   /// redirect: where the client should go instead ("rtmp://edge2/live").
   std::string redirect_url;
+  /// accept of stream_not_found: where to pull the stream from ("rtsp://camera/h264"); the
+  /// protocol module plays it with this as SubscribeOptions::source. Added in ABI 4.
+  std::string pull_url;
   /// accept: when > 0, the client is disconnected this long after the verdict.
   std::chrono::milliseconds lifetime{0};
   /// accept: values to attach to the client (merged into AppClient::values()).
