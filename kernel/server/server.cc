@@ -44,6 +44,9 @@ class RegistrarImpl final : public Registrar {
   void on_group_start(std::function<void(PollGroup&)> fn) override { server_.group_start_hooks_.push_back(std::move(fn)); }
   void on_group_stop(std::function<void(PollGroup&)> fn) override { server_.group_stop_hooks_.push_back(std::move(fn)); }
   void on_reload(std::function<void()> fn) override { server_.reload_hooks_.push_back(std::move(fn)); }
+  void on_stream_published(std::function<void(PollGroup&, const StreamKey&)> fn) override {
+    server_.stream_published_hooks_.push_back(std::move(fn));
+  }
   void on_stream_demand(StreamDemand fn) override {
     server_.stream_demand_hooks_.push_back(std::move(fn));
   }
@@ -216,6 +219,7 @@ Result<std::string> Server::bound_address(std::string_view name) const {
 
 int Server::run() {
   stream_settings_.demand = &stream_demand_hooks_;
+  stream_settings_.published = &stream_published_hooks_;
   for (GroupId g = 0; g < threads_; ++g) {
     (*groups_)[g].streams_impl().attach(*stream_registry_, stream_settings_);
     (*groups_)[g].shared_objects_impl().attach(*shared_object_registry_);

@@ -506,6 +506,13 @@ Result<std::unique_ptr<Publication>> StreamsImpl::publish(const StreamKey& key, 
   auto publication = std::make_unique<PublicationImpl>(*this, *claim, key, std::move(options));
   publications_[claim->id] = publication.get();
   group_.logger().info("stream={} published", key.to_string());
+  if (settings_.published && !settings_.published->empty()) {
+    // After the publisher's own handler: a hook may subscribe (a recorder), which must not run
+    // inside publish().
+    group_.defer([this, key] {
+      for (const auto& fn : *settings_.published) fn(group_, key);
+    });
+  }
   return std::unique_ptr<Publication>(std::move(publication));
 }
 

@@ -44,6 +44,8 @@ struct StreamSettings {
   /// Registrar::on_stream_demand() functions (the server's list, filled before the groups start
   /// and read-only after); null or empty: none.
   const std::vector<Registrar::StreamDemand>* demand = nullptr;
+  /// Registrar::on_stream_published() functions (as `demand`).
+  const std::vector<std::function<void(PollGroup&, const StreamKey&)>>* published = nullptr;
 };
 
 using FrameBatch = std::shared_ptr<const std::vector<MediaFrame>>;

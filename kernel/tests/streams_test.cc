@@ -464,6 +464,33 @@ TEST(Streams, ASubscriptionsSourceReachesTheDemandHooksAndOneNoneTakesFailsNamin
   t.on(0, [&] { EXPECT_EQ(sources, (std::vector<std::string>{"rtsp://camera/h264", "srt://camera:9000"})); });
 }
 
+TEST(Streams, APublishedHookRunsOnThePublishersGroupAfterThePublishAndMaySubscribe) {
+  // Registrar::on_stream_published as a recorder uses it: it subscribes from the hook.
+  std::vector<std::pair<GroupId, std::string>> heard;
+  std::vector<std::function<void(PollGroup&, const StreamKey&)>> published{[&](PollGroup& group, const StreamKey& key) {
+    heard.emplace_back(group.id(), key.to_string());
+  }};
+  TestGroupsOptions options = with_grace(std::chrono::milliseconds(5000));
+  options.streams.published = &published;
+  StreamTest t(std::move(options));
+  Publisher& publisher = t.publisher_on(1);
+  const bool inside = t.on(1, [&] {
+    EXPECT_TRUE(publisher.start());
+    return !heard.empty();
+  });
+  EXPECT_FALSE(inside) << "not inside publish()";
+  ASSERT_TRUE(wait_until([&] { return t.on(1, [&] { return heard.size(); }) == 1u; }));
+  t.on(1, [&] {
+    EXPECT_EQ(heard[0], (std::pair<GroupId, std::string>{1, kKey.to_string()}));
+    // Back within the grace period: not a new publication.
+    publisher.publication.reset();
+    EXPECT_TRUE(publisher.start());
+  });
+  // Each publish() is told, a return within the grace period too (the hook's module knows what
+  // it already follows).
+  EXPECT_TRUE(wait_until([&] { return t.on(1, [&] { return heard.size(); }) == 2u; }));
+}
+
 TEST(Streams, SubscribersHearUnpublishedOnlyAfterTheGracePeriod) {
   constexpr std::chrono::milliseconds kGrace{50};
   StreamTest t(with_grace(kGrace));

@@ -111,6 +111,13 @@ class Registrar {
   using StreamDemand = std::function<bool(PollGroup& group, const StreamKey& key, std::string_view source)>;
   virtual void on_stream_demand(StreamDemand fn) = 0;
 
+  /// A stream was published (any protocol, any group): `fn(group, key)` is called on the
+  /// publisher's group, in a later step of its loop than the publish (so it may subscribe: a
+  /// recorder of every stream of an app). Called for each publish(), a publisher that comes back
+  /// within the grace period too (the module knows what it already follows). Added in ABI 4
+  /// (appended).
+  virtual void on_stream_published(std::function<void(PollGroup& group, const StreamKey& key)> fn) = 0;
+
  protected:
   ~Registrar() = default;
 };

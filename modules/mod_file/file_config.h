@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// [file]: what is recorded, where, and how often it reaches the disk (docs/mod_file.md).
+
+#include <chrono>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "weir/config.h"
+#include "weir/status.h"
+#include "weir/stream.h"
+
+namespace weir::file {
+
+struct FileConfig {
+  /// Streams recorded from their first publish: "live" (every stream of the app) or
+  /// "live/cam*" (names matching a glob: * any run, ? one character).
+  std::vector<std::string> record;
+  std::string record_dir = "/var/lib/weir/recordings";
+  /// Relative to record_dir: {app}, {name}, {start:STRFTIME} (local time).
+  std::string record_file = "{app}/{name}-{start:%Y%m%d-%H%M%S}.mp4";
+  /// How often what was written is forced to the disk (fdatasync): what a power cut may lose.
+  std::chrono::milliseconds flush_interval{1000};
+  /// Bytes of a recording waiting for the disk before that recording is stopped.
+  std::uint64_t record_queue = 16ull << 20;
+  /// Repair the recordings a crash left unfinished in record_dir when the server starts.
+  bool repair_on_start = true;
+
+  bool should_record(const StreamKey& key) const;
+  /// The file of a recording of `key` starting at `start`, relative to record_dir; the app and
+  /// name are made safe for a path ('/' and a leading '.' become '_').
+  std::string file_for(const StreamKey& key, std::time_t start) const;
+
+  static Result<FileConfig> parse(const ConfigView& view);
+};
+
+/// Whether `text` matches `pattern` (* any run, ? one character).
+bool glob_match(std::string_view pattern, std::string_view text) noexcept;
+
+}  // namespace weir::file

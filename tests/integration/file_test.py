@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""mod_file recordings with real clients: ffmpeg publishes over RTMP, the recording is an MP4
+that ffprobe reads and ffmpeg decodes; a kill -9 mid-recording loses at most ~a second once the
+next start repaired it; a disk that cannot be written stops that recording alone."""
+import glob
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Weir, ffmpeg_publish, ffprobe_json, run, run_cases, stop_process, wait_media  # noqa: E402
+
+MODULES = ("mod_rtmp", "mod_file")
+
+
+def check(condition, message):
+    if not condition:
+        raise AssertionError(message)
+
+
+def recordings(directory):
+    return sorted(glob.glob(os.path.join(directory, "**", "*.mp4"), recursive=True))
+
+
+def probe(path):
+    """(video frames, audio frames, duration s, decode errors) of a file."""
+    info = ffprobe_json(path, "-count_frames", "-show_entries", "stream=codec_type,nb_read_frames:format=duration")
+    frames = {s["codec_type"]: int(s.get("nb_read_frames", 0)) for s in info["streams"]}
+    decode = run(["ffmpeg", "-nostdin", "-v", "error", "-i", path, "-f", "null", "-"], timeout=60, check=False)
+    return frames.get("video", 0), frames.get("audio", 0), float(info["format"]["duration"]), decode.stderr.strip()
+
+
+def case_record_ffmpeg_publish(_):
+    """[file] record = live: a 4 s publish is one MP4 named by record_file, finished when the
+    publisher leaves (and its grace period ends), with every frame in it."""
+    directory = tempfile.mkdtemp(prefix="weir-rec-")
+    with Weir(modules=MODULES, file={"record": "live", "record_dir": directory,
+                                     "record_file": "{app}/{name}-{start:%Y%m%d}.mp4"}) as w:
+        pub = ffmpeg_publish(w.rtmp_url("live/cam"), 4, weir=w)
+        w.wait_log(r"recording live/cam to .*live/cam-\d{8}\.mp4")
+        check(pub.wait(timeout=30) == 0, "ffmpeg publish failed")
+        m = w.wait_log(r"recording live/cam to (\S+) ended \(the stream was unpublished\): (\d+) frames", timeout=20)
+        path, frames = m.group(1), int(m.group(2))
+        check(os.path.exists(path), f"no file {path}")
+        video, audio, duration, errors = probe(path)
+        print(f"{path}: {video} video, {audio} audio frames, {duration:.2f} s, log says {frames} frames", flush=True)
+        check(video >= 95 and audio >= 165, f"frames: {video} video, {audio} audio")
+        check(video + audio == frames, f"the file has {video + audio} frames, the log said {frames}")
+        check(3.8 <= duration <= 4.3, f"duration {duration}")
+        check(errors == "", f"ffmpeg decode errors: {errors}")
+        # Another stream of the app is recorded too; one of another app is not.
+        pub2 = ffmpeg_publish(w.rtmp_url("other/cam"), 1, weir=w)
+        check(pub2.wait(timeout=30) == 0, "ffmpeg publish failed")
+        time.sleep(0.5)
+        check("recording other/cam" not in w.log(), "a stream of another app was recorded")
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def case_sigterm_finishes(_):
+    """A server stopped (SIGTERM) while a stream is recorded finishes the file on its way out:
+    it plays without a repair."""
+    directory = tempfile.mkdtemp(prefix="weir-rec-")
+    with Weir(modules=MODULES, file={"record": "live", "record_dir": directory}) as w:
+        pub = ffmpeg_publish(w.rtmp_url("live/cam"), 20, weir=w)
+        w.wait_log(r"recording live/cam to ")
+        wait_media(w.rtmp_port, "live/cam")
+        time.sleep(3)
+        check(w.stop() == 0, "weir did not exit cleanly")
+        w.wait_log(r"recording live/cam to \S+ ended \(the server is stopping\)")
+    files = recordings(directory)
+    check(len(files) == 1, f"recordings: {files}")
+    video, audio, duration, errors = probe(files[0])
+    print(f"{files[0]}: {video} video, {audio} audio frames, {duration:.2f} s", flush=True)
+    check(video >= 60 and duration >= 2.5, f"{video} video frames, {duration} s")
+    check(errors == "", f"ffmpeg decode errors: {errors}")
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def case_kill9_repaired(_):
+    """kill -9 ten seconds into a recording: the next start repairs the file, which plays and
+    lost at most 1.5 s of what was published."""
+    directory = tempfile.mkdtemp(prefix="weir-rec-")
+    conf = {"record": "live", "record_dir": directory}
+    w = Weir(modules=MODULES, file=conf)
+    w.__enter__()  # not `with`: this server dies by SIGKILL, not SIGTERM
+    try:
+        pub = ffmpeg_publish(w.rtmp_url("live/cam"), 30, weir=w)
+        w.wait_log(r"recording live/cam to ")
+        wait_media(w.rtmp_port, "live/cam")
+        started = time.time()
+        time.sleep(10)
+        w.proc.send_signal(signal.SIGKILL)
+        published = time.time() - started
+        w.proc.wait(timeout=10)
+    finally:
+        if w.proc.poll() is None:
+            w.proc.kill()
+        for p in w.children:
+            stop_process(p)
+        print(f"---- killed weir's log tail ----\n{w.log()[-3000:]}", flush=True)
+        shutil.rmtree(w.dir, ignore_errors=True)
+    files = recordings(directory)
+    check(len(files) == 1, f"recordings: {files}")
+    r = run(["ffprobe", "-v", "error", files[0]], timeout=30, check=False)
+    check(r.returncode != 0, "the file played before its repair: it was finished?")
+    with Weir(modules=MODULES, file=conf) as w2:
+        w2.wait_log(r"repaired .*\.mp4: an unfinished recording, (\d+) ms of it kept", timeout=30)
+    video, audio, duration, errors = probe(files[0])
+    print(f"published {published:.1f} s; repaired: {video} video, {audio} audio frames, {duration:.2f} s", flush=True)
+    check(duration >= published - 1.5, f"kept {duration:.2f} s of {published:.1f} s")
+    check(errors == "", f"ffmpeg decode errors: {errors}")
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def case_disk_error_costs_nothing_else(_):
+    """record_dir that cannot be created (a file is in the way): that recording stops with one
+    line naming the path and why; the stream still plays."""
+    blocker = tempfile.mkstemp(prefix="weir-not-a-dir-")[1]
+    with Weir(modules=MODULES, file={"record": "live", "record_dir": os.path.join(blocker, "rec")}) as w:
+        pub = ffmpeg_publish(w.rtmp_url("live/cam"), 6, weir=w)
+        w.wait_log(r"recording live/cam stopped: create the directory of .*weir-not-a-dir-\w+/rec/live/cam-.*\.mp4: ")
+        wait_media(w.rtmp_port, "live/cam")
+        check(pub.poll() is None, "the publisher was disturbed")
+        stop_process(pub)
+    os.remove(blocker)
+
+
+def case_bad_config(_):
+    for key, value, says in (("record_file", "{app}/{nmae}.mp4", "unknown field {nmae}"),
+                             ("record_file", "../{name}.mp4", "inside record_dir"),
+                             ("record_format", "flv", "only mp4"),
+                             ("flush_interval", "1ms", "at least 10ms")):
+        w = Weir(modules=MODULES, file={key: value})
+        r = run([harness.WEIR, "-c", w.conf_path, "--check-config"], timeout=20, check=False)
+        check(r.returncode != 0 and key in r.stderr and says in r.stderr and "weir.conf:" in r.stderr,
+              f"{key} = {value}: {r.returncode} {r.stderr}")
+
+
+if __name__ == "__main__":
+    run_cases({name[len("case_"):]: fn for name, fn in globals().items() if name.startswith("case_")})
