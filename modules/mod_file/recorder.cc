@@ -27,6 +27,10 @@ std::vector<PageSlice> codec_data(const MediaFrame& frame) {
 
 std::uint32_t track_of(const MediaFrame& frame) { return frame.kind == MediaKind::video ? 0 : 1; }
 
+// Audio and video interleave a few tens of milliseconds apart; a publisher's new clock goes back
+// much further.
+constexpr std::int64_t kJumpBackMs = 1000;
+
 }  // namespace
 
 Recorder::Recorder(PollGroup& group, const FileConfig& config, const FileCounters& counters, const Logger& logger,
@@ -97,8 +101,9 @@ void Recorder::record(const MediaFrame& frame) {
     if (!frame.flags.is_key_frame) return;
     have_video_key_ = true;
   }
-  if (rebase_) {
-    // A publisher back within the grace period starts its clock anew: go on from the last frame.
+  // A publisher back within the grace period (no event tells its players) or after it starts its
+  // clock anew: a jump back of more than a second goes on from the last frame written instead.
+  if (rebase_ || (last_dts_ms_ >= 0 && frame.dts_ms + offset_ms_ < last_dts_ms_ - kJumpBackMs)) {
     offset_ms_ = last_dts_ms_ >= 0 ? last_dts_ms_ + 1 - frame.dts_ms : 0;
     rebase_ = false;
   }

@@ -61,6 +61,25 @@ def case_record_ffmpeg_publish(_):
     shutil.rmtree(directory, ignore_errors=True)
 
 
+def case_publisher_back_within_grace_one_file(_):
+    """A publisher that drops and comes back within [streams] publisher_grace goes on in the same
+    file, its timestamps (restarting at 0) moved to follow the first part's."""
+    directory = tempfile.mkdtemp(prefix="weir-rec-")
+    with Weir(modules=MODULES, streams={"publisher_grace": "5s"}, file={"record": "live", "record_dir": directory}) as w:
+        for _ in range(2):
+            pub = ffmpeg_publish(w.rtmp_url("live/cam"), 3, weir=w)
+            check(pub.wait(timeout=30) == 0, "ffmpeg publish failed")
+        w.wait_log(r"recording live/cam to \S+ ended \(the stream was unpublished\)", timeout=20)
+        check(w.log().count("recording live/cam to ") == 2, "not one file (a start line and an end line)")
+    files = recordings(directory)
+    check(len(files) == 1, f"recordings: {files}")
+    video, audio, duration, errors = probe(files[0])
+    print(f"{files[0]}: {video} video, {audio} audio frames, {duration:.2f} s", flush=True)
+    check(video >= 145 and 5.5 <= duration <= 7.5, f"{video} video frames, {duration} s: both parts, one after the other")
+    check(errors == "", f"ffmpeg decode errors: {errors}")
+    shutil.rmtree(directory, ignore_errors=True)
+
+
 def case_sigterm_finishes(_):
     """A server stopped (SIGTERM) while a stream is recorded finishes the file on its way out:
     it plays without a repair."""
