@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <utility>
 
 #include "formats/mp4/movie.h"
 #include "formats/mp4/recording.h"
@@ -60,8 +61,15 @@ bool DiskFile::append(Item item) {
   return true;
 }
 
-bool DiskFile::finish(std::vector<std::uint8_t> moov, std::vector<std::uint8_t> mdat_size) {
+std::function<void()> DiskFile::take_finished_callback() {
   std::lock_guard lock(mutex_);
+  if (!finished_) return {};
+  return std::exchange(then_, {});
+}
+
+bool DiskFile::finish(std::vector<std::uint8_t> moov, std::vector<std::uint8_t> mdat_size, std::function<void()> then) {
+  std::lock_guard lock(mutex_);
+  then_ = std::move(then);
   moov_ = std::move(moov);
   mdat_size_ = std::move(mdat_size);
   finish_queued_ = true;

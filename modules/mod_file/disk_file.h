@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -39,7 +40,10 @@ class DiskFile {
   bool append(Item item);
   /// Queues the end of the file: `moov` written where the data ends, mdat's size patched; an
   /// empty `moov` (nothing was recorded) removes the file instead.
-  bool finish(std::vector<std::uint8_t> moov, std::vector<std::uint8_t> mdat_size);
+  /// `then` runs on the recorder's group once the file is finished on disk.
+  bool finish(std::vector<std::uint8_t> moov, std::vector<std::uint8_t> mdat_size, std::function<void()> then = {});
+  /// The finish callback, once the file is finished (then empty); the recorder's group only.
+  std::function<void()> take_finished_callback();
   /// Writes what is queued (worker pool). Ok, or the error that stopped the file (the queue is
   /// dropped then, and later drains do nothing).
   Status drain();
@@ -60,6 +64,7 @@ class DiskFile {
   bool draining_ = false;
   bool finish_queued_ = false;
   std::vector<std::uint8_t> moov_, mdat_size_;
+  std::function<void()> then_;  // called on the group, never by the drain
   std::string path_;
   std::atomic<std::uint64_t> queued_{0};
   std::atomic<std::uint64_t> written_{0};

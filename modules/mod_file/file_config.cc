@@ -118,6 +118,21 @@ Result<FileConfig> FileConfig::parse(const ConfigView& view) {
   auto repair = view.get_bool("repair_on_start", c.repair_on_start);
   if (!repair) return repair.error();
   c.repair_on_start = *repair;
+  auto segment = view.get_duration("segment_duration", c.segment_duration);
+  if (!segment) return segment.error();
+  if (segment->count() != 0 && segment->count() < 1000) return view.invalid("segment_duration", "0 (off) or at least 1s");
+  c.segment_duration = *segment;
+  auto segment_size = view.get_bytes("segment_size", c.segment_size);
+  if (!segment_size) return segment_size.error();
+  if (*segment_size != 0 && *segment_size < (1u << 20)) return view.invalid("segment_size", "0 (off) or at least 1m");
+  c.segment_size = *segment_size;
+  auto age = view.get_duration("retention_age", c.retention_age);
+  if (!age) return age.error();
+  if (age->count() != 0 && age->count() < 1000) return view.invalid("retention_age", "0 (keep) or at least 1s");
+  c.retention_age = *age;
+  auto size = view.get_bytes("retention_size", c.retention_size);
+  if (!size) return size.error();
+  c.retention_size = *size;
   return c;
 }
 

@@ -26,6 +26,14 @@ struct FileConfig {
   std::uint64_t record_queue = 16ull << 20;
   /// Repair the recordings a crash left unfinished in record_dir when the server starts.
   bool repair_on_start = true;
+  /// A recording goes on in a new file after this long / this many bytes (at the next video key
+  /// frame); 0: one file per publication.
+  std::chrono::milliseconds segment_duration{0};
+  std::uint64_t segment_size = 0;
+  /// Recordings in record_dir older than this (by their last write) are deleted; 0: kept.
+  std::chrono::milliseconds retention_age{0};
+  /// Past this total size of record_dir's recordings the oldest are deleted; 0: no limit.
+  std::uint64_t retention_size = 0;
 
   bool should_record(const StreamKey& key) const;
   /// The file of a recording of `key` starting at `start`, relative to record_dir; the app and

@@ -24,6 +24,8 @@ class FileGroup {
 
  private:
   void sweep();
+  /// Deletes what [file] retention_* says is too old or too much (on the worker pool).
+  void check_retention();
 
   PollGroup& group_;
   const FileConfig& config_;
@@ -31,6 +33,9 @@ class FileGroup {
   Logger logger_;
   std::map<std::string, std::shared_ptr<Recorder>> recorders_;  // by "app/name"
   std::unique_ptr<Timer> sweep_timer_;
+  std::unique_ptr<Timer> retention_timer_;  // group 0: every minute
+  // Held by the recorders' "file finished" callbacks, which may outlive this group's state.
+  std::shared_ptr<FileGroup*> self_ = std::make_shared<FileGroup*>(this);
 };
 
 }  // namespace weir::file

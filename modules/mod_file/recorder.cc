@@ -34,8 +34,13 @@ constexpr std::int64_t kJumpBackMs = 1000;
 }  // namespace
 
 Recorder::Recorder(PollGroup& group, const FileConfig& config, const FileCounters& counters, const Logger& logger,
-                   StreamKey key)
-    : group_(group), config_(config), counters_(counters), logger_(logger), key_(std::move(key)) {}
+                   StreamKey key, std::function<void()> on_file_done)
+    : group_(group),
+      config_(config),
+      counters_(counters),
+      logger_(logger),
+      key_(std::move(key)),
+      on_file_done_(std::move(on_file_done)) {}
 
 Recorder::~Recorder() {
   subscription_.reset();
@@ -58,7 +63,23 @@ void Recorder::open_file() {
   started_at_ = group_.now();
   group_.stats().add(counters_.started);
   logger_.info("recording {} to {}", key_.to_string(), path);
+  file_start_dts_ = -1;
   if (file_->append(DiskFile::Item{writer_->start(), {}})) schedule(group_, file_, weak_from_this());
+  // A new segment of a stream already described: its tracks first.
+  for (std::uint32_t t = 0; t < 2; ++t) {
+    if (tracks_[t].config.empty()) continue;
+    auto record = writer_->describe(t, tracks_[t]);
+    if (record && !record->empty() && file_->append(DiskFile::Item{std::move(*record), {}}))
+      schedule(group_, file_, weak_from_this());
+  }
+}
+
+bool Recorder::segment_due(const MediaFrame& frame, std::int64_t dts) const noexcept {
+  if (file_start_dts_ < 0) return false;
+  const bool boundary = frame.kind == MediaKind::video ? frame.flags.is_key_frame : tracks_[0].config.empty();
+  if (!boundary) return false;
+  if (config_.segment_duration.count() > 0 && dts - file_start_dts_ >= config_.segment_duration.count()) return true;
+  return config_.segment_size > 0 && writer_->size() >= config_.segment_size;
 }
 
 void Recorder::on_frames(std::span<const MediaFrame> frames) noexcept {
@@ -83,24 +104,23 @@ void Recorder::record(const MediaFrame& frame) {
     if (!file_) open_file();
     auto record = writer_->describe(track, mp4::Track{frame.codec, config});
     if (!record && record.error().code() == Errc::exists) {
-      // A new configuration (another resolution, another codec): a new file takes it.
+      // A new configuration (another resolution, another codec): a new file takes it, described
+      // as it opens.
+      tracks_[track] = mp4::Track{frame.codec, config};
       close_file("the codec configuration changed");
       open_file();
-      record = writer_->describe(track, mp4::Track{frame.codec, config});
+      record = std::vector<std::uint8_t>();
     }
     if (!record) {
       logger_.warn("recording {}: {} track not recorded: {}", key_.to_string(), media_kind_name(frame.kind),
                    record.error().message());
       return;
     }
+    tracks_[track] = mp4::Track{frame.codec, std::move(config)};
     if (!record->empty() && file_->append(DiskFile::Item{std::move(*record), {}})) schedule(group_, file_, weak_from_this());
     return;
   }
   if (!file_ || !writer_->has_track(track)) return;  // nothing to decode it with yet
-  if (frame.kind == MediaKind::video && !have_video_key_) {
-    if (!frame.flags.is_key_frame) return;
-    have_video_key_ = true;
-  }
   // A publisher back within the grace period (no event tells its players) or after it starts its
   // clock anew: a jump back of more than a second goes on from the last frame written instead.
   if (rebase_ || (last_dts_ms_ >= 0 && frame.dts_ms + offset_ms_ < last_dts_ms_ - kJumpBackMs)) {
@@ -108,6 +128,15 @@ void Recorder::record(const MediaFrame& frame) {
     rebase_ = false;
   }
   const std::int64_t dts = frame.dts_ms + offset_ms_;
+  if (segment_due(frame, dts)) {
+    close_file("the segment is complete");
+    open_file();
+  }
+  if (frame.kind == MediaKind::video && !have_video_key_) {
+    if (!frame.flags.is_key_frame) return;
+    have_video_key_ = true;
+  }
+  if (file_start_dts_ < 0) file_start_dts_ = dts;
   std::vector<PageSlice> slices = codec_data(frame);
   std::vector<std::span<const std::uint8_t>> parts;
   parts.reserve(slices.size());
@@ -149,7 +178,7 @@ void Recorder::close_file(std::string_view why) {
   group_.stats().add(counters_.finished);
   logger_.info("recording {} to {} ended ({}): {} frames in {} ms", key_.to_string(), file->path(), why,
                writer->samples().size(), elapsed);
-  if (file->finish(std::move(*moov), mp4::mdat_size_patch(writer->size()))) schedule(group_, file, {});
+  if (file->finish(std::move(*moov), mp4::mdat_size_patch(writer->size()), on_file_done_)) schedule(group_, file, {});
 }
 
 void Recorder::stop(std::string_view why) {
@@ -166,7 +195,8 @@ void Recorder::schedule(PollGroup& group, std::shared_ptr<DiskFile> file, std::w
                          if (auto self = recorder.lock()) self->on_disk_error(status);
                          return;
                        }
-                       if (file->more_to_drain()) schedule(group, file, recorder);
+                       if (file->more_to_drain()) return schedule(group, file, recorder);
+                       if (auto then = file->take_finished_callback()) then();
                      });
 }
 

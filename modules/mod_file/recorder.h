@@ -11,7 +11,8 @@
 //
 // Video is track 0, audio track 1. A publisher that returns within the grace period goes on in
 // the same file, its timestamps moved to continue from the last frame written; a codec
-// configuration that changes ends the file and starts the next one. Thread: the group's.
+// configuration that changes, or a segment that is complete ([file] segment_duration,
+// segment_size: at a video key frame), ends the file and starts the next one. Thread: the group's.
 
 #include <memory>
 #include <string>
@@ -32,7 +33,9 @@ struct FileCounters {
 
 class Recorder final : public StreamSubscriber, public std::enable_shared_from_this<Recorder> {
  public:
-  Recorder(PollGroup& group, const FileConfig& config, const FileCounters& counters, const Logger& logger, StreamKey key);
+  /// `on_file_done` runs (on the group) after each file of this recording is finished on disk.
+  Recorder(PollGroup& group, const FileConfig& config, const FileCounters& counters, const Logger& logger, StreamKey key,
+           std::function<void()> on_file_done);
   ~Recorder();
   Recorder(const Recorder&) = delete;
   Recorder& operator=(const Recorder&) = delete;
@@ -48,11 +51,15 @@ class Recorder final : public StreamSubscriber, public std::enable_shared_from_t
 
  private:
   void open_file();
+  /// Time for the next segment before `frame` (a video key frame, or any frame without video).
+  bool segment_due(const MediaFrame& frame, std::int64_t dts) const noexcept;
   void record(const MediaFrame& frame);
   /// Ends the current file (the moov queued after its frames) and logs `why`.
   void close_file(std::string_view why);
   void stop(std::string_view why);
   void kick();
+  /// Starts a drain of `file`, and the ones after it while more is queued; once the file is
+  /// finished, its finish callback runs (on the group).
   static void schedule(PollGroup& group, std::shared_ptr<DiskFile> file, std::weak_ptr<Recorder> recorder);
   void on_disk_error(const Status& status);
 
@@ -61,9 +68,13 @@ class Recorder final : public StreamSubscriber, public std::enable_shared_from_t
   const FileCounters& counters_;
   Logger logger_;
   const StreamKey key_;
+  std::function<void()> on_file_done_;
   std::unique_ptr<Subscription> subscription_;
   std::unique_ptr<formats::mp4::RecordingWriter> writer_;
   std::shared_ptr<DiskFile> file_;
+  // The tracks' configurations, for the next segment's file.
+  formats::mp4::Track tracks_[2];
+  std::int64_t file_start_dts_ = -1;  // of the current file's first frame (segments)
   std::int64_t offset_ms_ = 0;        // added to the stream's timestamps (a returning publisher)
   std::int64_t last_dts_ms_ = -1;     // the last written, after the offset
   bool rebase_ = false;               // the next frame sets offset_ms_

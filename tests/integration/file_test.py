@@ -80,6 +80,36 @@ def case_publisher_back_within_grace_one_file(_):
     shutil.rmtree(directory, ignore_errors=True)
 
 
+def case_segments_and_retention(_):
+    """segment_duration = 2s: a 7 s publish is files of ~2 s, each starting at a key frame and
+    playing on its own; retention_size then keeps the newest within the limit, logging each
+    deletion."""
+    directory = tempfile.mkdtemp(prefix="weir-rec-")
+    limit = 400 * 1024
+    with Weir(modules=MODULES, file={"record": "live", "record_dir": directory, "segment_duration": "2s",
+                                     "retention_size": limit}) as w:
+        pub = ffmpeg_publish(w.rtmp_url("live/cam"), 7, weir=w)
+        check(pub.wait(timeout=30) == 0, "ffmpeg publish failed")
+        w.wait_log(r"recording live/cam to \S+ ended \(the stream was unpublished\)", timeout=20)
+        segments = w.log().count("ended (the segment is complete)")
+        check(segments >= 2, f"{segments} segments ended")
+        w.wait_log(r"retention: deleted \S+ \(\d+ bytes; past \[file\] retention_size\)", timeout=10)
+        time.sleep(0.5)  # the last pass after the last file
+    files = recordings(directory)
+    sizes = [os.path.getsize(f) for f in files]
+    print(f"{segments + 1} files written, kept {len(files)}: {sizes} (limit {limit})", flush=True)
+    check(0 < len(files) < segments + 1 and sum(sizes) <= limit, f"kept {sizes}")
+    for path in files:
+        video, _, duration, errors = probe(path)
+        first = ffprobe_json(path, "-select_streams", "v", "-show_frames", "-read_intervals", "%+#1",
+                             "-show_entries", "frame=key_frame")["frames"][0]
+        print(f"{os.path.basename(path)}: {video} video frames, {duration:.2f} s, first key={first['key_frame']}", flush=True)
+        check(first["key_frame"] == 1, f"{path} does not start at a key frame")
+        check(errors == "", f"{path}: ffmpeg decode errors: {errors}")
+        check(duration <= 2.6, f"{path}: {duration} s, longer than a segment")
+    shutil.rmtree(directory, ignore_errors=True)
+
+
 def case_sigterm_finishes(_):
     """A server stopped (SIGTERM) while a stream is recorded finishes the file on its way out:
     it plays without a repair."""
