@@ -133,6 +133,11 @@ Result<FileConfig> FileConfig::parse(const ConfigView& view) {
   auto size = view.get_bytes("retention_size", c.retention_size);
   if (!size) return size.error();
   c.retention_size = *size;
+  auto prefix = view.get_string("http_prefix", c.http_prefix);
+  if (!prefix) return prefix.error();
+  if (!prefix->empty() && (prefix->front() != '/' || prefix->back() != '/' || prefix->size() < 3))
+    return view.invalid("http_prefix", "a path that starts and ends with '/' (\"/recordings/\"), or empty for none");
+  c.http_prefix = *prefix;
   return c;
 }
 

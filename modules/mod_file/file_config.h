@@ -34,6 +34,8 @@ struct FileConfig {
   std::chrono::milliseconds retention_age{0};
   /// Past this total size of record_dir's recordings the oldest are deleted; 0: no limit.
   std::uint64_t retention_size = 0;
+  /// Finished recordings are downloadable over HTTP (mod_http) under this path; empty: off.
+  std::string http_prefix = "/recordings/";
 
   bool should_record(const StreamKey& key) const;
   /// The file of a recording of `key` starting at `start`, relative to record_dir; the app and

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "disk_file.h"
+#include "download.h"
 #include "file_config.h"
 #include "file_group.h"
 #include "weir/module.h"
@@ -56,6 +57,16 @@ Status register_module(Registrar& registrar) {
   c.failed = registrar.counter("weir_file_recordings_failed_total", "Recordings stopped by a disk error or a disk that fell behind");
   c.frames = registrar.counter("weir_file_frames_recorded_total", "Frames queued to recordings");
   Logger logger = registrar.logger("file");
+  if (!g_config.http_prefix.empty()) {
+    auto http = registrar.optional_service<HttpService>();
+    if (!http) return http.error();
+    if (*http) {
+      if (Status s = route_downloads(**http, g_config, logger); !s) return s;
+    } else {
+      logger.info("[file] http_prefix {}: no HTTP service (list mod_http before mod_file): downloads are off",
+                  g_config.http_prefix);
+    }
+  }
   g_groups.install(registrar, &g_config, &g_counters, logger);
   registrar.gauge("weir_file_recordings_active", "Recordings being written",
                   [](PollGroup& group) { return g_groups.has(group) ? static_cast<double>(g_groups.local(group).active()) : 0.0; });

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "http_session.h"
 
+#include "file_body.h"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -99,6 +101,7 @@ HttpSession::~HttpSession() { link_->session = nullptr; }
 void HttpSession::on_close(const Status&) noexcept {
   link_->session = nullptr;
   idle_timer_.reset();
+  file_body_.reset();  // a read in flight finds nobody when it returns
 }
 
 void HttpSession::arm_idle_timer() {
@@ -210,13 +213,36 @@ Status HttpSession::parse_next() {
 
 void HttpSession::respond(HttpResponse response) {
   if (!connection_.is_open()) return;
+  const bool from_file = !response.file.path.empty();
+  const std::uint64_t length = from_file ? response.file.length : response.body.size();
   std::string head = format("HTTP/1.1 {} {}\r\nServer: weir/{}\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
-                            response.status, reason_phrase(response.status), "0.1.0", response.content_type,
-                            response.body.size());
+                            response.status, reason_phrase(response.status), "0.1.0", response.content_type, length);
   for (const auto& [name, value] : response.headers) head += name + ": " + value + "\r\n";
   head += keep_alive_ ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
-  if (!is_head_) head += response.body;
+  if (!is_head_ && !from_file) head += response.body;
   connection_.send_copy({reinterpret_cast<const std::uint8_t*>(head.data()), head.size()});
+  if (from_file && !is_head_ && length > 0) {
+    // The body follows in portions, paced by this connection's sender; the request ends with it.
+    file_body_ = std::make_shared<FileBody>(connection_, std::move(response.file), [this](Status status) {
+      file_body_.reset();
+      if (!status) {
+        logger_.warn("conn={} peer={} response body: {}", connection_.id(), connection_.peer_address(), status.message());
+        connection_.close(std::move(status));
+        return;
+      }
+      end_response();
+    });
+    file_body_->start();
+    return;
+  }
+  end_response();
+}
+
+void HttpSession::on_sender_state(SenderState) noexcept {
+  if (auto body = file_body_) body->on_sender_state();  // a copy: the body may end in there
+}
+
+void HttpSession::end_response() {
   busy_ = false;
   if (!keep_alive_) {
     connection_.close_after_flush();

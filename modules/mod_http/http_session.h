@@ -40,6 +40,7 @@ class Routes final : public HttpService {
 };
 
 class HttpSession;
+class FileBody;
 
 /// Shared between a session and the responders it handed out: null once the session is gone.
 struct SessionLink {
@@ -53,6 +54,7 @@ class HttpSession final : public ConnectionHandler {
 
   Status on_data(const PageSlice& data) noexcept override;
   void on_close(const Status& reason) noexcept override;
+  void on_sender_state(SenderState state) noexcept override;
   /// Called by a responder (possibly later): writes the response, then serves the next request.
   void respond(HttpResponse response);
   Connection& connection() noexcept { return connection_; }
@@ -62,6 +64,8 @@ class HttpSession final : public ConnectionHandler {
 
  private:
   void reply_error(int status, std::string_view text, bool close);
+  /// After a response's last byte: the next request, or the close.
+  void end_response();
   void arm_idle_timer();
 
   Connection& connection_;
@@ -75,6 +79,7 @@ class HttpSession final : public ConnectionHandler {
   std::string http_version_;
   std::shared_ptr<SessionLink> link_;
   std::unique_ptr<Timer> idle_timer_;
+  std::shared_ptr<FileBody> file_body_;  // a body being read from a file
 };
 
 /// "Not Found" for 404 and so on.

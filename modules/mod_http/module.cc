@@ -38,7 +38,7 @@ Status register_module(Registrar& registrar) {
   g_routes = std::make_shared<Routes>();
   // For load balancers and orchestration: the process is up and serving HTTP.
   WEIR_TRY(g_routes->route("GET", "/healthz", [](const HttpRequest&, std::shared_ptr<HttpResponder> responder) {
-    responder->respond(HttpResponse{200, "text/plain; charset=utf-8", {}, "ok\n"});
+    responder->respond(HttpResponse{200, "text/plain; charset=utf-8", {}, "ok\n", {}});
   }));
   WEIR_TRY(registrar.provide<HttpService>(g_routes));
   return registrar.listen(ListenerSpec{"http", g_config.listen, false, {}}, std::make_shared<HttpAcceptor>());

@@ -129,7 +129,7 @@ void serve_http(const HttpRequest& request, std::shared_ptr<HttpResponder> respo
   std::string_view app = rest.substr(0, slash);
   std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
   if (!g_groups.has(group) || !g_groups.local(group).has_http_hook(app)) {
-    responder->respond(HttpResponse{404, "text/plain; charset=utf-8", {}, "no application route\n"});
+    responder->respond(HttpResponse{404, "text/plain; charset=utf-8", {}, "no application route\n", {}});
     return;
   }
   g_groups.local(group).request_http(app, http_request_value(request, path),

@@ -160,7 +160,7 @@ Status add_lua_functions(LuaService& lua) {
 }
 
 HttpResponse json_response(int status, const Value& value) {
-  return HttpResponse{status, "application/json", {{"Cache-Control", "no-store"}}, to_json(value) + "\n"};
+  return HttpResponse{status, "application/json", {{"Cache-Control", "no-store"}}, to_json(value) + "\n", {}};
 }
 
 HttpResponse error_response(int status, std::string message) {
@@ -209,7 +209,7 @@ void serve_stream(const HttpRequest& request, std::shared_ptr<HttpResponder> res
 
 void serve_metrics(const HttpRequest&, std::shared_ptr<HttpResponder> responder) {
   with_figures(responder, [](const Figures& f) {
-    return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", {}, to_prometheus(f)};
+    return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", {}, to_prometheus(f), {}};
   });
 }
 
@@ -309,10 +309,10 @@ void serve_dashboard(const HttpRequest& request, std::shared_ptr<HttpResponder> 
     std::string type = name.ends_with(".html") ? "text/html; charset=utf-8"
                        : name.ends_with(".js") ? "text/javascript; charset=utf-8"
                                                : "text/css; charset=utf-8";
-    responder->respond(HttpResponse{200, std::move(type), {{"Cache-Control", "no-cache"}}, std::string(file.content)});
+    responder->respond(HttpResponse{200, std::move(type), {{"Cache-Control", "no-cache"}}, std::string(file.content), {}});
     return;
   }
-  responder->respond(HttpResponse{404, "text/plain; charset=utf-8", {}, "no route for " + request.path + "\n"});
+  responder->respond(HttpResponse{404, "text/plain; charset=utf-8", {}, "no route for " + request.path + "\n", {}});
 }
 
 Status read_config(const ConfigView& view) {

@@ -110,6 +110,75 @@ def case_segments_and_retention(_):
     shutil.rmtree(directory, ignore_errors=True)
 
 
+def http_get(port, path, headers=None, method="GET"):
+    """(status, headers (lower-case names), body) of one request, the path sent as it is."""
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    try:
+        c.request(method, path, headers=headers or {})
+        r = c.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        c.close()
+
+
+def case_download_range_head_etag(_):
+    """GET /recordings/APP/FILE of a finished recording: the bytes of the file; Range gives 206
+    with the exact bytes, past the end 416; HEAD the headers alone; If-None-Match 304; ffprobe
+    plays it over HTTP (it seeks to the moov at the end with a Range); a recording still being
+    written is 409; a path out of record_dir (.., encoded dots, a symlink) is 403, a missing one 404."""
+    directory = tempfile.mkdtemp(prefix="weir-rec-")
+    http_port = harness.free_port()
+    with Weir(modules=("mod_http",) + MODULES, http={"listen": f"127.0.0.1:{http_port}"},
+              file={"record": "live", "record_dir": directory, "record_file": "{app}/{name}.mp4"}) as w:
+        pub = ffmpeg_publish(w.rtmp_url("live/cam"), 3, weir=w)
+        w.wait_log(r"recording live/cam to ")
+        wait_media(w.rtmp_port, "live/cam")
+        status, _, body = http_get(http_port, "/recordings/live/cam.mp4")
+        check(status == 409, f"a recording being written: {status} {body[:80]}")
+        check(pub.wait(timeout=30) == 0, "ffmpeg publish failed")
+        w.wait_log(r"recording live/cam to \S+ ended", timeout=20)
+        with open(os.path.join(directory, "live", "cam.mp4"), "rb") as f:
+            data = f.read()
+        size = len(data)
+        status, headers, body = http_get(http_port, "/recordings/live/cam.mp4")
+        check(status == 200 and body == data, f"GET: {status}, {len(body)} of {size} bytes, equal: {body == data}")
+        check(headers.get("content-type") == "video/mp4" and headers.get("accept-ranges") == "bytes", headers)
+        etag = headers.get("etag", "")
+        check(etag.startswith('"') and headers.get("last-modified", "").endswith("GMT"), headers)
+        for rng, first, last in (("bytes=100-199", 100, 199), ("bytes=-50", size - 50, size - 1),
+                                 (f"bytes={size - 10}-", size - 10, size - 1), (f"bytes=0-{size + 100}", 0, size - 1)):
+            status, headers, body = http_get(http_port, "/recordings/live/cam.mp4", {"Range": rng})
+            check(status == 206 and body == data[first:last + 1], f"{rng}: {status}, {len(body)} bytes")
+            check(headers.get("content-range") == f"bytes {first}-{last}/{size}", f"{rng}: {headers}")
+        status, headers, _ = http_get(http_port, "/recordings/live/cam.mp4", {"Range": f"bytes={size}-"})
+        check(status == 416 and headers.get("content-range") == f"bytes */{size}", f"past the end: {status} {headers}")
+        status, headers, body = http_get(http_port, "/recordings/live/cam.mp4", method="HEAD")
+        check(status == 200 and body == b"" and headers.get("content-length") == str(size), f"HEAD: {status} {headers}")
+        status, _, body = http_get(http_port, "/recordings/live/cam.mp4", {"If-None-Match": etag})
+        check(status == 304 and body == b"", f"If-None-Match: {status}")
+        url = f"http://127.0.0.1:{http_port}/recordings/live/cam.mp4"
+        video, audio, duration, errors = probe(url)
+        print(f"over HTTP: {video} video, {audio} audio frames, {duration:.2f} s", flush=True)
+        check(video >= 70 and errors == "", f"ffprobe over HTTP: {video} frames, errors: {errors}")
+        # A large file: many portions of pages read on the workers, paced by the client; a range
+        # across page boundaries.
+        big = os.urandom(24 * 1024 * 1024 + 12345)
+        with open(os.path.join(directory, "live", "big.bin"), "wb") as f:
+            f.write(big)
+        status, headers, body = http_get(http_port, "/recordings/live/big.bin")
+        check(status == 200 and body == big and headers.get("content-type") == "application/octet-stream",
+              f"a large file: {status}, {len(body)} of {len(big)} bytes")
+        status, _, body = http_get(http_port, "/recordings/live/big.bin", {"Range": "bytes=70000-9000000"})
+        check(status == 206 and body == big[70000:9000001], f"a range of the large file: {status}, {len(body)} bytes")
+        os.symlink(w.conf_path, os.path.join(directory, "live", "evil.mp4"))
+        for path, expected in (("/recordings/../weir.conf", 403), ("/recordings/live/%2e%2e/%2e%2e/etc/passwd", 403),
+                               ("/recordings/live/evil.mp4", 403), ("/recordings/live/none.mp4", 404)):
+            status, _, body = http_get(http_port, path)
+            check(status == expected, f"{path}: {status} {body[:100]}")
+    shutil.rmtree(directory, ignore_errors=True)
+
+
 def case_sigterm_finishes(_):
     """A server stopped (SIGTERM) while a stream is recorded finishes the file on its way out:
     it plays without a repair."""

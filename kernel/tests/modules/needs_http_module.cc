@@ -10,7 +10,7 @@ weir::Status register_module(weir::Registrar& registrar) {
   auto http = registrar.service<weir::HttpService>();
   if (!http) return http.error();
   return (*http)->route("GET", "/test", [](const weir::HttpRequest&, std::shared_ptr<weir::HttpResponder> responder) {
-    responder->respond(weir::HttpResponse{200, "text/plain", {}, "ok\n"});
+    responder->respond(weir::HttpResponse{200, "text/plain", {}, "ok\n", {}});
   });
 }
 }  // namespace

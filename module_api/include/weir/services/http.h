@@ -42,11 +42,23 @@ struct HttpRequest {
   }
 };
 
+/// A response body read from a file: `length` bytes from `offset` of `path`. The HTTP layer
+/// reads it on the worker pool in portions, each read into pages and sent without another copy,
+/// the next one only once the connection's sender is ready again (a slow client holds a few
+/// portions, never the file). The handler checks the file first (it exists, the range is in it):
+/// a file that shrinks meanwhile ends the connection. Added in ABI 4.
+struct HttpFileBody {
+  std::string path;  ///< empty: the body is `body`
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+};
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  HttpFileBody file;  ///< when its path is set, the body comes from the file instead
 };
 
 /// Answers one request, now or later, on the request's poll group. Calling respond() twice, or
