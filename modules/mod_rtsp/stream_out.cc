@@ -284,7 +284,8 @@ std::string StreamOut::sdp(const std::string& host) const {
   fr::SessionDescription d;
   d.origin.session_id = std::to_string(wall_origin_ms_ ? wall_origin_ms_ : 1);
   d.origin.session_version = "1";
-  d.origin.address = host.empty() ? "127.0.0.1" : host;
+  d.origin.address = host;  // not a ?: of a literal and a string: GCC 12 -O3 warns falsely (-Wrestrict)
+  if (d.origin.address.empty()) d.origin.address = "127.0.0.1";
   const bool v6 = d.origin.address.find(':') != std::string::npos;
   d.origin.address_type = v6 ? "IP6" : "IP4";
   d.name = key_.to_string();

@@ -111,7 +111,7 @@ struct UdpPeer {
     if (family == 0) return "-";
     ::inet_ntop(family == 4 ? AF_INET : AF_INET6, address.data(), text, sizeof text);
     std::string out(text);
-    if (scope_id) out += "%" + std::to_string(scope_id);
+    if (scope_id) out.append(1, '%').append(std::to_string(scope_id));  // not "%" + ...: GCC 12 -O3 warns falsely
     return out;
   }
   /// "127.0.0.1:5000", "[::1]:5000".
