@@ -94,8 +94,8 @@ RtspSession::RtspSession(Connection& connection, RtspGroup& group)
 }
 
 RtspSession::~RtspSession() {
-  leave_multicast();
-  for (const UdpPeer& peer : routes_) group_.unroute(peer, this);
+  // Whatever touches the RtspGroup is undone in on_close: at shutdown the kernel destroys a
+  // closed connection's handler after the groups' stop hooks destroyed their RtspGroup.
   if (app_client_) app_client_->detach();
 }
 
@@ -643,6 +643,8 @@ void RtspSession::on_close(const Status&) noexcept {
       group_.apps().request(app_client_, AppRequest{AppHook::disconnect, {}, {}}, {});
   }
   leave_multicast();
+  for (const UdpPeer& peer : routes_) group_.unroute(peer, this);
+  routes_.clear();
   player_.reset();
   ingest_.reset();
 }
