@@ -202,6 +202,20 @@ Status DiskFile::drain() {
   return status;
 }
 
+bool is_finished_file(const std::string& path) {
+  namespace mp4 = formats::mp4;
+  std::uint8_t start[mp4::kFileStartSize] = {};
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true;
+  const ssize_t n = ::pread(fd, start, sizeof start, 0);
+  ::close(fd);
+  if (n != static_cast<ssize_t>(sizeof start)) return false;  // its first bytes are still being written
+  if (std::memcmp(start + mp4::kFtypSize + 4, "mdat", 4) != 0) return true;  // not one of ours
+  std::uint64_t size = 0;
+  for (std::size_t i = mp4::kFtypSize + 8; i < mp4::kFileStartSize; ++i) size = size << 8 | start[i];
+  return size != 0;
+}
+
 Status repair_recording(const std::string& path, std::int64_t& kept_ms) {
   namespace mp4 = formats::mp4;
   kept_ms = 0;

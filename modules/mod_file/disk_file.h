@@ -77,6 +77,11 @@ class DiskFile {
   bool finished_ = false;
 };
 
+/// Whether `path` is not a recording still being written (or one a crash left unfinished): a
+/// finished recording, or a file that is not a recording at all (a file shorter than a
+/// recording's start is taken for one being created). Blocking (reads 48 bytes).
+bool is_finished_file(const std::string& path);
+
 /// Repairs a recording a crash left unfinished: reads its records, cuts it after the last one
 /// that checks out, appends the moov. Blocking (the worker pool). `kept_ms` gets the duration kept.
 /// A file that is not an unfinished recording is left alone (Errc::exists: finished already;

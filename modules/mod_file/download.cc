@@ -6,9 +6,8 @@
 #include <charconv>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 
-#include "formats/mp4/movie.h"
+#include "disk_file.h"
 #include "weir/text.h"
 
 namespace weir::file {
@@ -26,16 +25,6 @@ std::string http_date(std::time_t t) {
   ::gmtime_r(&t, &tm);
   char buffer[64];
   return std::string(buffer, std::strftime(buffer, sizeof buffer, "%a, %d %b %Y %H:%M:%S GMT", &tm));
-}
-
-bool is_finished(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::uint8_t start[formats::mp4::kFileStartSize] = {};
-  if (!in.read(reinterpret_cast<char*>(start), sizeof start)) return false;
-  if (std::string_view(reinterpret_cast<const char*>(start + formats::mp4::kFtypSize + 4), 4) != "mdat") return true;
-  std::uint64_t size = 0;
-  for (std::size_t i = formats::mp4::kFtypSize + 8; i < formats::mp4::kFileStartSize; ++i) size = size << 8 | start[i];
-  return size != 0;
 }
 
 // "bytes=A-B", "bytes=A-", "bytes=-N" against `size`: true with [first, last] set when it is one
@@ -87,7 +76,7 @@ HttpResponse download_response(const FileConfig& config, const HttpRequest& requ
   if (inside.compare(0, prefix.size(), prefix) != 0) return text(403, relative + " leads out of the recordings");
   struct stat st {};
   if (::stat(inside.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return text(404, "no recording " + relative);
-  if (path.extension() == ".mp4" && !is_finished(inside)) return text(409, relative + " is still being recorded");
+  if (path.extension() == ".mp4" && !is_finished_file(inside)) return text(409, relative + " is still being recorded");
   const auto size = static_cast<std::uint64_t>(st.st_size);
   const std::string etag = format("\"{}-{}\"", size, static_cast<std::uint64_t>(st.st_mtim.tv_sec) * 1000000000ull + st.st_mtim.tv_nsec);
   HttpResponse r;

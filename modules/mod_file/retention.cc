@@ -4,25 +4,14 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
-#include <fstream>
 #include <vector>
 
-#include "formats/mp4/movie.h"
+#include "disk_file.h"
 
 namespace weir::file {
 namespace {
 
 std::atomic<bool> g_running{false};
-
-// A recording whose mdat size is set (formats/mp4: 0 until the file is finished).
-bool is_finished(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::uint8_t start[formats::mp4::kFileStartSize] = {};
-  if (!in.read(reinterpret_cast<char*>(start), sizeof start)) return false;
-  std::uint64_t size = 0;
-  for (std::size_t i = formats::mp4::kFtypSize + 8; i < formats::mp4::kFileStartSize; ++i) size = size << 8 | start[i];
-  return size != 0;
-}
 
 }  // namespace
 
@@ -45,7 +34,7 @@ std::size_t enforce_retention(const FileConfig& config, const Logger& logger) {
     if (!it->is_regular_file(e) || it->path().extension() != ".mp4") continue;
     Entry entry{it->path(), it->last_write_time(e), it->file_size(e), false};
     if (e) continue;
-    entry.finished = is_finished(entry.path);
+    entry.finished = is_finished_file(entry.path.string());
     total += entry.size;
     files.push_back(std::move(entry));
   }
