@@ -179,6 +179,54 @@ def case_download_range_head_etag(_):
     shutil.rmtree(directory, ignore_errors=True)
 
 
+def case_chromium_plays_download(_):
+    """Headless Chromium plays a recording through <video> from /recordings/ (its own Range
+    requests): currentTime passes 3 s."""
+    if not shutil.which("chromium"):
+        harness.skip("no chromium (Debian: chromium)")
+    directory = tempfile.mkdtemp(prefix="weir-rec-")
+    http_port = harness.free_port()
+    with Weir(modules=("mod_http",) + MODULES, http={"listen": f"127.0.0.1:{http_port}"},
+              file={"record": "live", "record_dir": directory, "record_file": "{app}/{name}.mp4"}) as w:
+        pub = ffmpeg_publish(w.rtmp_url("live/cam"), 5, weir=w)
+        check(pub.wait(timeout=30) == 0, "ffmpeg publish failed")
+        w.wait_log(r"recording live/cam to \S+ ended", timeout=20)
+        # --dump-dom reads the page at its load event: an image that takes 6 s holds it while the
+        # video plays in real time.
+        import http.server
+        import threading
+
+        class Slow(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                time.sleep(6)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        slow = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+        threading.Thread(target=slow.serve_forever, daemon=True).start()
+        page = w.path("play.html")
+        with open(page, "w") as f:
+            f.write(f"""<html><body><img src="http://127.0.0.1:{slow.server_port}/slow">
+<video id="v" muted autoplay src="http://127.0.0.1:{http_port}/recordings/live/cam.mp4"></video>
+<script>
+const v = document.getElementById("v");
+v.onerror = () => {{ document.title = "error:" + (v.error && v.error.code); }};
+setInterval(() => {{ if (v.currentTime > 3) document.title = "played:" + v.currentTime.toFixed(2); }}, 100);
+</script></body></html>""")
+        profile = w.path("chromium-profile")
+        r = run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--autoplay-policy=no-user-gesture-required", f"--user-data-dir={profile}",
+                 "--dump-dom", "file://" + page], timeout=90, check=False)
+        slow.shutdown()
+        title = r.stdout.split("<title>", 1)[1].split("</title>", 1)[0] if "<title>" in r.stdout else ""
+        print(f"chromium: {title!r}", flush=True)
+        check(title.startswith("played:"), f"chromium did not play past 3 s: {title!r} {r.stderr[-500:]}")
+    shutil.rmtree(directory, ignore_errors=True)
+
+
 def case_sigterm_finishes(_):
     """A server stopped (SIGTERM) while a stream is recorded finishes the file on its way out:
     it plays without a repair."""
