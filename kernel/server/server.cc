@@ -44,7 +44,7 @@ class RegistrarImpl final : public Registrar {
   void on_group_start(std::function<void(PollGroup&)> fn) override { server_.group_start_hooks_.push_back(std::move(fn)); }
   void on_group_stop(std::function<void(PollGroup&)> fn) override { server_.group_stop_hooks_.push_back(std::move(fn)); }
   void on_reload(std::function<void()> fn) override { server_.reload_hooks_.push_back(std::move(fn)); }
-  void on_stream_published(std::function<void(PollGroup&, const StreamKey&)> fn) override {
+  void on_stream_published(StreamPublished fn) override {
     server_.stream_published_hooks_.push_back(std::move(fn));
   }
   void on_stream_demand(StreamDemand fn) override {

@@ -91,8 +91,8 @@ class Server {
   std::vector<std::function<void(PollGroup&)>> group_start_hooks_;
   std::vector<std::function<void(PollGroup&)>> group_stop_hooks_;
   std::vector<std::function<void()>> reload_hooks_;
-  std::vector<Registrar::StreamDemand> stream_demand_hooks_;
-  std::vector<std::function<void(PollGroup&, const StreamKey&)>> stream_published_hooks_;  // Registrar::on_stream_published  // Registrar::on_stream_demand
+  std::vector<Registrar::StreamDemand> stream_demand_hooks_;        // Registrar::on_stream_demand
+  std::vector<Registrar::StreamPublished> stream_published_hooks_;  // Registrar::on_stream_published
   std::optional<boost::asio::signal_set> signals_;
   bool stopping_ = false;
 };

@@ -45,7 +45,7 @@ struct StreamSettings {
   /// and read-only after); null or empty: none.
   const std::vector<Registrar::StreamDemand>* demand = nullptr;
   /// Registrar::on_stream_published() functions (as `demand`).
-  const std::vector<std::function<void(PollGroup&, const StreamKey&)>>* published = nullptr;
+  const std::vector<Registrar::StreamPublished>* published = nullptr;
 };
 
 using FrameBatch = std::shared_ptr<const std::vector<MediaFrame>>;

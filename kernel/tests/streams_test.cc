@@ -467,7 +467,7 @@ TEST(Streams, ASubscriptionsSourceReachesTheDemandHooksAndOneNoneTakesFailsNamin
 TEST(Streams, APublishedHookRunsOnThePublishersGroupAfterThePublishAndMaySubscribe) {
   // Registrar::on_stream_published as a recorder uses it: it subscribes from the hook.
   std::vector<std::pair<GroupId, std::string>> heard;
-  std::vector<std::function<void(PollGroup&, const StreamKey&)>> published{[&](PollGroup& group, const StreamKey& key) {
+  std::vector<Registrar::StreamPublished> published{[&](PollGroup& group, const StreamKey& key) {
     heard.emplace_back(group.id(), key.to_string());
   }};
   TestGroupsOptions options = with_grace(std::chrono::milliseconds(5000));

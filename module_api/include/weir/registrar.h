@@ -116,7 +116,8 @@ class Registrar {
   /// recorder of every stream of an app). Called for each publish(), a publisher that comes back
   /// within the grace period too (the module knows what it already follows). Added in ABI 4
   /// (appended).
-  virtual void on_stream_published(std::function<void(PollGroup& group, const StreamKey& key)> fn) = 0;
+  using StreamPublished = std::function<void(PollGroup& group, const StreamKey& key)>;
+  virtual void on_stream_published(StreamPublished fn) = 0;
 
  protected:
   ~Registrar() = default;
