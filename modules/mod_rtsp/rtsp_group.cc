@@ -89,10 +89,14 @@ void RtspGroup::on_rtcp_datagram(const PageSlice& data, const UdpPeer& from) noe
   if (it != routes_.end()) it->second->on_datagram(data, from, true);
 }
 
+GroupId RtspGroup::home_of(const StreamKey& key) const noexcept {
+  return static_cast<GroupId>(std::hash<std::string>{}(key.to_string()) % poll_group_.group_count());
+}
+
 void RtspGroup::want_pull(RtspConfig::Pull pull) {
-  // Each pulled stream has one home group (by its name, as for multicast), so two players on
-  // different groups start one pull, not two racing for the name.
-  const auto home = static_cast<GroupId>(std::hash<std::string>{}(pull.app + "/" + pull.name) % poll_group_.group_count());
+  // Each pulled stream has one home group, so two players on different groups start one pull,
+  // not two racing for the name.
+  const GroupId home = home_of(StreamKey{pull.app, pull.name});
   if (home == poll_group_.id()) {
     poll_group_.defer([this, pull = std::move(pull)] { pull_here(pull); });
     return;
@@ -138,7 +142,7 @@ UdpSocket* RtspGroup::multicast_socket() {
 template <class Fn>
 void RtspGroup::on_multicast_home(const StreamKey& key, Fn fn) {
   // One home group per stream, so that its packets leave once whichever groups its players are on.
-  const auto home = static_cast<GroupId>(std::hash<std::string>{}(key.to_string()) % poll_group_.group_count());
+  const GroupId home = home_of(key);
   if (home == poll_group_.id()) return fn(*this);
   struct Run final : Task {
     Run(Lookup l, GroupId g, Fn f) : lookup(l), group(g), fn(std::move(f)) {}

@@ -108,6 +108,8 @@ class RtspGroup final : private UdpReceiver {
   void on_rtcp_datagram(const PageSlice& data, const UdpPeer& from) noexcept;
   void pull_here(const RtspConfig::Pull& pull);
   void multicast_here(const StreamKey& key, const UdpPeer& address, bool join);
+  /// The group that does a stream's once-per-stream work (its pull, its multicast), by its name.
+  GroupId home_of(const StreamKey& key) const noexcept;
   /// Runs `fn(home RtspGroup&)` on the group that sends `key`'s multicast.
   template <class Fn>
   void on_multicast_home(const StreamKey& key, Fn fn);
