@@ -50,12 +50,15 @@ std::string DiskFile::path() const {
   return path_;
 }
 
-bool DiskFile::append(Item item) {
-  std::uint64_t bytes = item.bytes.size();
-  for (const PageSlice& s : item.slices) bytes += s.length;
+bool DiskFile::append(std::vector<Item> items) {
+  std::uint64_t bytes = 0;
+  for (const Item& item : items) {
+    bytes += item.bytes.size();
+    for (const PageSlice& s : item.slices) bytes += s.length;
+  }
   queued_.fetch_add(bytes, std::memory_order_relaxed);
   std::lock_guard lock(mutex_);
-  items_.push_back(std::move(item));
+  for (Item& item : items) items_.push_back(std::move(item));
   if (draining_) return false;
   draining_ = true;
   return true;

@@ -36,8 +36,8 @@ class DiskFile {
     std::vector<std::uint8_t> bytes;  // written first
     std::vector<PageSlice> slices;    // then these
   };
-  /// Queues `item`; true when a drain must be started (none is running or due).
-  bool append(Item item);
+  /// Queues `items` in order; true when a drain must be started (none is running or due).
+  bool append(std::vector<Item> items);
   /// Queues the end of the file: `moov` written where the data ends, mdat's size patched; an
   /// empty `moov` (nothing was recorded) removes the file instead.
   /// `then` runs on the recorder's group once the file is finished on disk.

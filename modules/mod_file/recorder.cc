@@ -64,13 +64,12 @@ void Recorder::open_file() {
   group_.stats().add(counters_.started);
   logger_.info("recording {} to {}", key_.to_string(), path);
   file_start_dts_ = -1;
-  if (file_->append(DiskFile::Item{writer_->start(), {}})) schedule(group_, file_, weak_from_this());
+  batch_.push_back(DiskFile::Item{writer_->start(), {}});
   // A new segment of a stream already described: its tracks first.
   for (std::uint32_t t = 0; t < 2; ++t) {
     if (tracks_[t].config.empty()) continue;
     auto record = writer_->describe(t, tracks_[t]);
-    if (record && !record->empty() && file_->append(DiskFile::Item{std::move(*record), {}}))
-      schedule(group_, file_, weak_from_this());
+    if (record && !record->empty()) batch_.push_back(DiskFile::Item{std::move(*record), {}});
   }
 }
 
@@ -84,9 +83,10 @@ bool Recorder::segment_due(const MediaFrame& frame, std::int64_t dts) const noex
 
 void Recorder::on_frames(std::span<const MediaFrame> frames) noexcept {
   for (const MediaFrame& frame : frames) {
-    if (done_) return;
+    if (done_) break;
     record(frame);
   }
+  submit();
   if (file_ && file_->queued_bytes() > config_.record_queue) {
     group_.stats().add(counters_.failed);
     stop(format("the disk did not keep up ({} bytes waiting, [file] record_queue)", file_->queued_bytes()));
@@ -117,7 +117,7 @@ void Recorder::record(const MediaFrame& frame) {
       return;
     }
     tracks_[track] = mp4::Track{frame.codec, std::move(config)};
-    if (!record->empty() && file_->append(DiskFile::Item{std::move(*record), {}})) schedule(group_, file_, weak_from_this());
+    if (!record->empty()) batch_.push_back(DiskFile::Item{std::move(*record), {}});
     return;
   }
   if (!file_ || !writer_->has_track(track)) return;  // nothing to decode it with yet
@@ -150,8 +150,7 @@ void Recorder::record(const MediaFrame& frame) {
   }
   last_dts_ms_ = std::max(last_dts_ms_, dts);
   group_.stats().add(counters_.frames);
-  if (file_->append(DiskFile::Item{std::vector<std::uint8_t>(record->begin(), record->end()), std::move(slices)}))
-    schedule(group_, file_, weak_from_this());
+  batch_.push_back(DiskFile::Item{std::vector<std::uint8_t>(record->begin(), record->end()), std::move(slices)});
 }
 
 void Recorder::on_stream_event(StreamEvent event) noexcept {
@@ -165,6 +164,7 @@ void Recorder::on_stream_event(StreamEvent event) noexcept {
 
 void Recorder::close_file(std::string_view why) {
   if (!file_) return;
+  submit();  // the file's last frames before its end
   std::shared_ptr<DiskFile> file = std::move(file_);
   std::unique_ptr<mp4::RecordingWriter> writer = std::move(writer_);
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(group_.now() - started_at_).count();
@@ -179,6 +179,12 @@ void Recorder::close_file(std::string_view why) {
   logger_.info("recording {} to {} ended ({}): {} frames in {} ms", key_.to_string(), file->path(), why,
                writer->samples().size(), elapsed);
   if (file->finish(std::move(*moov), mp4::mdat_size_patch(writer->size()), on_file_done_)) schedule(group_, file, {});
+}
+
+void Recorder::submit() {
+  if (batch_.empty() || !file_) return;
+  if (file_->append(std::move(batch_))) schedule(group_, file_, weak_from_this());
+  batch_.clear();
 }
 
 void Recorder::stop(std::string_view why) {
@@ -207,6 +213,7 @@ void Recorder::on_disk_error(const Status& status) {
   logger_.error("recording {} stopped: {}", key_.to_string(), status.message());
   file_.reset();  // the file stays as far as it was written (repaired at the next start)
   writer_.reset();
+  batch_.clear();
 }
 
 }  // namespace weir::file

@@ -57,6 +57,8 @@ class Recorder final : public StreamSubscriber, public std::enable_shared_from_t
   /// Ends the current file (the moov queued after its frames) and logs `why`.
   void close_file(std::string_view why);
   void stop(std::string_view why);
+  /// Hands the batch to the file's queue: one lock per delivery, not per frame.
+  void submit();
   void kick();
   /// Starts a drain of `file`, and the ones after it while more is queued; once the file is
   /// finished, its finish callback runs (on the group).
@@ -72,6 +74,7 @@ class Recorder final : public StreamSubscriber, public std::enable_shared_from_t
   std::unique_ptr<Subscription> subscription_;
   std::unique_ptr<formats::mp4::RecordingWriter> writer_;
   std::shared_ptr<DiskFile> file_;
+  std::vector<DiskFile::Item> batch_;  // for file_, queued in this delivery
   // The tracks' configurations, for the next segment's file.
   formats::mp4::Track tracks_[2];
   std::int64_t file_start_dts_ = -1;  // of the current file's first frame (segments)
