@@ -46,11 +46,24 @@ void FileBody::start() {
       });
 }
 
+void FileBody::on_sender_state() {
+  retry_.reset();  // the event came: no need to wait for the timer
+  next();
+}
+
 void FileBody::next() {
   if (finished_ || reading_ || !fd_ || retry_) return;
   if (sent_ == file_.length) return finish(ok());
-  // The state a notification reported may be old: read the real one.
-  if (connection_.sender_state() != SenderState::ready) return;
+  // The state a notification reported may be old: read the real one. Not ready: wait for the
+  // event, and look again shortly anyway. The kernel tells a change against the state it told
+  // last, so a sender that filled at our send and drained within the same turn tells nothing.
+  if (connection_.sender_state() != SenderState::ready) {
+    retry_ = connection_.group().after(kRecheck, [this] {
+      retry_.reset();
+      next();
+    });
+    return;
+  }
   PagePool& pool = connection_.group().pages();
   auto portion = std::make_shared<Portion>();
   portion->page_size = pool.page_size();
@@ -63,7 +76,7 @@ void FileBody::next() {
   }
   if (portion->pages.empty()) {
     // The group's pages are all in use: backpressure, try again shortly.
-    retry_ = connection_.group().after(std::chrono::milliseconds(10), [this] {
+    retry_ = connection_.group().after(kRecheck, [this] {
       retry_.reset();
       next();
     });

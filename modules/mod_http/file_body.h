@@ -4,12 +4,14 @@
 //
 //   open (worker) --> portion: pages of the group's pool, filled by pread on a worker
 //     --> Connection::send (the pages, no copy) --> sender ready? the next portion : wait for
-//         on_sender_state (a hint: the real state is read again before each portion)
+//         on_sender_state or a 10 ms look again (the event is a hint: the real state is read
+//         before each portion)
 //   all sent --> done(ok); a read error or a file shorter than promised --> done(error)
 //
 // Thread: the connection's group; the worker jobs touch only the portion's pages and the fd.
 // Destroying it (the connection closed) abandons a job in flight: its reply finds nobody.
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -28,7 +30,7 @@ class FileBody : public std::enable_shared_from_this<FileBody> {
   ~FileBody();
   void start();
   /// The connection's sender changed state: maybe send the next portion.
-  void on_sender_state() { next(); }
+  void on_sender_state();
 
  private:
   struct Portion;
@@ -42,7 +44,8 @@ class FileBody : public std::enable_shared_from_this<FileBody> {
   std::uint64_t sent_ = 0;
   bool reading_ = false;
   bool finished_ = false;
-  std::unique_ptr<Timer> retry_;  // the pool was at its limit
+  static constexpr std::chrono::milliseconds kRecheck{10};
+  std::unique_ptr<Timer> retry_;  // a look again: the pool was at its limit, or the sender was full
 };
 
 }  // namespace weir::http
